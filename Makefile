@@ -1,0 +1,34 @@
+# Two entry points: `make demo` and `make test`. Each sets up what it needs by itself.
+VENV ?= .venv
+PYTHON ?= python3
+STAMP := $(VENV)/.installed
+FASHION := /usr/share/datasets/fashion-mnist
+
+.PHONY: demo test data lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Fashion-MNIST from Debian when missing and we are root; otherwise gankit explains
+# (and the demo falls back to the bundled digits).
+data:
+	@if [ ! -d $(FASHION) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) \
+	      || echo "note: could not install dataset-fashion-mnist"; \
+	  else echo "note: $(FASHION) missing; as root: apt-get install dataset-fashion-mnist"; fi; \
+	fi
+
+demo: $(STAMP) data
+	$(VENV)/bin/gankit demo
+
+test: $(STAMP) data
+	$(VENV)/bin/pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,91 @@
+"""Atomic file writes and the safetensors checkpoint format.
+
+A checkpoint is one safetensors file: every tensor of a nested state (model and optimiser
+state dicts, RNG states) stored by its path, and the tree's non-tensor skeleton (ints,
+floats, strings, dict keys of any JSON type) as JSON in the file's metadata. Loading never
+unpickles anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save as safetensors_bytes
+
+from gankit.errors import GankitError
+
+FORMAT = "gankit-checkpoint-1"
+
+
+def atomic_write(path: str | Path, data: bytes) -> None:
+    """Write bytes so that `path` holds either the old or the new content, never a mix."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _pack(obj: Any, key: str, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(obj, torch.Tensor):
+        tensors[key] = obj.detach().to("cpu").contiguous()
+        return {"$t": key}
+    if isinstance(obj, dict):
+        return {"$d": [[k, _pack(v, f"{key}/{k}", tensors)] for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple)):
+        return [_pack(v, f"{key}/{i}", tensors) for i, v in enumerate(obj)]
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot store {type(obj).__name__} at {key!r} in a checkpoint")
+
+
+def _unpack(node: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(node, dict):
+        if "$t" in node:
+            return tensors[node["$t"]]
+        return {k: _unpack(v, tensors) for k, v in node["$d"]}
+    if isinstance(node, list):
+        return [_unpack(v, tensors) for v in node]
+    return node
+
+
+def save_state(path: str | Path, state: dict[str, Any]) -> None:
+    """Atomically write a nested state (dicts, lists, tensors, JSON scalars) as safetensors."""
+    tensors: dict[str, torch.Tensor] = {}
+    skeleton = _pack(state, "", tensors)
+    metadata = {"format": FORMAT, "tree": json.dumps(skeleton)}
+    atomic_write(path, safetensors_bytes(tensors, metadata=metadata))
+
+
+def load_state(path: str | Path, parts: Iterable[str] | None = None) -> dict[str, Any]:
+    """Read a state written by `save_state`; `parts` limits it to those top-level entries."""
+    path = Path(path)
+    if not path.is_file():
+        raise GankitError(f"checkpoint {path} does not exist; train a run first (gankit train)")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+            if metadata.get("format") != FORMAT:
+                raise ValueError("not a gankit checkpoint")
+            tree = json.loads(metadata["tree"])["$d"]
+            if parts is not None:
+                wanted = set(parts)
+                tree = [[k, v] for k, v in tree if k in wanted]
+            names = {k for k, _ in tree}
+            tensors = {k: f.get_tensor(k) for k in f.keys() if k.split("/")[1] in names}
+            return _unpack({"$d": tree}, tensors)
+    except GankitError:
+        raise
+    except Exception as err:  # safetensors, JSON and key errors all mean a damaged file
+        raise GankitError(
+            f"checkpoint {path} is corrupt or truncated ({type(err).__name__}: {err}); "
+            "restore it or start a new run"
+        ) from None

@@ -1,0 +1,72 @@
+"""GAN objectives on discriminator logits, and the gradient penalties.
+
+Every loss is a pair of scalars to *minimise*: one for D, one for G. D(x) = sigmoid(logit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gankit.registry import Registry
+
+
+def minimax_value(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """V(D, G) = E[log D(x)] + E[log(1 - D(G(z)))] (Goodfellow et al. 2014, eq. 1)."""
+    # log sigmoid(a) = -softplus(-a) and log(1 - sigmoid(a)) = -softplus(a), both stable.
+    return -F.softplus(-real_logits).mean() - F.softplus(fake_logits).mean()
+
+
+@dataclass(frozen=True)
+class GANLoss:
+    """One objective: the D and G losses, and the gradient-penalty weight it is defined with."""
+
+    name: str
+    gradient_penalty: float = 0.0
+
+    def discriminator(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        if self.name in ("minimax", "nonsaturating"):
+            return -minimax_value(real_logits, fake_logits)  # D ascends V
+        if self.name == "hinge":
+            return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+        return fake_logits.mean() - real_logits.mean()  # wasserstein critic
+
+    def generator(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        if self.name == "minimax":
+            return -F.softplus(fake_logits).mean()  # G descends E[log(1 - D(G(z)))]
+        if self.name == "nonsaturating":
+            return F.softplus(-fake_logits).mean()  # G ascends E[log D(G(z))]
+        return -fake_logits.mean()  # hinge and wasserstein
+
+
+LOSSES: Registry[GANLoss] = Registry("loss")
+LOSSES.add("minimax", GANLoss("minimax"),
+           "the paper's objective with the saturating G loss log(1 - D(G(z)))")
+LOSSES.add("nonsaturating", GANLoss("nonsaturating"),
+           "same D, G maximises log D(G(z)) (Goodfellow et al. 2014, sec. 3)")
+LOSSES.add("hinge", GANLoss("hinge"),
+           "hinge loss (Lim & Ye 2017; Miyato et al. 2018)")
+LOSSES.add("wasserstein", GANLoss("wasserstein", gradient_penalty=10.0),
+           "WGAN-GP critic loss with gradient penalty 10 (Gulrajani et al. 2017)")
+
+
+def gradient_penalty(discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                     labels: torch.Tensor | None = None,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """E[(||grad D(x_hat)|| - 1)^2] on random interpolates x_hat (Gulrajani et al. 2017)."""
+    alpha = torch.rand(real.shape[0], 1, 1, 1, generator=generator, device=real.device)
+    mixed = (alpha * real + (1 - alpha) * fake.detach()).requires_grad_(True)
+    (grad,) = torch.autograd.grad(discriminator(mixed, labels).sum(), mixed, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+
+def r1_penalty(discriminator: nn.Module, real: torch.Tensor,
+               labels: torch.Tensor | None = None) -> torch.Tensor:
+    """E[||grad D(x)||^2] on real data; the trainer multiplies by gamma/2
+    (Mescheder et al. 2018, "Which Training Methods for GANs do actually Converge?")."""
+    real = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(discriminator(real, labels).sum(), real, create_graph=True)
+    return grad.flatten(1).pow(2).sum(dim=1).mean()

@@ -1,0 +1,61 @@
+"""Drawing images from a trained generator: grids, fixed classes, latent interpolations."""
+
+from __future__ import annotations
+
+import torch
+
+from gankit.device import seeded_generator
+from gankit.errors import GankitError
+from gankit.models import Generator
+from gankit.train.rundir import TrainedGenerator, slerp
+
+
+def resolve_class(trained: TrainedGenerator, name_or_index: str) -> int:
+    """A class given by index or by (case-insensitive) name."""
+    if not trained.config.conditional:
+        raise GankitError("this run was trained unconditionally; --class needs a run trained "
+                          "with --conditional")
+    classes = trained.classes
+    if name_or_index.isdigit() and int(name_or_index) < len(classes):
+        return int(name_or_index)
+    lowered = [c.lower() for c in classes]
+    if name_or_index.lower() in lowered:
+        return lowered.index(name_or_index.lower())
+    choices = ", ".join(f"{k}={c}" for k, c in enumerate(classes))
+    raise GankitError(f"unknown class {name_or_index!r}; choose one of: {choices}")
+
+
+@torch.no_grad()
+def sample(generator: Generator, n: int, *, labels: torch.Tensor | None = None,
+           seed: int = 0) -> torch.Tensor:
+    """n images in [-1, 1]; a conditional generator cycles through its classes unless given
+    `labels`."""
+    device = next(generator.parameters()).device
+    z = torch.randn(n, generator.z_dim, generator=seeded_generator(seed, device), device=device)
+    return generator(z, _labels(generator, n, labels, device))
+
+
+@torch.no_grad()
+def interpolate(generator: Generator, rows: int, steps: int, *,
+                labels: torch.Tensor | None = None, seed: int = 0) -> torch.Tensor:
+    """`rows` spherical interpolations of `steps` images each between random latent pairs;
+    returns (rows * steps, C, H, W), row-major."""
+    if steps < 2:
+        raise GankitError(f"--interpolate needs at least 2 steps, got {steps}")
+    device = next(generator.parameters()).device
+    gen = seeded_generator(seed, device)
+    ends = torch.randn(2, rows, generator.z_dim, generator=gen, device=device)
+    t = torch.linspace(0, 1, steps, device=device)
+    z = slerp(ends[0], ends[1], t).reshape(rows * steps, generator.z_dim)
+    row_labels = _labels(generator, rows, labels, device)
+    flat = row_labels.repeat_interleave(steps) if row_labels is not None else None
+    return generator(z, flat)
+
+
+def _labels(generator: Generator, n: int, labels: torch.Tensor | None,
+            device: torch.device) -> torch.Tensor | None:
+    if not generator.num_classes:
+        return None
+    if labels is None:
+        return torch.arange(n, device=device) % generator.num_classes
+    return labels.to(device).expand(n) if labels.ndim == 0 else labels.to(device)

@@ -1,0 +1,156 @@
+"""The typed training configuration, its named recipes, and YAML round-trips."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gankit.errors import GankitError
+from gankit.registry import Registry
+
+
+def _opt(help_text: str, default: Any = None) -> Any:
+    return field(default=default, metadata={"help": help_text})
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a GAN training run. Saved as `config.yaml` in the run directory."""
+
+    recipe: str = _opt("named preset applied before the other options", "default")
+    # data
+    data: str = _opt("dataset name (gankit datasets) or folder:PATH", "fashion-mnist")
+    data_root: str | None = _opt("folder holding the dataset files (searched first)")
+    image_size: int | None = _opt("resize images to N x N (default: the data's own size)")
+    per_class: int | None = _opt("train on N images of each class only (deterministic subset)")
+    # model
+    model: str = _opt("architecture (gankit models)", "dcgan")
+    width: int | None = _opt("channels / hidden units (default: the architecture's)")
+    z_dim: int = _opt("latent dimensions", 100)
+    conditional: bool = _opt("condition G and D on class labels", False)
+    # objective
+    loss: str = _opt("GAN loss (gankit models lists them)", "hinge")
+    r1: float = _opt("R1 penalty weight gamma on real images (0 = off)", 0.0)
+    # optimisation
+    steps: int = _opt("generator updates to train for", 10000)
+    epochs: float | None = _opt("train for this many passes over the data instead of --steps")
+    minutes: float | None = _opt("stop after this much wall-clock training time")
+    batch_size: int = _opt("images per batch", 64)
+    d_steps: int = _opt("discriminator updates per generator update", 1)
+    lr_g: float = _opt("generator Adam learning rate", 2e-4)
+    lr_d: float = _opt("discriminator Adam learning rate", 2e-4)
+    beta1: float = _opt("Adam beta1 for both networks", 0.5)
+    beta2: float = _opt("Adam beta2 for both networks", 0.999)
+    ema: float = _opt("generator EMA decay for sampling (0 = off)", 0.999)
+    # bookkeeping
+    seed: int = _opt("random seed for data order, noise and initial weights", 0)
+    log_every: int = _opt("steps between logged scalars", 50)
+    sample_every: int = _opt("steps between sample grids", 500)
+    checkpoint_every: int = _opt("steps between checkpoints", 1000)
+    device: str = _opt("auto, cpu, cuda or cuda:N", "auto")
+
+    def total_steps(self, dataset_size: int) -> int:
+        if self.epochs is None:
+            return self.steps
+        return max(1, math.ceil(self.epochs * dataset_size / (self.batch_size * self.d_steps)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+RECIPES: Registry[dict[str, Any]] = Registry("recipe")
+RECIPES.add("default", {"model": "dcgan", "width": 32, "loss": "hinge", "ema": 0.999},
+            "gankit's default: half-width DCGAN nets (fast on CPU), hinge loss, generator EMA")
+RECIPES.add("dcgan", {"model": "dcgan", "loss": "nonsaturating", "ema": 0.0,
+                      "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "batch_size": 64},
+            "textbook DCGAN (Radford et al. 2016): BCE, Adam 2e-4, beta1 0.5, batch 64, no EMA")
+RECIPES.add("original", {"model": "mlp", "loss": "minimax", "ema": 0.0, "z_dim": 100},
+            "the original GAN: MLP nets and the minimax (saturating) loss")
+RECIPES.add("sngan", {"model": "resnet", "loss": "hinge", "lr_g": 2e-4, "lr_d": 2e-4,
+                      "beta1": 0.0, "beta2": 0.9, "d_steps": 2},
+            "ResNet SNGAN (Miyato et al. 2018): hinge, Adam(0, 0.9), 2 D steps, EMA")
+
+FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def field_type(name: str) -> type:
+    """The scalar type of a config field (`int | None` -> int)."""
+    hint = typing.get_type_hints(TrainConfig)[name]
+    if isinstance(hint, types.UnionType):
+        return next(a for a in typing.get_args(hint) if a is not type(None))
+    return hint
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    if name not in FIELDS:
+        raise GankitError(f"unknown option {name!r} in {source}; valid options: "
+                          f"{', '.join(FIELDS)}")
+    if value is None:
+        return None
+    kind = field_type(name)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise GankitError(f"option {name!r} in {source} must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def make_config(overrides: dict[str, Any] | None = None, *, source: str = "options",
+                file: str | Path | None = None) -> TrainConfig:
+    """Defaults < the recipe's values < a config file < explicit overrides."""
+    layers: list[tuple[dict[str, Any], str]] = []
+    if file is not None:
+        layers.append((read_config_file(file), str(file)))
+    layers.append((dict(overrides or {}), source))
+    recipe = next((layer["recipe"] for layer, _ in reversed(layers) if "recipe" in layer),
+                  "default")
+    values: dict[str, Any] = {"recipe": recipe, **RECIPES.get(recipe)}
+    for layer, where in layers:
+        values.update({k: _coerce(k, v, where) for k, v in layer.items()})
+    config = TrainConfig(**values)
+    validate(config)
+    return config
+
+
+def validate(config: TrainConfig) -> None:
+    positive = ["z_dim", "steps", "batch_size", "d_steps", "log_every", "sample_every",
+                "checkpoint_every"]
+    for name in positive:
+        if getattr(config, name) < 1:
+            raise GankitError(f"--{name.replace('_', '-')} must be at least 1, "
+                              f"got {getattr(config, name)}")
+    for name in ("lr_g", "lr_d"):
+        if not getattr(config, name) > 0:
+            raise GankitError(f"--{name.replace('_', '-')} must be positive")
+    if not (0 <= config.ema < 1 and 0 <= config.beta1 < 1 and 0 <= config.beta2 < 1):
+        raise GankitError("--ema, --beta1 and --beta2 must lie in [0, 1)")
+    if config.r1 < 0:
+        raise GankitError("--r1 must be non-negative")
+    for name in ("epochs", "minutes"):
+        value = getattr(config, name)
+        if value is not None and not value > 0:
+            raise GankitError(f"--{name} must be positive, got {value}")
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        values = yaml.safe_load(path.read_text())
+    except OSError as err:
+        raise GankitError(f"cannot read config file {path}: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        raise GankitError(f"config file {path} is not valid YAML: {err}") from None
+    if not isinstance(values, dict):
+        raise GankitError(f"config file {path} must hold a mapping of option: value")
+    return values
+
+
+def config_yaml(config: TrainConfig) -> str:
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)

@@ -1,0 +1,93 @@
+"""The run directory: where one run's config, weights, logs and images live."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from gankit.device import select_device
+from gankit.errors import GankitError
+from gankit.io import load_state
+from gankit.models import Generator, build_gan
+from gankit.train.config import TrainConfig, make_config
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """Paths inside one run directory."""
+
+    path: Path
+
+    def __init__(self, path: str | Path) -> None:
+        object.__setattr__(self, "path", Path(path))
+
+    @property
+    def config(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.path / "checkpoint.safetensors"
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def samples(self) -> Path:
+        return self.path / "samples"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.path / "tensorboard"
+
+    def require_checkpoint(self) -> Path:
+        if not self.path.is_dir():
+            raise GankitError(f"run directory {self.path} does not exist")
+        if not self.checkpoint.is_file():
+            raise GankitError(f"{self.path} has no checkpoint.safetensors; is it a gankit run "
+                              "directory, and did its training save a checkpoint?")
+        return self.checkpoint
+
+
+@dataclass(frozen=True)
+class TrainedGenerator:
+    generator: Generator
+    config: TrainConfig
+    classes: tuple[str, ...]
+    step: int
+
+
+def load_generator(run_dir: str | Path, *, ema: bool = True,
+                   device: str = "auto") -> TrainedGenerator:
+    """The trained generator of a run, in eval mode (its EMA weights when it kept them)."""
+    run = RunDir(run_dir)
+    state = load_state(run.require_checkpoint(),
+                       parts=("step", "config", "meta", "generator", "generator_ema"))
+    config = make_config(state["config"], source=str(run.checkpoint))
+    meta = state["meta"]
+    generator, _ = build_gan(config.model, tuple(meta["image_shape"]), z_dim=config.z_dim,
+                             num_classes=len(meta["classes"]) if config.conditional else 0,
+                             width=config.width)
+    weights = state["generator_ema"] if ema and "generator_ema" in state else state["generator"]
+    try:
+        generator.load_state_dict(weights)
+    except RuntimeError as err:
+        raise GankitError(f"weights in {run.checkpoint} do not fit the {config.model} "
+                          f"architecture: {str(err).splitlines()[0]}") from None
+    generator.to(select_device(device)).eval()
+    return TrainedGenerator(generator, config, tuple(meta["classes"]), int(state["step"]))
+
+
+def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between latents (White 2016, "Sampling Generative Networks").
+
+    z0, z1: (N, D); t: (T,) in [0, 1]. Returns (N, T, D).
+    """
+    a, b = z0.unsqueeze(1), z1.unsqueeze(1)
+    cos = torch.nn.functional.cosine_similarity(a, b, dim=-1).clamp(-1 + 1e-7, 1 - 1e-7)
+    omega = torch.acos(cos).unsqueeze(-1)
+    t = t.view(1, -1, 1)
+    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)

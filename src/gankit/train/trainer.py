@@ -1,0 +1,296 @@
+"""The GAN training loop: alternate D and G updates, log, sample, checkpoint, resume exactly."""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from gankit.data import ImageDataset, load_dataset
+from gankit.device import seeded_generator, select_device
+from gankit.errors import DivergenceError, GankitError
+from gankit.imaging import save_grid
+from gankit.io import atomic_write, load_state, save_state
+from gankit.losses import LOSSES, gradient_penalty, r1_penalty
+from gankit.models import build_gan
+from gankit.train.batches import BatchStream
+from gankit.train.config import TrainConfig, config_yaml, make_config
+from gankit.train.ema import EMA, refresh_batch_norm
+from gankit.train.logging import MetricsLog
+from gankit.train.rundir import RunDir
+
+# Options that may change when a run is resumed; everything else must match the checkpoint.
+RESUMABLE_OVERRIDES = ("steps", "epochs", "minutes", "log_every", "sample_every",
+                       "checkpoint_every", "device")
+BATCH_NORM_REFRESH_BATCHES = 8
+
+
+@dataclass(frozen=True)
+class TrainSummary:
+    run_dir: Path
+    steps: int
+    seconds: float
+    images_per_s: float
+    samples: Path
+    stopped_by: str  # "steps", "minutes" or "interrupt"
+
+
+class GANTrainer:
+    """Trains one GAN into one run directory. `fit()` runs until the step or time budget."""
+
+    def __init__(self, config: TrainConfig, out_dir: str | Path, *,
+                 data: ImageDataset | None = None, progress: bool = True,
+                 tensorboard: bool = True) -> None:
+        self.config = config
+        self.run = RunDir(out_dir)
+        self.progress, self.tensorboard = progress, tensorboard
+        self.device = select_device(config.device)
+        self.data = data if data is not None else load_dataset(
+            config.data, "train", root=config.data_root, image_size=config.image_size,
+            per_class=config.per_class, seed=config.seed)
+        if config.conditional and not self.data.labeled:
+            raise GankitError(f"--conditional needs class labels and {self.data.name} has none; "
+                              "use class sub-folders or drop --conditional")
+        self.num_classes = self.data.num_classes if config.conditional else 0
+        self.loss = LOSSES.get(config.loss)
+
+        torch.manual_seed(config.seed)  # initial weights
+        self.G, self.D = build_gan(config.model, self.data.image_shape, z_dim=config.z_dim,
+                                   num_classes=self.num_classes, width=config.width)
+        self.G.to(self.device)
+        self.D.to(self.device)
+        self.ema = EMA(self.G, config.ema) if config.ema > 0 else None
+        betas = (config.beta1, config.beta2)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=betas)
+        self.batches = BatchStream(len(self.data), config.batch_size, config.seed)
+        self.noise = seeded_generator(config.seed + 1, self.device)
+        self.total_steps = config.total_steps(len(self.data))
+        self.step = 0
+
+        fixed = seeded_generator(config.seed + 2, self.device)
+        n_fixed = 8 * max(self.num_classes, 8) if self.num_classes else 64
+        self.grid_rows = self.num_classes or 8
+        self.fixed_z = torch.randn(n_fixed, config.z_dim, generator=fixed, device=self.device)
+        self.fixed_labels = (torch.arange(n_fixed, device=self.device) % self.num_classes
+                             if self.num_classes else None)
+
+    # ---- one step -------------------------------------------------------------------------
+    def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        index = self.batches.next()
+        images = self.data.images[index].to(self.device, non_blocking=True)
+        labels = self.data.labels[index].to(self.device) if self.num_classes else None
+        return images, labels
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """`d_steps` discriminator updates, then one generator update. Returns detached scalars."""
+        cfg, G, D = self.config, self.G, self.D
+        for _ in range(cfg.d_steps):
+            real, labels = self._real_batch()
+            z = torch.randn(len(real), cfg.z_dim, generator=self.noise, device=self.device)
+            with torch.no_grad():
+                fake = G(z, labels)
+            real_logits, fake_logits = D(real, labels), D(fake, labels)
+            loss_d = self.loss.discriminator(real_logits, fake_logits)
+            if self.loss.gradient_penalty:
+                loss_d = loss_d + self.loss.gradient_penalty * gradient_penalty(
+                    D, real, fake, labels, generator=self.noise)
+            if cfg.r1:
+                loss_d = loss_d + 0.5 * cfg.r1 * r1_penalty(D, real, labels)
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_d.step()
+
+        z = torch.randn(len(real), cfg.z_dim, generator=self.noise, device=self.device)
+        loss_g = self.loss.generator(D(G(z, labels), labels))
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        if self.ema is not None:
+            self.ema.update(G, self.step)
+        return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
+                "d_real": torch.sigmoid(real_logits.detach()).mean(),
+                "d_fake": torch.sigmoid(fake_logits.detach()).mean()}
+
+    # ---- the loop -------------------------------------------------------------------------
+    def fit(self) -> TrainSummary:
+        cfg = self.config
+        self.run.path.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.run.config, config_yaml(cfg).encode())
+        log = MetricsLog(self.run.metrics, self.run.tensorboard if self.tensorboard else None,
+                         resume_step=self.step)
+        bar = tqdm(total=self.total_steps, initial=self.step, disable=not self.progress,
+                   unit="step", dynamic_ncols=True)
+        start, start_step = time.monotonic(), self.step
+        sums: dict[str, torch.Tensor] = {}
+        interval_start, interval_step = start, self.step
+        stopped_by = "steps"
+        try:
+            with _deferred_interrupt() as interrupted:
+                while self.step < self.total_steps:
+                    for name, value in self.train_step().items():
+                        sums[name] = sums.get(name, 0) + value
+                    self.step += 1
+                    at_end = self.step == self.total_steps
+                    if self.step % cfg.log_every == 0 or at_end:
+                        now = time.monotonic()
+                        n = self.step - interval_step
+                        scalars = _means(sums, n)
+                        self._check_finite(scalars)
+                        scalars["images_per_s"] = (n * cfg.batch_size * cfg.d_steps
+                                                   / max(now - interval_start, 1e-9))
+                        log.write(self.step, scalars)
+                        bar.set_postfix({k: f"{v:.3g}" for k, v in scalars.items()})
+                        sums, interval_start, interval_step = {}, now, self.step
+                    bar.update(1)
+                    if self.step % cfg.sample_every == 0:
+                        self.save_samples(self.run.samples / f"step_{self.step:07d}.png")
+                    if self.step % cfg.checkpoint_every == 0:
+                        self._check_finite(_means(sums, self.step - interval_step))
+                        self.save_checkpoint()
+                    if interrupted.is_set():
+                        stopped_by = "interrupt"
+                        break
+                    if cfg.minutes is not None and time.monotonic() - start > 60 * cfg.minutes:
+                        stopped_by = "minutes"
+                        break
+                self._check_finite(_means(sums, self.step - interval_step))
+                self.save_checkpoint()
+        finally:
+            bar.close()
+            log.close()
+        seconds = time.monotonic() - start
+        done = self.step - start_step
+        samples = self.save_samples(self.run.path / "samples.png")
+        return TrainSummary(self.run.path, self.step, seconds,
+                            done * cfg.batch_size * cfg.d_steps / max(seconds, 1e-9),
+                            samples, stopped_by)
+
+    def _check_finite(self, scalars: dict[str, float]) -> None:
+        bad = {k: v for k, v in scalars.items() if not math.isfinite(v)}
+        if bad:
+            kept = (f"the last good checkpoint is {self.run.checkpoint}"
+                    if self.run.checkpoint.is_file() else "no checkpoint was written yet")
+            values = ", ".join(f"{k}={v}" for k, v in bad.items())
+            raise DivergenceError(
+                f"training diverged by step {self.step} ({values}); {kept}; "
+                "try lower --lr-g/--lr-d, --loss hinge or --r1 10")
+
+    # ---- images ---------------------------------------------------------------------------
+    def sampling_generator(self) -> torch.nn.Module:
+        """The generator to draw images with: the EMA one (with batch-norm statistics of its own
+        weights) when kept, else the live one. Uses its own noise, not the training stream."""
+        if self.ema is None:
+            return self.G
+        gen = seeded_generator(self.config.seed + 3, self.device)
+        z_dim, k = self.config.z_dim, max(self.num_classes, 1)
+
+        def batches():
+            for _ in range(BATCH_NORM_REFRESH_BATCHES):
+                z = torch.randn(256, z_dim, generator=gen, device=self.device)
+                labels = torch.randint(k, (256,), generator=gen, device=self.device)
+                yield z, (labels if self.num_classes else None)
+
+        refresh_batch_norm(self.ema.model, batches())
+        return self.ema.model
+
+    @torch.no_grad()
+    def save_samples(self, path: Path) -> Path:
+        G = self.sampling_generator()
+        was_training = G.training
+        G.eval()
+        images = G(self.fixed_z, self.fixed_labels)
+        G.train(was_training)
+        # Small images are enlarged so that a grid is readable at a glance (28 px -> 56 px).
+        return save_grid(images, path, nrow=self.grid_rows, scale=max(1, 64 // images.shape[-1]))
+
+    # ---- state ----------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "step": self.step,
+            "config": self.config.to_dict(),
+            "meta": {"image_shape": list(self.data.image_shape), "classes": list(self.data.classes),
+                     "dataset": self.data.name, "dataset_size": len(self.data)},
+            "generator": self.G.state_dict(),
+            "discriminator": self.D.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "rng": {"noise": self.noise.get_state(), "torch": torch.get_rng_state()},
+            "batches_drawn": self.batches.drawn,
+        }
+        if self.ema is not None:
+            state["generator_ema"] = self.ema.model.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.G.load_state_dict(state["generator"])
+        self.D.load_state_dict(state["discriminator"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        if self.ema is not None:
+            self.ema.model.load_state_dict(state["generator_ema"])
+        self.noise.set_state(state["rng"]["noise"])
+        torch.set_rng_state(state["rng"]["torch"])
+        self.batches.drawn = int(state["batches_drawn"])
+        self.step = int(state["step"])
+
+    def save_checkpoint(self) -> Path:
+        self.sampling_generator()  # store EMA weights with matching batch-norm statistics
+        save_state(self.run.checkpoint, self.state_dict())
+        return self.run.checkpoint
+
+    @classmethod
+    def resume(cls, run_dir: str | Path, overrides: dict[str, Any] | None = None, *,
+               data: ImageDataset | None = None, progress: bool = True,
+               tensorboard: bool = True) -> GANTrainer:
+        """Continue a run exactly where its checkpoint stopped; only budgets and logging
+        intervals (RESUMABLE_OVERRIDES) may change."""
+        run = RunDir(run_dir)
+        state = load_state(run.require_checkpoint())
+        overrides = dict(overrides or {})
+        fixed = sorted(k for k in overrides if k not in RESUMABLE_OVERRIDES)
+        if fixed:
+            raise GankitError(f"cannot change {', '.join(fixed)} when resuming; only "
+                              f"{', '.join(RESUMABLE_OVERRIDES)} may change")
+        config = make_config({**state["config"], **overrides}, source=str(run.checkpoint))
+        trainer = cls(config, run.path, data=data, progress=progress, tensorboard=tensorboard)
+        expected = tuple(state["meta"]["image_shape"]), state["meta"]["dataset_size"]
+        if (trainer.data.image_shape, len(trainer.data)) != expected:
+            raise GankitError(f"the data of {run.path} changed since its checkpoint (was "
+                              f"{expected[1]} images of {expected[0]}); cannot resume exactly")
+        trainer.load_state_dict(state)
+        return trainer
+
+
+def _means(sums: dict[str, torch.Tensor], n: int) -> dict[str, float]:
+    return {k: float(v) / n for k, v in sums.items()}
+
+
+@contextmanager
+def _deferred_interrupt():
+    """Turn the first Ctrl-C into a flag the loop checks between steps, so the checkpoint it
+    then writes is a whole step; a second Ctrl-C interrupts at once (the checkpoint on disk
+    stays intact, since it is replaced atomically)."""
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if flag.is_set():
+            raise KeyboardInterrupt
+        flag.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -1,0 +1,27 @@
+"""Shared fixtures: small, fast data and configs so the suite stays well inside CI's budget."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from gankit.data import ImageDataset
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No test may touch the network; the loaders fail fast instead of downloading.
+    monkeypatch.setenv("GANKIT_OFFLINE", "1")
+
+
+@pytest.fixture
+def tiny_images() -> ImageDataset:
+    """96 random 8x8 grayscale images in 3 classes."""
+    gen = torch.Generator().manual_seed(0)
+    images = torch.rand(96, 1, 8, 8, generator=gen) * 2 - 1
+    labels = torch.arange(96) % 3
+    return ImageDataset("tiny", "train", images, labels, ("a", "b", "c"))

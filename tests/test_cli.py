@@ -1,0 +1,104 @@
+"""The command line end to end, on the bundled digits data (fast, no downloads)."""
+
+import json
+
+import pytest
+from PIL import Image
+
+from gankit.cli import build_parser, main
+from gankit.io import load_state
+
+from state_compare import assert_same_state
+
+FAST = ["--data", "digits", "--steps", "4", "--batch-size", "16", "--width", "8",
+        "--log-every", "2", "--sample-every", "2", "--checkpoint-every", "2", "--no-progress"]
+
+
+def test_train_then_sample(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), *FAST]) == 0
+    for name in ("config.yaml", "checkpoint.safetensors", "metrics.jsonl", "samples.png",
+                 "samples/step_0000002.png"):
+        assert (run / name).is_file(), name
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [2, 4] and rows[0]["images_per_s"] > 0
+    assert any((run / "tensorboard").iterdir())
+
+    out = tmp_path / "grid.png"
+    assert main(["sample", str(run), "--n", "6", "--out", str(out), "--scale", "1"]) == 0
+    assert Image.open(out).size == (3 * 10 + 2, 2 * 10 + 2)  # 3 columns of 8px + padding
+    assert main(["sample", str(run), "--interpolate", "5", "--n", "2", "--out", str(out),
+                 "--scale", "1"]) == 0
+    assert Image.open(out).size == (5 * 10 + 2, 2 * 10 + 2)
+
+    assert main(["sample", str(run), "--class", "3"]) == 1
+    assert "trained unconditionally" in capsys.readouterr().err
+
+
+def test_conditional_run_samples_a_named_class(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--conditional", *FAST]) == 0
+    assert main(["sample", str(run), "--class", "7", "--n", "4"]) == 0
+    assert main(["sample", str(run), "--class", "dog"]) == 1
+    assert "unknown class 'dog'; choose one of: 0=0, 1=1" in capsys.readouterr().err
+
+
+def test_a_saved_config_starts_an_identical_run(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    assert main(["train", "--out", str(first), *FAST]) == 0
+    assert main(["train", "--config", str(first / "config.yaml"), "--out", str(second),
+                 "--no-progress"]) == 0
+    assert_same_state(load_state(first / "checkpoint.safetensors"),
+                      load_state(second / "checkpoint.safetensors"))
+
+
+def test_resume_continues_and_existing_run_is_protected(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), *FAST]) == 0
+    assert main(["train", "--out", str(run), *FAST]) == 1
+    assert "already holds a run; continue it with --resume" in capsys.readouterr().err
+    assert main(["train", "--resume", str(run), "--steps", "6", "--no-progress"]) == 0
+    assert "resuming" in capsys.readouterr().out
+    assert main(["train", "--resume", str(run), "--loss", "hinge"]) == 1
+    assert "cannot change loss when resuming" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--model", "gpt"], "unknown model 'gpt'; choose one of: mlp, dcgan, resnet"),
+    (["train", "--data", "imagenet"], "unknown dataset 'imagenet'; choose one of:"),
+    (["train", "--loss", "l2"], "unknown loss 'l2'; choose one of:"),
+    (["train", "--data", "digits", "--model", "dcgan", "--image-size", "9"],
+     "cannot make 9x9 images"),
+    (["sample", "/nonexistent/run"], "run directory /nonexistent/run does not exist"),
+])
+def test_bad_input_gives_one_clear_line(argv, message, capsys, tmp_path):
+    assert main([*argv, "--out", str(tmp_path / "x")] if argv[0] == "train" else argv) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_demo_falls_back_to_digits_when_data_is_missing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GANKIT_DATA", str(tmp_path / "empty"))
+    run = tmp_path / "demo"
+    # mnist is not installed anywhere here, so the demo must switch to digits.
+    assert main(["demo", "--data", "mnist", "--minutes", "0.02", "--out", str(run),
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "running the demo on the bundled 'digits'" in out and "samples:" in out
+    assert (run / "samples.png").is_file()
+
+
+@pytest.mark.parametrize("command", ["train", "demo", "sample", "datasets", "models"])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: gankit" in capsys.readouterr().out
+
+
+def test_listings(capsys):
+    assert main(["models"]) == 0 and main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    for name in ("mlp", "dcgan", "resnet", "minimax", "wasserstein", "original",
+                 "fashion-mnist", "digits", "folder:PATH"):
+        assert name in out

@@ -1,0 +1,125 @@
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gankit.data import load_dataset, per_class_subset, to_uint8
+from gankit.data.sources import FASHION_CLASSES
+from gankit.errors import GankitError
+
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+needs_fashion = pytest.mark.skipif(
+    not FASHION_DIR.is_dir() and not os.environ.get("CI"),
+    reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist); CI has it",
+)
+
+
+@needs_fashion
+def test_fashion_mnist_has_documented_shapes_range_and_classes():
+    train, test = load_dataset("fashion-mnist", "train"), load_dataset("fashion-mnist", "test")
+    assert train.images.shape == (60_000, 1, 28, 28) and test.images.shape == (10_000, 1, 28, 28)
+    assert train.images.dtype == torch.float32 and train.labels.dtype == torch.int64
+    assert train.images.min() == -1.0 and train.images.max() == 1.0
+    assert train.classes == FASHION_CLASSES
+    assert train.class_counts() == [6000] * 10 and test.class_counts() == [1000] * 10
+    # uint8 -> [-1, 1] -> uint8 is lossless.
+    raw = np.frombuffer(gzip.decompress((FASHION_DIR / "t10k-images-idx3-ubyte.gz").read_bytes()),
+                        np.uint8, offset=16).reshape(-1, 28, 28)
+    assert torch.equal(to_uint8(test.images[:100])[:, 0], torch.from_numpy(raw[:100].copy()))
+
+
+def test_digits_loads_with_no_data_installed():
+    train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
+    assert train.images.shape == (1437, 1, 8, 8) and test.images.shape == (360, 1, 8, 8)
+    assert train.images.min() == -1.0 and train.images.max() == 1.0
+    assert train.num_classes == 10 and sum(test.class_counts()) == 360
+
+
+def test_resize_and_unknown_split():
+    data = load_dataset("digits", "test", image_size=16)
+    assert data.images.shape == (360, 1, 16, 16)
+    assert data.images.min() >= -1 and data.images.max() <= 1
+    with pytest.raises(GankitError, match="unknown split 'val'; choose one of: train, test"):
+        load_dataset("digits", "val")
+
+
+def test_per_class_subset_is_deterministic_and_balanced():
+    data = load_dataset("digits", "train")
+    a, b = per_class_subset(data, 10, seed=3), per_class_subset(data, 10, seed=3)
+    assert a.class_counts() == [10] * 10
+    assert torch.equal(a.images, b.images)
+    c = per_class_subset(data, 10, seed=4)
+    assert not torch.equal(a.images, c.images)
+    with pytest.raises(GankitError, match=r"--per-class 500 is larger than the smallest class"):
+        load_dataset("digits", "train", per_class=500)
+
+
+def test_unknown_dataset_lists_choices():
+    with pytest.raises(GankitError, match="unknown dataset 'cifar'; choose one of: fashion-mnist"):
+        load_dataset("cifar")
+
+
+def test_missing_data_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANKIT_DATA", str(tmp_path))
+    with pytest.raises(GankitError, match=r"mnist not found .*--data-root DIR"):
+        load_dataset("mnist", root=tmp_path / "nowhere", download=False)
+
+
+def test_idx_files_in_data_root_are_found_and_truncation_is_named(tmp_path):
+    images = np.arange(3 * 28 * 28, dtype=np.uint8).reshape(3, 28, 28)
+    header = bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in (3, 28, 28))
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(header + images.tobytes()))
+    labels = bytes([0, 0, 8, 1]) + (3).to_bytes(4, "big") + bytes([0, 1, 2])
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(labels)
+    data = load_dataset("mnist", root=tmp_path, download=False)
+    assert data.images.shape == (3, 1, 28, 28) and data.labels.tolist() == [0, 1, 2]
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(labels[:-1])
+    with pytest.raises(GankitError, match=r"train-labels-idx1-ubyte is truncated"):
+        load_dataset("mnist", root=tmp_path, download=False)
+
+
+def _write_images(folder: Path, n: int, mode: str, size=(12, 12)) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.new(mode, size, color=(i * 20) if mode == "L" else (i * 20, 0, 255)).save(
+            folder / f"{i}.png")
+
+
+def test_folder_with_class_subfolders(tmp_path):
+    _write_images(tmp_path / "cats", 3, "L")
+    _write_images(tmp_path / "dogs", 2, "L")
+    data = load_dataset(f"folder:{tmp_path}")
+    assert data.classes == ("cats", "dogs") and data.labels.tolist() == [0, 0, 0, 1, 1]
+    assert data.images.shape == (5, 1, 12, 12)
+
+
+def test_folder_rgb_resize_and_train_test_splits(tmp_path):
+    _write_images(tmp_path / "train" / "x", 2, "RGB", size=(20, 10))
+    _write_images(tmp_path / "test" / "x", 1, "RGB", size=(20, 10))
+    data = load_dataset(f"folder:{tmp_path}", "test", image_size=8)
+    assert data.images.shape == (1, 3, 8, 8)
+    with pytest.raises(GankitError, match="not square.*--image-size"):
+        load_dataset(f"folder:{tmp_path}")
+
+
+def test_unlabeled_folder_has_no_classes(tmp_path):
+    _write_images(tmp_path, 2, "L")
+    data = load_dataset(f"folder:{tmp_path}")
+    assert not data.labeled and data.labels.tolist() == [-1, -1]
+    with pytest.raises(GankitError, match="has no test split"):
+        load_dataset(f"folder:{tmp_path}", "test")
+
+
+def test_empty_or_broken_folder_names_the_problem(tmp_path):
+    with pytest.raises(GankitError, match=f"no PNG/JPEG images in {tmp_path}"):
+        load_dataset(f"folder:{tmp_path}")
+    with pytest.raises(GankitError, match="does not exist"):
+        load_dataset(f"folder:{tmp_path / 'missing'}")
+    _write_images(tmp_path, 1, "L")
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(GankitError, match=r"cannot read image .*broken.png"):
+        load_dataset(f"folder:{tmp_path}")

@@ -1,0 +1,75 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from gankit.errors import GankitError
+from gankit.losses import LOSSES, gradient_penalty, minimax_value, r1_penalty
+
+
+def test_minimax_value_at_d_equal_half_is_minus_two_log_two():
+    zeros = torch.zeros(16)
+    assert minimax_value(zeros, zeros).item() == pytest.approx(-2 * math.log(2), abs=1e-7)
+    # D ascends V, so its loss is -V.
+    assert LOSSES.get("minimax").discriminator(zeros, zeros).item() == pytest.approx(
+        2 * math.log(2), abs=1e-7)
+
+
+def test_minimax_generator_loss_is_the_second_term_of_v():
+    fake = torch.tensor([-2.0, 0.5, 3.0])
+    d = torch.sigmoid(fake)
+    assert LOSSES.get("minimax").generator(fake).item() == pytest.approx(
+        torch.log(1 - d).mean().item(), rel=1e-6)
+    assert LOSSES.get("nonsaturating").generator(fake).item() == pytest.approx(
+        -torch.log(d).mean().item(), rel=1e-6)
+
+
+def _generator_grad(name: str, logit: float) -> float:
+    fake = torch.tensor([logit], requires_grad=True)
+    LOSSES.get(name).generator(fake).backward()
+    return fake.grad.item()
+
+
+def test_saturating_loss_vanishes_where_nonsaturating_does_not():
+    # D(G(z)) = sigmoid(-10) ~ 5e-5: D confidently rejects the fakes, as early in training.
+    saturating, nonsaturating = _generator_grad("minimax", -10.0), _generator_grad(
+        "nonsaturating", -10.0)
+    assert abs(saturating) < 1e-4
+    assert abs(nonsaturating) > 0.99
+    # Both push the logit up (gradient descent on a negative gradient raises it).
+    assert saturating < 0 and nonsaturating < 0
+
+
+def test_hinge_and_wasserstein_values():
+    real, fake = torch.tensor([2.0, 0.5]), torch.tensor([-2.0, 0.0])
+    hinge = LOSSES.get("hinge")
+    assert hinge.discriminator(real, fake).item() == pytest.approx((0 + 0.5) / 2 + (0 + 1) / 2)
+    assert hinge.generator(fake).item() == pytest.approx(1.0)
+    wgan = LOSSES.get("wasserstein")
+    assert wgan.discriminator(real, fake).item() == pytest.approx(-1.0 - 1.25)
+    assert wgan.gradient_penalty == 10.0
+
+
+class _Linear(nn.Module):
+    """D(x) = <w, x>: its input gradient is w everywhere."""
+
+    def __init__(self, w: torch.Tensor) -> None:
+        super().__init__()
+        self.w = nn.Parameter(w)
+
+    def forward(self, x, labels=None):
+        return (x.flatten(1) * self.w).sum(1)
+
+
+def test_penalties_match_closed_form_for_a_linear_discriminator():
+    w = torch.tensor([3.0, 4.0, 0.0, 0.0])  # |w| = 5
+    d = _Linear(w)
+    real, fake = torch.randn(8, 1, 2, 2), torch.randn(8, 1, 2, 2)
+    assert gradient_penalty(d, real, fake).item() == pytest.approx((5 - 1) ** 2)
+    assert r1_penalty(d, real).item() == pytest.approx(25.0)
+
+
+def test_unknown_loss_lists_choices():
+    with pytest.raises(GankitError, match="unknown loss 'lsgan'.*minimax, nonsaturating, hinge"):
+        LOSSES.get("lsgan")

@@ -1,0 +1,57 @@
+import pytest
+import torch
+
+from gankit.errors import GankitError
+from gankit.models import MODELS, build_gan
+
+SHAPES = [(1, 28, 28), (3, 32, 32), (1, 8, 8)]
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("shape", SHAPES)
+def test_every_model_builds_with_right_shapes(model, shape):
+    G, D = build_gan(model, shape, width=16 if model != "mlp" else None)
+    z = torch.randn(5, 100)
+    images = G(z)
+    assert images.shape == (5, *shape)
+    assert images.min() >= -1 and images.max() <= 1
+    assert D(images).shape == (5,)
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_conditional_variants_use_their_labels(model):
+    torch.manual_seed(0)
+    G, D = build_gan(model, (1, 28, 28), num_classes=10, width=16 if model != "mlp" else None)
+    G.eval(), D.eval()
+    z = torch.randn(4, 100).repeat(2, 1)
+    labels = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7])
+    images = G(z, labels)
+    assert not torch.allclose(images[:4], images[4:])  # same z, other class, other image
+    x = images[:4].repeat(2, 1, 1, 1)
+    logits = D(x, labels)
+    assert logits.shape == (8,)
+    assert not torch.allclose(logits[:4], logits[4:])
+    with pytest.raises(ValueError, match="conditional"):
+        G(z)
+
+
+def test_mlp_is_the_original_gan_architecture():
+    G, D = build_gan("mlp", (1, 28, 28))
+    linear = [m for m in G.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linear] == [(100, 128), (128, 128),
+                                                                 (128, 784)]
+    assert any(isinstance(m, torch.nn.LeakyReLU) for m in G.modules())
+    assert isinstance(G.body[-2], torch.nn.Tanh)
+
+
+@pytest.mark.parametrize("model", ["dcgan", "resnet"])
+def test_unsupported_size_names_the_sizes_it_can_do(model):
+    with pytest.raises(GankitError, match=r"cannot make 27x27 .*28, 32"):
+        build_gan(model, (1, 27, 27))
+    with pytest.raises(GankitError, match="square"):
+        build_gan(model, (1, 28, 32))
+
+
+def test_unknown_model_lists_choices():
+    with pytest.raises(GankitError, match="unknown model 'stylegan'; choose one of: mlp, dcgan"):
+        build_gan("stylegan", (1, 28, 28))
