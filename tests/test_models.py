@@ -55,3 +55,14 @@ def test_unsupported_size_names_the_sizes_it_can_do(model):
 def test_unknown_model_lists_choices():
     with pytest.raises(GankitError, match="unknown model 'stylegan'; choose one of: mlp, dcgan"):
         build_gan("stylegan", (1, 28, 28))
+
+
+@pytest.mark.parametrize("model", ["mlp", "dcgan"])
+def test_projection_term_does_not_swamp_the_logit_at_init(model):
+    x = torch.rand(64, 1, 28, 28) * 2 - 1
+    torch.manual_seed(0)
+    _, plain = build_gan(model, (1, 28, 28))
+    torch.manual_seed(0)
+    _, conditional = build_gan(model, (1, 28, 28), num_classes=10)
+    scale = plain(x).abs().max()
+    assert conditional(x, torch.arange(64) % 10).abs().max() < 2 * scale

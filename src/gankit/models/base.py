@@ -55,7 +55,14 @@ class Discriminator(nn.Module):
         wrap = spectral_norm if spectral else (lambda m: m)
         self.num_classes = num_classes
         self.head = wrap(nn.Linear(feature_dim, 1))
-        self.embed = wrap(nn.Embedding(num_classes, feature_dim)) if num_classes else None
+        self.embed = None
+        if num_classes:
+            # Same scale as the linear head's default init; nn.Embedding's N(0, 1) would make
+            # the projection term ~sqrt(feature_dim) times larger and swamp the loss.
+            embed = nn.Embedding(num_classes, feature_dim)
+            bound = feature_dim**-0.5
+            nn.init.uniform_(embed.weight, -bound, bound)
+            self.embed = wrap(embed)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
