@@ -14,6 +14,7 @@ from gankit.data import DATASETS, load_dataset
 from gankit.errors import GankitError
 from gankit.imaging import save_grid
 from gankit.losses import LOSSES
+from gankit.metrics import DEFAULT_METRICS, METRICS, compare_scores, evaluate_run, read_scores
 from gankit.models import MODELS
 from gankit.registry import Registry
 from gankit.sampling import interpolate, resolve_class, sample
@@ -113,6 +114,26 @@ def cmd_sample(args: argparse.Namespace) -> None:
     print(f"wrote {len(images)} images from step {trained.step} to {out}")
 
 
+def cmd_eval(args: argparse.Namespace) -> None:
+    if args.compare:
+        rows = compare_scores(read_scores(args.run_dir), read_scores(args.compare))
+        print(f"{'metric':<14} {Path(args.run_dir).name:>16} {Path(args.compare).name:>16}")
+        for name, a, b in rows:
+            print(f"{name:<14} {a:>16.4f} {b:>16.4f}")
+        return
+    results = evaluate_run(args.run_dir, args.metrics, n=args.n, seed=args.seed,
+                           reference_split=args.reference_split, device=args.device,
+                           progress=not args.no_progress)
+    print(f"{'metric':<14} {'value':>10}  protocol")
+    for name, score in results.items():
+        p = score["protocol"]
+        spread = f" ± {score['std']:.4f}" if "std" in score else ""
+        measured_with = p.get("extractor") or p.get("classifier") or p.get("space")
+        print(f"{name:<14} {score['value']:>10.4f}{spread}  {measured_with}, "
+              f"{p['n_real']} real ({p['reference']}) vs {p['n_generated']} generated")
+    print(f"wrote {Path(args.run_dir) / 'eval.json'}")
+
+
 def _print_registry(title: str, registry: Registry[Any]) -> None:
     print(f"{title}:")
     for name, summary in registry.summaries().items():
@@ -162,6 +183,20 @@ def build_parser() -> argparse.ArgumentParser:
     smp.add_argument("--no-ema", action="store_true", help="use the raw generator weights")
     smp.add_argument("--device", default="auto")
     smp.set_defaults(func=cmd_sample)
+
+    ev = sub.add_parser("eval", help="score a trained run (FID, KID, precision/recall, ...)")
+    ev.add_argument("run_dir", metavar="RUN_DIR")
+    ev.add_argument("--metrics", default=",".join(DEFAULT_METRICS),
+                    help="comma-separated, from: " + ", ".join(METRICS))
+    ev.add_argument("--n", type=int, default=10_000,
+                    help="generated images (and at most this many real ones)")
+    ev.add_argument("--reference-split", default="test", help="real images to compare with")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--device", default="auto")
+    ev.add_argument("--compare", metavar="OTHER_RUN",
+                    help="print both runs' stored scores side by side (protocols must match)")
+    ev.add_argument("--no-progress", action="store_true")
+    ev.set_defaults(func=cmd_eval)
 
     sub.add_parser("datasets", help="list the datasets").set_defaults(func=cmd_datasets)
     sub.add_parser("models", help="list models, losses and recipes").set_defaults(func=cmd_models)

@@ -10,6 +10,7 @@ from gankit.data.dataset import (
     from_uint8,
     per_class_subset,
     resize,
+    to_float,
     to_uint8,
 )
 from gankit.data.sources import DATASETS, load_folder
@@ -52,4 +53,4 @@ def load_dataset(
 
 
 __all__ = ["DATASETS", "ImageDataset", "load_dataset", "per_class_subset", "resize",
-           "from_uint8", "to_uint8", "SPLITS"]
+           "from_uint8", "to_float", "to_uint8", "SPLITS"]

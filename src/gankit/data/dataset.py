@@ -52,11 +52,16 @@ class ImageDataset:
 
 
 def from_uint8(pixels: np.ndarray) -> torch.Tensor:
-    """uint8 NHW or NHWC pixels -> float NCHW in [-1, 1]."""
+    """uint8 NHW or NHWC pixels (as files store them) -> float NCHW in [-1, 1]."""
     x = torch.from_numpy(np.array(pixels, copy=True))
     if x.ndim == 3:
         x = x.unsqueeze(-1)
-    return x.permute(0, 3, 1, 2).float().div(127.5).sub(1.0).contiguous()
+    return to_float(x.permute(0, 3, 1, 2)).contiguous()
+
+
+def to_float(pixels: torch.Tensor) -> torch.Tensor:
+    """uint8 NCHW -> float NCHW in [-1, 1]; the inverse of `to_uint8`."""
+    return pixels.float().div(127.5).sub(1.0)
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:

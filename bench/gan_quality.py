@@ -1,0 +1,195 @@
+"""Benchmark: the original GAN, a textbook DCGAN and gankit's default recipe, side by side.
+
+Each recipe trains on Fashion-MNIST for the same wall-clock budget on this machine, then all
+three are scored with one protocol: 10k generated images against the 10k test images, Inception
+FID / KID / precision-recall and domain FID. Writes bench/results/gan_quality.json and the table
+in docs/benchmarks.md.
+
+The whole run takes ~3 h on 2 CPU cores (3 x 30 min training, 4 x ~25 min Inception passes), so
+it is resumable: a finished training phase is kept in --work (with its summary), and Inception
+features are cached by content hash, so re-running the same command continues where it stopped.
+A training phase that was cut off is restarted from scratch (its budget must be one sitting).
+
+    nohup python bench/gan_quality.py --budget-minutes 30 > bench/gan_quality.log 2>&1 &
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gankit.train import GANTrainer, make_config
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPES = {  # benchmark name -> gankit recipe
+    "default": "default",
+    "textbook_dcgan": "dcgan",
+    "original_gan": "original",
+}
+METRICS = ("fid", "kid", "pr", "domain-fid")
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "python": platform.python_version(),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                              capture_output=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def train_phase(name: str, work: Path, budget: float, seed: int, device: str) -> dict[str, Any]:
+    run_dir = work / name
+    done = run_dir / "bench_train.json"
+    if done.is_file():
+        print(f"[{name}] training already done, reusing {run_dir}", flush=True)
+        return json.loads(done.read_text())
+    if run_dir.exists():  # cut off mid-budget: a budget must be spent in one sitting
+        shutil.rmtree(run_dir)
+    config = make_config({"recipe": RECIPES[name], "data": "fashion-mnist", "seed": seed,
+                          "minutes": budget, "steps": 10**9, "device": device,
+                          "sample_every": 5000, "checkpoint_every": 5000, "log_every": 200})
+    print(f"[{name}] training recipe {RECIPES[name]!r} for {budget} min", flush=True)
+    load_before = os.getloadavg()[0]
+    summary = GANTrainer(config, run_dir, progress=False).fit()
+    record = {"recipe": RECIPES[name], "config": config.to_dict(), "steps": summary.steps,
+              "seconds": round(summary.seconds, 1),
+              "images_per_s": round(summary.images_per_s, 1),
+              "load_average_1min_start_end": [round(load_before, 2),
+                                              round(os.getloadavg()[0], 2)],
+              "commit": commit(), "samples": str(summary.samples.relative_to(ROOT))
+              if summary.samples.is_relative_to(ROOT) else str(summary.samples)}
+    done.write_text(json.dumps(record, indent=2))
+    print(f"[{name}] {summary.steps} steps, {summary.images_per_s:.0f} images/s", flush=True)
+    return record
+
+
+def eval_phase(name: str, work: Path, n: int, seed: int, device: str) -> dict[str, Any]:
+    from gankit.metrics import evaluate_run  # imported late: the training phase comes first
+
+    print(f"[{name}] evaluating {', '.join(METRICS)} with n={n}", flush=True)
+    started = time.monotonic()
+    scores = evaluate_run(work / name, METRICS, n=n, seed=seed, device=device, progress=True)
+    print(f"[{name}] " + ", ".join(f"{k}={v['value']:.4g}" for k, v in scores.items()),
+          flush=True)
+    return {"scores": scores, "eval_seconds": round(time.monotonic() - started, 1)}
+
+
+def markdown(result: dict[str, Any]) -> str:
+    rows = []
+    for name, entry in result["recipes"].items():
+        s = entry["scores"]
+        rows.append(f"| {name} (`{entry['train']['recipe']}`) | {s['fid']['value']:.2f} | "
+                    f"{1000 * s['kid']['value']:.2f} ± {1000 * s['kid']['std']:.2f} | "
+                    f"{s['precision']['value']:.3f} | {s['recall']['value']:.3f} | "
+                    f"{s['domain-fid']['value']:.2f} | {entry['train']['images_per_s']:.0f} | "
+                    f"{entry['train']['steps']} |")
+    m, h = result["machine"], result["headline"]
+    return "\n".join([
+        "## GAN quality: original GAN vs textbook DCGAN vs gankit default",
+        "",
+        f"Fashion-MNIST, {h['budget_minutes']} min of training each on {m['cpu']} "
+        f"({m['cores']} cores, {m['torch_threads']} torch threads), seed {result['seed']}; "
+        f"{h['n_generated']} generated vs {result['n_real']} test images; torch {m['torch']}.",
+        "KID is ×1000 (mean ± std over 100 subsets). Command: "
+        f"`python bench/gan_quality.py --budget-minutes {h['budget_minutes']}`.",
+        "",
+        "| recipe | FID ↓ | KID×1000 ↓ | precision ↑ | recall ↑ | domain FID ↓ "
+        "| images/s | steps |",
+        "|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+        f"Targets: default FID ≤ 15 — {'met' if h['fid_default'] <= 15 else 'not met'}; "
+        f"default ≤ 0.5 × textbook DCGAN ({0.5 * h['fid_textbook_dcgan']:.2f}) — "
+        f"{'met' if h['fid_default'] <= 0.5 * h['fid_textbook_dcgan'] else 'not met'}.",
+        "",
+    ])
+
+
+def write_table(table: str, path: Path) -> None:
+    """Replace this benchmark's section of docs/benchmarks.md, keeping the others."""
+    marker_start, marker_end = "<!-- gan_quality:start -->", "<!-- gan_quality:end -->"
+    block = f"{marker_start}\n{table}{marker_end}"
+    text = path.read_text() if path.is_file() else "# Benchmarks\n\n"
+    if marker_start in text:
+        head, rest = text.split(marker_start, 1)
+        text = head + block + rest.split(marker_end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget-minutes", type=float, default=30.0)
+    parser.add_argument("--n", type=int, default=10_000, help="generated (and real) images")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "gan_quality")
+    parser.add_argument("--only", default=",".join(RECIPES),
+                        help="comma-separated subset of: " + ", ".join(RECIPES))
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" /
+                        "gan_quality.json")
+    parser.add_argument("--table", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    args = parser.parse_args(argv)
+    names = [n for n in args.only.split(",") if n]
+    unknown = [n for n in names if n not in RECIPES]
+    if unknown:
+        parser.error(f"unknown recipe {unknown}; choose from {', '.join(RECIPES)}")
+    work = args.work / f"budget{args.budget_minutes:g}-seed{args.seed}"
+    # Keep the feature and recogniser caches beside the runs, so a resumed benchmark finds them.
+    os.environ.setdefault("XDG_CACHE_HOME", str(args.work / "cache"))
+
+    recipes: dict[str, Any] = {}
+    for name in names:  # train then score each recipe, so results arrive early
+        train = train_phase(name, work, args.budget_minutes, args.seed, args.device)
+        recipes[name] = {"train": train, **eval_phase(name, work, args.n, args.seed, args.device)}
+
+    result: dict[str, Any] = {
+        "benchmark": "gan_quality", "machine": machine(), "seed": args.seed,
+        "n_real": recipes[names[0]]["scores"]["fid"]["protocol"]["n_real"],
+        "command": "python bench/gan_quality.py " + " ".join(argv or sys.argv[1:]),
+        "recipes": recipes,
+    }
+    if set(names) == set(RECIPES):
+        result["headline"] = {
+            "fid_default": recipes["default"]["scores"]["fid"]["value"],
+            "fid_textbook_dcgan": recipes["textbook_dcgan"]["scores"]["fid"]["value"],
+            "fid_original_gan": recipes["original_gan"]["scores"]["fid"]["value"],
+            "kid_default": recipes["default"]["scores"]["kid"]["value"],
+            "budget_minutes": args.budget_minutes, "n_generated": args.n,
+            "images_per_s_default": recipes["default"]["train"]["images_per_s"],
+        }
+        args.table.parent.mkdir(parents=True, exist_ok=True)
+        write_table(markdown(result), args.table)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}" + (f" and {args.table}" if "headline" in result else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
