@@ -1,0 +1,182 @@
+"""A completion GAN trained for the task: a context encoder (Pathak et al. 2016, "Context
+Encoders: Feature Learning by Inpainting") with a U-Net generator (Ronneberger et al. 2015)
+and a patch discriminator, as in pix2pix (Isola et al. 2017). G sees the masked image and the
+mask; the loss is L1 over the hole plus `adv_weight` times the non-saturating GAN loss on the
+completed image. `adv_weight=0` is the reconstruction-only ablation.
+
+Masks are drawn fresh for every batch from all of gankit's kinds, so one model serves them all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+import yaml
+from torch import nn
+from torch.nn.utils import spectral_norm
+
+from gankit.data import ImageDataset, load_dataset
+from gankit.device import select_device
+from gankit.errors import GankitError
+from gankit.imaging import save_grid
+from gankit.inpaint.baselines import paste
+from gankit.inpaint.masks import MASK_KINDS, make_masks
+from gankit.io import atomic_write, load_state, save_state
+from gankit.train.batches import BatchStream
+
+CHECKPOINT = "completion.safetensors"
+
+
+def _block(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+                         nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
+                         nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
+                         nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+
+
+class CompletionUNet(nn.Module):
+    """(masked image, mask) -> image in [-1, 1]; two down/up levels with skip connections.
+    Sides that are not multiples of 4 are padded on the way in and cropped on the way out."""
+
+    def __init__(self, image_shape: tuple[int, int, int], width: int = 32) -> None:
+        super().__init__()
+        self.image_shape, self.width = tuple(image_shape), width
+        channels = image_shape[0]
+        self.enc1 = _block(channels + 1, width)
+        self.enc2 = _block(width, 2 * width)
+        self.mid = _block(2 * width, 4 * width)
+        self.up2 = nn.ConvTranspose2d(4 * width, 2 * width, 2, stride=2)
+        self.dec2 = _block(4 * width, 2 * width)
+        self.up1 = nn.ConvTranspose2d(2 * width, width, 2, stride=2)
+        self.dec1 = _block(2 * width, width)
+        self.out = nn.Conv2d(width, channels, 1)
+
+    def forward(self, masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        h, w = masked.shape[-2:]
+        pad_h, pad_w = -h % 4, -w % 4
+        x = F.pad(torch.cat([masked, mask], dim=1), (0, pad_w, 0, pad_h), mode="replicate")
+        e1 = self.enc1(x)
+        e2 = self.enc2(F.max_pool2d(e1, 2))
+        m = self.mid(F.max_pool2d(e2, 2))
+        d2 = self.dec2(torch.cat([self.up2(m), e2], dim=1))
+        d1 = self.dec1(torch.cat([self.up1(d2), e1], dim=1))
+        return torch.tanh(self.out(d1))[..., :h, :w]
+
+
+class PatchDiscriminator(nn.Module):
+    """Spectrally normalised strided convolutions to a grid of real/fake logits (one per
+    overlapping patch); sees the image and the mask, so it knows where to look."""
+
+    def __init__(self, channels: int, width: int = 32) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            spectral_norm(nn.Conv2d(channels + 1, width, 4, 2, 1)), nn.LeakyReLU(0.2, True),
+            spectral_norm(nn.Conv2d(width, 2 * width, 4, 2, 1)), nn.LeakyReLU(0.2, True),
+            spectral_norm(nn.Conv2d(2 * width, 1, 3, 1, 1)))
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.body(torch.cat([image, mask], dim=1))
+
+
+@dataclass(frozen=True)
+class CompletionConfig:
+    data: str = "fashion-mnist"
+    data_root: str | None = None
+    width: int = 32
+    steps: int = 3000
+    batch_size: int = 64
+    lr: float = 2e-4
+    adv_weight: float = 0.01  # 0 = reconstruction only (the ablation)
+    seed: int = 0
+    device: str = "auto"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def random_masks(n: int, h: int, w: int, gen: torch.Generator) -> torch.Tensor:
+    """A batch mixing every mask kind, so the model learns them all."""
+    kinds = torch.randint(len(MASK_KINDS), (n,), generator=gen)
+    seed = int(torch.randint(2**31 - 1, (1,), generator=gen))
+    masks = torch.stack([make_masks(k, n, h, w, seed=seed) for k in MASK_KINDS])
+    return masks[kinds, torch.arange(n)]
+
+
+def train_completion(config: CompletionConfig, out: str | Path, *,
+                     data: ImageDataset | None = None, progress: bool = True) -> Path:
+    """Train the completion GAN into OUT (completion.safetensors, config.yaml, samples.png)."""
+    from tqdm import tqdm
+
+    out = Path(out)
+    if (out / CHECKPOINT).exists():
+        raise GankitError(f"{out} already holds a completion model; choose another --out")
+    device = select_device(config.device)
+    data = data or load_dataset(config.data, "train", root=config.data_root)
+    c, h, w = data.image_shape
+    torch.manual_seed(config.seed)
+    G = CompletionUNet((c, h, w), config.width).to(device)
+    D = PatchDiscriminator(c, config.width).to(device)
+    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=(0.5, 0.999))
+    batches = BatchStream(len(data), config.batch_size, config.seed)
+    gen = torch.Generator().manual_seed(config.seed + 1)
+    started = time.monotonic()
+    for _ in tqdm(range(config.steps), disable=not progress, desc="completion", unit="step"):
+        real = data.images[batches.next()]
+        mask = random_masks(len(real), h, w, gen)
+        real, mask = real.to(device), mask.to(device)
+        masked = real * (1 - mask)
+        filled = paste(masked, G(masked, mask), mask)
+        if config.adv_weight > 0:
+            loss_d = (F.softplus(-D(real, mask)).mean()
+                      + F.softplus(D(filled.detach(), mask)).mean())
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+        hole_l1 = ((filled - real).abs() * mask).sum() / mask.sum().clamp(min=1) / c
+        loss_g = hole_l1
+        if config.adv_weight > 0:
+            loss_g = loss_g + config.adv_weight * F.softplus(-D(filled, mask)).mean()
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+    seconds = time.monotonic() - started
+    out.mkdir(parents=True, exist_ok=True)
+    save_state(out / CHECKPOINT, {"config": config.to_dict(), "image_shape": [c, h, w],
+                                  "generator": G.state_dict(), "steps": config.steps})
+    atomic_write(out / "config.yaml", yaml.safe_dump(
+        {**config.to_dict(), "image_shape": [c, h, w], "train_seconds": round(seconds, 1)},
+        sort_keys=False).encode())
+    G.eval()
+    with torch.no_grad():
+        show = data.images[:8].to(device)
+        mask = make_masks("center", 8, h, w).to(device)
+        done = paste(show * (1 - mask), G(show * (1 - mask), mask), mask)
+    save_grid(torch.cat([show * (1 - mask), done, show]), out / "samples.png", nrow=8, scale=2)
+    return out
+
+
+def load_completion(run_dir: str | Path, device: str = "auto") -> CompletionUNet:
+    path = Path(run_dir) / CHECKPOINT
+    if not path.is_file():
+        raise GankitError(f"{run_dir} has no {CHECKPOINT}; train one with gankit inpaint train")
+    state = load_state(path)
+    config = CompletionConfig(**state["config"])
+    G = CompletionUNet(tuple(state["image_shape"]), config.width)
+    G.load_state_dict(state["generator"])
+    return G.to(select_device(device)).eval()
+
+
+@torch.no_grad()
+def complete_cgan(model: CompletionUNet, images: torch.Tensor,
+                  mask: torch.Tensor) -> torch.Tensor:
+    device = next(model.parameters()).device
+    masked = images * (1 - mask)
+    filled = model(masked.to(device), mask.to(device)).to(images.device)
+    return paste(images, filled, mask)

@@ -1,0 +1,174 @@
+"""Image completion: masks cover what they say, known pixels survive exactly, bad masks."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gankit.errors import GankitError
+from gankit.inpaint import (
+    LatentSearch,
+    biharmonic,
+    complete_latent,
+    importance_weights,
+    make_masks,
+    mean_fill,
+)
+from gankit.train import GANTrainer, load_gan, make_config
+
+
+def test_each_mask_kind_covers_its_documented_area():
+    center = make_masks("center", 3, 28, 28)
+    assert center.shape == (3, 1, 28, 28) and center.sum(dim=(1, 2, 3)).tolist() == [196] * 3
+    assert center[0, 0, 7:21, 7:21].all() and center[0, 0, 6, :].sum() == 0
+    half = make_masks("half", 2, 28, 28)
+    assert half[:, :, 14:].all() and not half[:, :, :14].any()
+    boxes = make_masks("box", 200, 28, 28, seed=1)
+    share = boxes.mean(dim=(1, 2, 3))
+    assert share.min() >= 25 / 784 and share.max() <= 3 * 121 / 784  # 1..3 boxes of 5..11 px
+    strokes = make_masks("strokes", 200, 28, 28, seed=1)
+    share = strokes.mean(dim=(1, 2, 3))
+    assert 0.03 < share.mean() < 0.5 and share.std() > 0
+    assert torch.equal(strokes, make_masks("strokes", 200, 28, 28, seed=1))
+    assert not torch.equal(strokes, make_masks("strokes", 200, 28, 28, seed=2))
+
+
+def _png(path, pixels):
+    Image.fromarray(np.asarray(pixels, dtype=np.uint8)).save(path)
+    return str(path)
+
+
+def test_bad_masks_are_named(tmp_path):
+    good = np.zeros((8, 8))
+    good[2:5, 2:5] = 255
+    assert make_masks(_png(tmp_path / "good.png", good), 2, 8, 8).sum() == 2 * 9
+    with pytest.raises(GankitError, match="is 8x8 but the images are 28x28"):
+        make_masks(_png(tmp_path / "small.png", good), 1, 28, 28)
+    grey = good.copy()
+    grey[0, 0] = 128
+    with pytest.raises(GankitError, match="not binary"):
+        make_masks(_png(tmp_path / "grey.png", grey), 1, 8, 8)
+    with pytest.raises(GankitError, match="hides nothing"):
+        make_masks(_png(tmp_path / "empty.png", np.zeros((8, 8))), 1, 8, 8)
+    with pytest.raises(GankitError, match="hides the whole image"):
+        make_masks(_png(tmp_path / "full.png", np.full((8, 8), 255)), 1, 8, 8)
+    with pytest.raises(GankitError, match="unknown mask 'circle'; choose one of: center"):
+        make_masks("circle", 1, 8, 8)
+
+
+@pytest.mark.parametrize("method", [mean_fill, biharmonic])
+def test_baselines_keep_known_pixels_bit_for_bit(method):
+    images = torch.rand(4, 1, 12, 12, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    mask = make_masks("box", 4, 12, 12, seed=3)
+    out = method(images, mask)
+    known = mask.expand_as(images) == 0
+    assert torch.equal(out[known], images[known])
+    assert not torch.equal(out[~known], images[~known])
+
+
+def test_biharmonic_restores_a_smooth_image_better_than_mean_fill():
+    ramp = torch.linspace(-1, 1, 16).repeat(1, 1, 16, 1)  # left-to-right gradient
+    mask = make_masks("center", 1, 16, 16)
+    hole = mask.bool()
+    err = {f.__name__: (f(ramp, mask) - ramp)[hole].abs().mean() for f in (mean_fill, biharmonic)}
+    assert err["biharmonic"] < 0.05 < err["mean_fill"]
+
+
+def test_importance_weights_favour_the_hole_border():
+    mask = make_masks("center", 1, 16, 16)
+    w = importance_weights(mask, 5)
+    assert (w[mask.bool()] == 0).all()
+    assert w[0, 0, 3, 8] > 0 and w[0, 0, 0, 0] == 0  # near the hole vs far corner
+
+
+def test_latent_search_keeps_known_pixels_and_fits_the_context(tmp_path):
+    run = tmp_path / "gan"
+    config = make_config({"data": "digits", "steps": 30, "batch_size": 32, "width": 8})
+    GANTrainer(config, run, progress=False, tensorboard=False).fit()
+    trained, D = load_gan(run)
+    with torch.no_grad():  # a target the generator can make, with its centre cut out
+        images = trained.generator(torch.randn(3, trained.generator.z_dim))
+    mask = make_masks("center", 3, 8, 8)
+    short = complete_latent(trained, D, images, mask, LatentSearch(restarts=2, steps=1))
+    longer = complete_latent(trained, D, images, mask, LatentSearch(restarts=2, steps=150))
+    known = mask.expand_as(images) == 0
+    assert torch.equal(longer[known], images[known])
+    hole = ~known
+    assert (longer - images)[hole].abs().mean() < (short - images)[hole].abs().mean()
+
+    cond = tmp_path / "cond"
+    GANTrainer(make_config({**config.to_dict(), "conditional": True, "steps": 2}), cond,
+               progress=False, tensorboard=False).fit()
+    trained_c, D_c = load_gan(cond)
+    with pytest.raises(GankitError, match="needs an unconditional run"):
+        complete_latent(trained_c, D_c, images, mask)
+
+
+def test_inpaint_cli_writes_completions_and_a_grid(tmp_path, capsys):
+    from gankit.cli import main
+
+    run = tmp_path / "gan"
+    GANTrainer(make_config({"data": "digits", "steps": 4, "batch_size": 16, "width": 8}), run,
+               progress=False, tensorboard=False).fit()
+    out = tmp_path / "filled"
+    assert main(["inpaint", str(run), "--images", "digits", "--mask", "half", "--method",
+                 "latent", "--n", "3", "--out", str(out)]) == 0
+    assert "completed 3 images with latent" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == [
+        "completed_0000.png", "completed_0001.png", "completed_0002.png", "grid.png"]
+    assert Image.open(out / "grid.png").size == (2 * (3 * 10 + 2), 2 * (3 * 10 + 2))
+
+    assert main(["inpaint", str(run), "--images", "digits", "--method", "magic"]) == 1
+    assert "unknown inpainting method 'magic'; choose one of: latent" in capsys.readouterr().err
+    small = np.zeros((4, 4), dtype=np.uint8)
+    small[1, 1] = 255
+    mask_png = _png(tmp_path / "m.png", small)
+    assert main(["inpaint", str(run), "--images", "digits", "--mask", mask_png]) == 1
+    assert "is 4x4 but the images are 8x8" in capsys.readouterr().err
+
+
+def _stripes(n: int, seed: int) -> torch.Tensor:
+    """Vertical sine stripes with random phase and frequency: the hole is predictable from
+    the context, but not from the mean."""
+    gen = torch.Generator().manual_seed(seed)
+    phase = torch.rand(n, 1, 1, 1, generator=gen) * 6.28
+    freq = 0.5 + torch.rand(n, 1, 1, 1, generator=gen)
+    x = torch.arange(12.0).view(1, 1, 1, 12)
+    return torch.sin(freq * x + phase).expand(n, 1, 12, 12).contiguous()
+
+
+def test_the_completion_model_beats_mean_fill_after_a_few_steps(tmp_path):
+    from gankit.data import ImageDataset
+    from gankit.inpaint.cgan import (
+        CompletionConfig,
+        complete_cgan,
+        load_completion,
+        train_completion,
+    )
+
+    train = ImageDataset("stripes", "train", _stripes(512, 0), torch.full((512,), -1), ())
+    config = CompletionConfig(data="stripes", width=8, steps=150, batch_size=32, lr=2e-3)
+    run = train_completion(config, tmp_path / "cgan", data=train, progress=False)
+    model = load_completion(run)
+    test = _stripes(64, 1)
+    mask = make_masks("center", 64, 12, 12)
+    hole = mask.expand_as(test).bool()
+    completed = complete_cgan(model, test, mask)
+    assert torch.equal(completed[~hole], test[~hole])
+    err_cgan = (completed - test)[hole].abs().mean()
+    err_mean = (mean_fill(test, mask) - test)[hole].abs().mean()
+    assert err_cgan < 0.7 * err_mean
+    assert (run / "samples.png").is_file() and (run / "config.yaml").is_file()
+
+
+def test_inpaint_train_cli_route_and_a_foreign_run(tmp_path, capsys):
+    from gankit.cli import main
+
+    out = tmp_path / "cgan"
+    assert main(["inpaint", "train", "--data", "digits", "--steps", "2", "--width", "4",
+                 "--out", str(out), "--no-progress"]) == 0
+    assert main(["inpaint", str(out), "--images", "digits", "--method", "cgan", "--n", "2",
+                 "--out", str(tmp_path / "done")]) == 0
+    assert (tmp_path / "done" / "grid.png").is_file()
+    assert main(["inpaint", str(tmp_path), "--images", "digits"]) == 1
+    assert "neither a GAN run" in capsys.readouterr().err
