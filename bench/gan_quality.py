@@ -18,47 +18,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import torch
+from common import RESULTS, ROOT, TABLE, commit, machine, write_section
 
 from gankit.train import GANTrainer, make_config
 
-ROOT = Path(__file__).resolve().parents[1]
 RECIPES = {  # benchmark name -> gankit recipe
     "default": "default",
     "textbook_dcgan": "dcgan",
     "original_gan": "original",
 }
 METRICS = ("fid", "kid", "pr", "domain-fid")
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version(),
-            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
-
-
-def commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                              capture_output=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def train_phase(name: str, work: Path, budget: float, seed: int, device: str) -> dict[str, Any]:
@@ -80,7 +55,8 @@ def train_phase(name: str, work: Path, budget: float, seed: int, device: str) ->
               "images_per_s": round(summary.images_per_s, 1),
               "load_average_1min_start_end": [round(load_before, 2),
                                               round(os.getloadavg()[0], 2)],
-              "commit": commit(), "samples": str(summary.samples.relative_to(ROOT))
+              "commit": commit(), "machine": machine(),
+              "samples": str(summary.samples.relative_to(ROOT))
               if summary.samples.is_relative_to(ROOT) else str(summary.samples)}
     done.write_text(json.dumps(record, indent=2))
     print(f"[{name}] {summary.steps} steps, {summary.images_per_s:.0f} images/s", flush=True)
@@ -129,19 +105,6 @@ def markdown(result: dict[str, Any]) -> str:
     ])
 
 
-def write_table(table: str, path: Path) -> None:
-    """Replace this benchmark's section of docs/benchmarks.md, keeping the others."""
-    marker_start, marker_end = "<!-- gan_quality:start -->", "<!-- gan_quality:end -->"
-    block = f"{marker_start}\n{table}{marker_end}"
-    text = path.read_text() if path.is_file() else "# Benchmarks\n\n"
-    if marker_start in text:
-        head, rest = text.split(marker_start, 1)
-        text = head + block + rest.split(marker_end, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget-minutes", type=float, default=30.0)
@@ -151,9 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "gan_quality")
     parser.add_argument("--only", default=",".join(RECIPES),
                         help="comma-separated subset of: " + ", ".join(RECIPES))
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" /
-                        "gan_quality.json")
-    parser.add_argument("--table", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--out", type=Path, default=RESULTS / "gan_quality.json")
+    parser.add_argument("--table", type=Path, default=TABLE)
     args = parser.parse_args(argv)
     names = [n for n in args.only.split(",") if n]
     unknown = [n for n in names if n not in RECIPES]
@@ -183,8 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             "budget_minutes": args.budget_minutes, "n_generated": args.n,
             "images_per_s_default": recipes["default"]["train"]["images_per_s"],
         }
-        args.table.parent.mkdir(parents=True, exist_ok=True)
-        write_table(markdown(result), args.table)
+        write_section("gan_quality", markdown(result), args.table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}" + (f" and {args.table}" if "headline" in result else ""))

@@ -9,7 +9,9 @@ import torch
 
 from gankit.data import ImageDataset
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# At most 2 threads (CI's cores), fewer when OMP_NUM_THREADS asks: oversubscribed threads
+# spin against each other and make small-tensor tests many times slower.
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or min(2, os.cpu_count() or 1)))
 
 
 @pytest.fixture(autouse=True)

@@ -12,8 +12,9 @@ from gankit.train import GANTrainer, load_generator, make_config
 
 from state_compare import assert_same_state
 
-# A small conditional DCGAN with EMA and R1: every piece of state a resume must restore.
+# A small conditional DCGAN with EMA, R1 and DiffAugment: all the state a resume restores.
 CONFIG = {"model": "dcgan", "width": 8, "conditional": True, "r1": 1.0, "ema": 0.9,
+          "diffaugment": "color,translation,cutout",
           "batch_size": 16, "log_every": 2, "sample_every": 3, "checkpoint_every": 100}
 
 

@@ -16,6 +16,13 @@ from gankit.imaging import save_grid
 from gankit.losses import LOSSES
 from gankit.metrics import DEFAULT_METRICS, METRICS, compare_scores, evaluate_run, read_scores
 from gankit.models import MODELS
+from gankit.recognize import (
+    AUGMENTATIONS,
+    ClassifierConfig,
+    RecognitionReport,
+    evaluate_recogniser_run,
+    train_recogniser_run,
+)
 from gankit.registry import Registry
 from gankit.sampling import interpolate, resolve_class, sample
 from gankit.train import RECIPES, GANTrainer, TrainSummary, load_generator, make_config
@@ -134,6 +141,71 @@ def cmd_eval(args: argparse.Namespace) -> None:
     print(f"wrote {Path(args.run_dir) / 'eval.json'}")
 
 
+def cmd_classify_train(args: argparse.Namespace) -> None:
+    config = ClassifierConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                              width=args.width, augment=args.augment, seed=args.seed)
+    out = Path(args.out) if args.out else Path("runs") / (
+        f"classify-{args.data.split(':')[0]}-{time.strftime('%Y%m%d-%H%M%S')}")
+    report = train_recogniser_run(out, args.data, config, root=args.data_root,
+                                  per_class=args.per_class, extra=args.extra,
+                                  extra_per_class=args.extra_per_class, device=args.device,
+                                  progress=not args.no_progress)
+    _print_recognition(report)
+    print(f"wrote {out}/ (recogniser.safetensors, config.yaml, report.json, confusion PNG)")
+
+
+def cmd_classify_eval(args: argparse.Namespace) -> None:
+    report = evaluate_recogniser_run(args.run_dir, args.data, root=args.data_root,
+                                     split=args.split, device=args.device)
+    _print_recognition(report)
+    print(f"wrote {Path(args.run_dir) / 'report.json'}")
+
+
+def _print_recognition(report: RecognitionReport) -> None:
+    print(f"{report.data}: accuracy {100 * report.accuracy:.2f}% on {report.n} images")
+    for name, acc in report.per_class.items():
+        print(f"  {name:<16} {100 * acc:6.2f}%")
+
+
+def cmd_augment(args: argparse.Namespace) -> None:
+    from gankit.experiments.augmentation import AugmentConfig, markdown_table, run_experiment
+
+    config = AugmentConfig(
+        data=args.data, data_root=args.data_root, per_class=args.per_class, seeds=args.seeds,
+        gan_recipe=args.gan_recipe, gan_steps=args.gan_steps, gan_diffaugment=args.diffaugment,
+        synthetic_ratio=args.ratio, filter_by_confidence=args.filter,
+        classifier=ClassifierConfig(steps=args.classifier_steps), device=args.device)
+    out = Path(args.out) if args.out else Path("runs") / (
+        f"augment-{args.data.split(':')[0]}-{args.per_class}pc-{time.strftime('%Y%m%d-%H%M%S')}")
+    result = run_experiment(config, out, progress=not args.no_progress)
+    print(markdown_table(result))
+    print(f"wrote {out}/ (augment.json, augment.md, augment.png, seed*/synthetic.png)")
+
+
+def cmd_inpaint(args: argparse.Namespace) -> None:
+    from gankit.inpaint.api import inpaint
+
+    default_out = Path(args.run_dir) / "inpaint" / f"{args.method}-{Path(args.mask).stem}"
+    out = Path(args.out) if args.out else default_out
+    result = inpaint(args.run_dir, args.images, args.mask, out, method=args.method, n=args.n,
+                     seed=args.seed, device=args.device)
+    print(f"completed {len(result.completed)} images with {args.method}; "
+          f"grid (masked / completed / original): {result.grid}")
+
+
+def cmd_inpaint_train(args: argparse.Namespace) -> None:
+    from gankit.inpaint.cgan import CompletionConfig, train_completion
+
+    config = CompletionConfig(data=args.data, data_root=args.data_root, width=args.width,
+                              steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                              adv_weight=args.adv_weight, seed=args.seed, device=args.device)
+    out = Path(args.out) if args.out else Path("runs") / (
+        f"inpaint-{args.data.split(':')[0]}-{time.strftime('%Y%m%d-%H%M%S')}")
+    train_completion(config, out, progress=not args.no_progress)
+    print(f"wrote {out}/ (completion.safetensors, config.yaml, samples.png); use it with "
+          f"gankit inpaint {out} --method cgan")
+
+
 def _print_registry(title: str, registry: Registry[Any]) -> None:
     print(f"{title}:")
     for name, summary in registry.summaries().items():
@@ -198,12 +270,99 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-progress", action="store_true")
     ev.set_defaults(func=cmd_eval)
 
+    clf = sub.add_parser("classify", help="train or evaluate a CNN recogniser")
+    clf_sub = clf.add_subparsers(dest="classify_command", required=True, metavar="ACTION")
+    ctr = clf_sub.add_parser("train", help="train a recogniser into a run directory")
+    ctr.add_argument("--data", default="fashion-mnist", help="dataset name or folder:PATH")
+    ctr.add_argument("--data-root", help="folder holding the dataset files (searched first)")
+    ctr.add_argument("--per-class", type=int, help="train on N images of each class only")
+    ctr.add_argument("--augment", default="none", choices=AUGMENTATIONS,
+                     help="classical = random 2-pixel shifts, plus mirror flips where they keep "
+                          "the class (fashion-mnist, folders)")
+    ctr.add_argument("--extra", metavar="RUN_OR_DIR",
+                     help="more labelled training images: a conditional GAN run or a folder "
+                          "of class sub-folders")
+    ctr.add_argument("--extra-per-class", type=int,
+                     help="images per class drawn from a GAN --extra (default: as many as "
+                          "the real ones)")
+    defaults = ClassifierConfig()
+    ctr.add_argument("--epochs", type=float, default=defaults.epochs)
+    ctr.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    ctr.add_argument("--lr", type=float, default=defaults.lr, help="peak one-cycle AdamW rate")
+    ctr.add_argument("--width", type=int, default=defaults.width, help="channels of stage 1")
+    ctr.add_argument("--seed", type=int, default=0)
+    ctr.add_argument("--out", help="run directory (default: runs/classify-DATA-TIME)")
+    ctr.add_argument("--device", default="auto")
+    ctr.add_argument("--no-progress", action="store_true")
+    ctr.set_defaults(func=cmd_classify_train)
+    cev = clf_sub.add_parser("eval", help="accuracy, per-class accuracy, confusion matrix")
+    cev.add_argument("run_dir", metavar="RUN_DIR")
+    cev.add_argument("--data", help="dataset to test on (default: the training data)")
+    cev.add_argument("--data-root")
+    cev.add_argument("--split", default="test", choices=("train", "test"))
+    cev.add_argument("--device", default="auto")
+    cev.set_defaults(func=cmd_classify_eval)
+
+    aug = sub.add_parser("augment", help="does GAN augmentation help a recogniser? "
+                                         "(real / +classical / +GAN / +both, over seeds)")
+    aug.add_argument("--data", default="fashion-mnist", help="labelled dataset or folder:PATH")
+    aug.add_argument("--data-root")
+    aug.add_argument("--per-class", type=int, default=100, help="labelled images per class")
+    aug.add_argument("--seeds", type=int, default=5, help="repetitions (subset, GAN, nets)")
+    aug.add_argument("--gan-recipe", default="default", help="recipe of the conditional GAN")
+    aug.add_argument("--gan-steps", type=int, default=2000)
+    aug.add_argument("--diffaugment", default="color,translation,cutout",
+                     help="DiffAugment transforms for the GAN ('' = off)")
+    aug.add_argument("--ratio", type=float, default=1.0, help="synthetic images per real one")
+    aug.add_argument("--filter", action="store_true",
+                     help="keep the synthetic images a real-data recogniser is surest of")
+    aug.add_argument("--classifier-steps", type=int, default=600,
+                     help="recogniser updates, the same in every condition")
+    aug.add_argument("--out", help="output folder (default: runs/augment-DATA-Npc-TIME)")
+    aug.add_argument("--device", default="auto")
+    aug.add_argument("--no-progress", action="store_true")
+    aug.set_defaults(func=cmd_augment)
+
+    inp = sub.add_parser("inpaint", help="fill missing regions of images with a trained GAN")
+    inp.add_argument("run_dir", metavar="RUN_DIR", help="a gankit GAN run directory")
+    inp.add_argument("--images", default="fashion-mnist",
+                     help="dataset name (its test split), folder or image file")
+    inp.add_argument("--mask", default="center",
+                     help="center, box, strokes, half, or a PNG (white = missing)")
+    inp.add_argument("--method", default="latent",
+                     help="latent or cgan; baselines: mean, biharmonic, telea")
+    inp.add_argument("--n", type=int, default=16, help="images to complete")
+    inp.add_argument("--seed", type=int, default=0, help="seed of the random masks")
+    inp.add_argument("--out", help="output folder (default: RUN_DIR/inpaint/METHOD-MASK)")
+    inp.add_argument("--device", default="auto")
+    inp.set_defaults(func=cmd_inpaint)
+
+    # `gankit inpaint train ...` is routed here by main(), since `inpaint` takes a RUN_DIR.
+    itr = sub.add_parser("inpaint-train", help="train the completion GAN "
+                                               "(also spelt: gankit inpaint train)")
+    itr.add_argument("--data", default="fashion-mnist")
+    itr.add_argument("--data-root")
+    itr.add_argument("--width", type=int, default=32)
+    itr.add_argument("--steps", type=int, default=3000)
+    itr.add_argument("--batch-size", type=int, default=64)
+    itr.add_argument("--lr", type=float, default=2e-4)
+    itr.add_argument("--adv-weight", type=float, default=0.01,
+                     help="weight of the adversarial loss (0 = reconstruction only)")
+    itr.add_argument("--seed", type=int, default=0)
+    itr.add_argument("--out", help="run directory (default: runs/inpaint-DATA-TIME)")
+    itr.add_argument("--device", default="auto")
+    itr.add_argument("--no-progress", action="store_true")
+    itr.set_defaults(func=cmd_inpaint_train)
+
     sub.add_parser("datasets", help="list the datasets").set_defaults(func=cmd_datasets)
     sub.add_parser("models", help="list models, losses and recipes").set_defaults(func=cmd_models)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["inpaint", "train"]:
+        argv = ["inpaint-train", *argv[2:]]
     args = build_parser().parse_args(argv)
     try:
         args.func(args)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from gankit.data import to_uint8
 from gankit.device import seeded_generator
 from gankit.errors import GankitError
 from gankit.models import Generator
@@ -59,3 +60,20 @@ def _labels(generator: Generator, n: int, labels: torch.Tensor | None,
     if labels is None:
         return torch.arange(n, device=device) % generator.num_classes
     return labels.to(device).expand(n) if labels.ndim == 0 else labels.to(device)
+
+
+@torch.no_grad()
+def generate(generator: Generator, n: int, *, seed: int = 0,
+             batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """n images as uint8 NCHW on the CPU (quantised exactly as saved PNGs are), in batches;
+    a conditional generator cycles through its classes and the labels come back too."""
+    images, labels = [], []
+    k = generator.num_classes
+    for start in range(0, n, batch_size):
+        count = min(batch_size, n - start)
+        batch_labels = (torch.arange(start, start + count) % k) if k else None
+        images.append(to_uint8(sample(generator, count, labels=batch_labels,
+                                      seed=seed * 100_003 + start)).cpu())
+        if batch_labels is not None:
+            labels.append(batch_labels)
+    return torch.cat(images), (torch.cat(labels) if labels else None)

@@ -5,15 +5,19 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import torch
+
 from gankit.data.dataset import (
     ImageDataset,
     from_uint8,
+    match_channels,
+    per_class_indices,
     per_class_subset,
     resize,
     to_float,
     to_uint8,
 )
-from gankit.data.sources import DATASETS, load_folder
+from gankit.data.sources import DATASETS, load_folder, load_image_file
 from gankit.errors import GankitError
 
 SPLITS = ("train", "test")
@@ -52,5 +56,27 @@ def load_dataset(
     return data
 
 
-__all__ = ["DATASETS", "ImageDataset", "load_dataset", "per_class_subset", "resize",
+__all__ = ["DATASETS", "ImageDataset", "load_dataset", "load_images", "match_channels",
+           "per_class_indices", "per_class_subset", "resize",
            "from_uint8", "to_float", "to_uint8", "SPLITS"]
+
+
+def load_images(source: str, image_shape: tuple[int, int, int], *, n: int | None = None,
+                split: str = "test", root: str | Path | None = None) -> ImageDataset:
+    """Images to work on, shaped `image_shape`: a dataset name (its `split`), `folder:PATH` or a
+    plain folder, or one image file. Resized and converted to the channels asked for; the
+    first `n` only when given."""
+    c, h, w = image_shape
+    path = Path(source).expanduser()
+    if path.is_file():
+        data = load_image_file(path, h if h == w else None)
+    elif path.is_dir():
+        data = load_folder(str(path), "train", h if h == w else None)
+    else:
+        data = load_dataset(source, split, root=root, image_size=h if h == w else None)
+    if data.image_shape[1:] != (h, w):
+        raise GankitError(f"{source} holds {data.image_shape[1]}x{data.image_shape[2]} images; "
+                          f"{h}x{w} are needed")
+    data = replace(data, images=match_channels(data.images, c))
+    return data if n is None else data.select(torch.arange(min(n, len(data))))
+

@@ -79,8 +79,8 @@ def resize(images: torch.Tensor, size: int) -> torch.Tensor:
     return out.clamp(-1, 1)
 
 
-def per_class_subset(data: ImageDataset, per_class: int, seed: int = 0) -> ImageDataset:
-    """The same `per_class` images of each class for the same seed, in a stable order."""
+def per_class_indices(data: ImageDataset, per_class: int, seed: int = 0) -> torch.Tensor:
+    """Sorted indices of the same `per_class` images of each class for the same seed."""
     if not data.labeled:
         raise GankitError(f"--per-class needs labels, and {data.name} has none")
     if per_class < 1:
@@ -98,5 +98,19 @@ def per_class_subset(data: ImageDataset, per_class: int, seed: int = 0) -> Image
     for k in range(data.num_classes):
         members = torch.nonzero(data.labels == k).flatten()
         chosen.append(members[torch.randperm(len(members), generator=gen)[:per_class]])
-    index, _ = torch.sort(torch.cat(chosen))
-    return data.select(index)
+    return torch.sort(torch.cat(chosen)).values
+
+
+def per_class_subset(data: ImageDataset, per_class: int, seed: int = 0) -> ImageDataset:
+    """The same `per_class` images of each class for the same seed, in a stable order."""
+    return data.select(per_class_indices(data, per_class, seed))
+
+
+def match_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
+    """Grayscale <-> RGB: tile one channel to three, or average three to one."""
+    if images.shape[1] == channels:
+        return images
+    if channels == 1:
+        return images.mean(dim=1, keepdim=True)
+    return images.expand(-1, channels, -1, -1).contiguous()
+

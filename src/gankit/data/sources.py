@@ -154,6 +154,15 @@ def load_folder(path: str, split: str, image_size: int | None) -> ImageDataset:
                         torch.from_numpy(labels), classes)
 
 
+def load_image_file(path: Path, image_size: int | None) -> ImageDataset:
+    """One image file as a one-image, unlabelled dataset."""
+    img = _open_image(path)
+    mode = "L" if img.mode in _GRAY_MODES else "RGB"
+    pixels = _to_array(img, mode, image_size, path.parent)
+    return ImageDataset(f"file:{path}", "test", from_uint8(pixels[None]),
+                        torch.tensor([-1]), ())
+
+
 def _image_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
 

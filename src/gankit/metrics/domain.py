@@ -5,18 +5,21 @@ stand-in for Inception when iterating on CPU (2 epochs on Fashion-MNIST: ~2.5 mi
 from __future__ import annotations
 
 import hashlib
-import json
-from pathlib import Path
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import save as safetensors_bytes
 
 from gankit.data import ImageDataset, to_float, to_uint8
-from gankit.io import atomic_write
+from gankit.errors import GankitError
 from gankit.metrics.cache import content_hash, features_cache_dir
-from gankit.recognize import ClassifierConfig, SmallCNN, accuracy, embed, predict_logits
-from gankit.recognize import train_classifier as fit_classifier
+from gankit.recognize import (
+    ClassifierConfig,
+    accuracy,
+    embed,
+    load_recogniser,
+    predict_logits,
+    save_recogniser,
+    train_classifier,
+)
 
 DOMAIN_CLASSIFIER = ClassifierConfig(epochs=2.0)
 
@@ -30,38 +33,24 @@ class DomainFeatures:
                  progress: bool = False) -> None:
         key = content_hash(torch.cat([to_uint8(train.images).flatten(), train.labels.byte()]))
         path = features_cache_dir().parent / "recognisers" / f"domain-{key[:24]}.safetensors"
-        cached = _load(path, train) if path.is_file() else None
-        if cached is not None:
-            model, self.test_accuracy = cached
-        else:
-            model = fit_classifier(train, DOMAIN_CLASSIFIER, device=device, progress=progress)
-            self.test_accuracy = accuracy(model, test)
+        try:
+            stored = load_recogniser(path, device)
+            self.model, self.test_accuracy = stored.model, float(stored.info["test_accuracy"])
+        except GankitError:  # not cached yet, or damaged: (re)train, never trust a bad file
+            self.model = train_classifier(train, DOMAIN_CLASSIFIER, device=device,
+                                          progress=progress)
+            self.test_accuracy = accuracy(self.model, test)
             path.parent.mkdir(parents=True, exist_ok=True)
-            weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-            atomic_write(path, safetensors_bytes(
-                weights, metadata={"test_accuracy": json.dumps(self.test_accuracy)}))
-        self.model = model.to(device).eval()
-        digest = hashlib.sha1(path.read_bytes()).hexdigest()
+            save_recogniser(path, self.model, train.classes,
+                            {"test_accuracy": self.test_accuracy, "data": train.name})
         self.name = f"domain-cnn/{train.name}"
-        self.weights_sha1 = digest
+        self.weights_sha1 = hashlib.sha1(path.read_bytes()).hexdigest()
 
     def __call__(self, pixels: torch.Tensor, progress: bool = False) -> torch.Tensor:
         return embed(self.model, to_float(pixels))
 
     def logits(self, pixels: torch.Tensor) -> torch.Tensor:
         return predict_logits(self.model, to_float(pixels))
-
-
-def _load(path: Path, train: ImageDataset) -> tuple[SmallCNN, float] | None:
-    """The cached recogniser, or None when the file is damaged (it is then retrained)."""
-    model = SmallCNN(train.image_shape, train.num_classes, DOMAIN_CLASSIFIER.width)
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            model.load_state_dict({k: f.get_tensor(k) for k in f.keys()})
-            test_accuracy = json.loads(f.metadata()["test_accuracy"])
-    except Exception:  # any damage means "not cached"; never trust a half-read file
-        return None
-    return model.eval(), float(test_accuracy)
 
 
 __all__ = ["DOMAIN_CLASSIFIER", "DomainFeatures"]

@@ -22,12 +22,11 @@ from gankit.metrics.domain import DomainFeatures
 from gankit.metrics.inception import InceptionFeatures
 from gankit.recognize import ClassifierConfig, accuracy, train_classifier
 from gankit.registry import Registry
-from gankit.sampling import sample
+from gankit.sampling import generate
 from gankit.train.rundir import RunDir, TrainedGenerator, load_generator
 
 EVAL_FILE = "eval.json"
 DEFAULT_METRICS = ("fid", "kid", "pr", "domain-fid")
-GENERATION_BATCH = 500
 
 
 @dataclass
@@ -174,21 +173,6 @@ def parse_metrics(names: str | Sequence[str]) -> list[str]:
     return items
 
 
-@torch.no_grad()
-def _generate(trained: TrainedGenerator, n: int,
-              seed: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-    images, labels = [], []
-    k = trained.generator.num_classes
-    for start in range(0, n, GENERATION_BATCH):
-        count = min(GENERATION_BATCH, n - start)
-        batch_labels = (torch.arange(start, start + count) % k) if k else None
-        images.append(to_uint8(sample(trained.generator, count, labels=batch_labels,
-                                      seed=seed * 100_003 + start)).cpu())
-        if batch_labels is not None:
-            labels.append(batch_labels)
-    return torch.cat(images), (torch.cat(labels) if labels else None)
-
-
 def evaluate_run(run_dir: str | Path, metrics: str | Sequence[str] = DEFAULT_METRICS, *,
                  n: int = 10_000, reference_split: str = "test", seed: int = 0,
                  device: str = "auto", progress: bool = True) -> dict[str, dict[str, Any]]:
@@ -204,7 +188,7 @@ def evaluate_run(run_dir: str | Path, metrics: str | Sequence[str] = DEFAULT_MET
     reference = load_dataset(cfg.data, reference_split, root=cfg.data_root,
                              image_size=cfg.image_size)
     reference = reference.select(torch.arange(min(n, len(reference))))
-    fake, fake_labels = _generate(trained, n, seed)
+    fake, fake_labels = generate(trained.generator, n, seed=seed)
     ctx = _Context(trained, train, reference, fake, fake_labels, {
         "reference": f"{reference.name}/{reference_split}", "n_real": len(reference),
         "n_generated": n, "seed": seed, "generator": "ema" if cfg.ema else "raw",

@@ -1,6 +1,11 @@
-"""Recognition: the CNN recogniser, its training and its predictions."""
+"""Recognition: the CNN recogniser, its training, augmentation, reports and run directories."""
 
+from gankit.recognize.augment import AUGMENTATIONS, mirror_safe, shift_and_flip
+from gankit.recognize.extra import load_extra
 from gankit.recognize.model import FEATURE_DIM, SmallCNN
+from gankit.recognize.report import RecognitionReport, recognition_report
+from gankit.recognize.run import evaluate_recogniser_run, load_recogniser_run, train_recogniser_run
+from gankit.recognize.store import StoredRecogniser, load_recogniser, save_recogniser
 from gankit.recognize.train import (
     ClassifierConfig,
     accuracy,
@@ -9,5 +14,8 @@ from gankit.recognize.train import (
     train_classifier,
 )
 
-__all__ = ["FEATURE_DIM", "ClassifierConfig", "SmallCNN", "accuracy", "embed",
-           "predict_logits", "train_classifier"]
+__all__ = ["AUGMENTATIONS", "FEATURE_DIM", "ClassifierConfig", "RecognitionReport",
+           "SmallCNN", "StoredRecogniser", "accuracy", "embed", "evaluate_recogniser_run",
+           "load_extra", "load_recogniser", "load_recogniser_run", "mirror_safe",
+           "predict_logits", "recognition_report", "save_recogniser",
+           "shift_and_flip", "train_classifier", "train_recogniser_run"]

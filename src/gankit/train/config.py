@@ -14,6 +14,7 @@ import yaml
 
 from gankit.errors import GankitError
 from gankit.registry import Registry
+from gankit.train.diffaugment import parse_policy
 
 
 def _opt(help_text: str, default: Any = None) -> Any:
@@ -38,6 +39,8 @@ class TrainConfig:
     # objective
     loss: str = _opt("GAN loss (gankit models lists them)", "hinge")
     r1: float = _opt("R1 penalty weight gamma on real images (0 = off)", 0.0)
+    diffaugment: str = _opt("DiffAugment transforms D sees on real and fake images, e.g. "
+                            "color,translation,cutout (empty = off)", "")
     # optimisation
     steps: int = _opt("generator updates to train for", 10000)
     epochs: float | None = _opt("train for this many passes over the data instead of --steps")
@@ -133,6 +136,7 @@ def validate(config: TrainConfig) -> None:
         raise GankitError("--ema, --beta1 and --beta2 must lie in [0, 1)")
     if config.r1 < 0:
         raise GankitError("--r1 must be non-negative")
+    parse_policy(config.diffaugment)  # unknown transforms list the choices
     for name in ("epochs", "minutes"):
         value = getattr(config, name)
         if value is not None and not value > 0:

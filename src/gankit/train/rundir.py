@@ -10,7 +10,7 @@ import torch
 from gankit.device import select_device
 from gankit.errors import GankitError
 from gankit.io import load_state
-from gankit.models import Generator, build_gan
+from gankit.models import Discriminator, Generator, build_gan
 from gankit.train.config import TrainConfig, make_config
 
 
@@ -63,22 +63,44 @@ class TrainedGenerator:
 def load_generator(run_dir: str | Path, *, ema: bool = True,
                    device: str = "auto") -> TrainedGenerator:
     """The trained generator of a run, in eval mode (its EMA weights when it kept them)."""
+    return _load_run(run_dir, ema, device, with_discriminator=False)[0]
+
+
+def load_gan(run_dir: str | Path, *, ema: bool = True,
+             device: str = "auto") -> tuple[TrainedGenerator, Discriminator]:
+    """The trained generator and discriminator of a run, both in eval mode."""
+    trained, discriminator = _load_run(run_dir, ema, device, with_discriminator=True)
+    assert discriminator is not None
+    return trained, discriminator
+
+
+def _load_run(run_dir: str | Path, ema: bool, device: str,
+              with_discriminator: bool) -> tuple[TrainedGenerator, Discriminator | None]:
     run = RunDir(run_dir)
+    parts = ("step", "config", "meta", "generator", "generator_ema")
     state = load_state(run.require_checkpoint(),
-                       parts=("step", "config", "meta", "generator", "generator_ema"))
+                       parts=parts + (("discriminator",) if with_discriminator else ()))
     config = make_config(state["config"], source=str(run.checkpoint))
     meta = state["meta"]
-    generator, _ = build_gan(config.model, tuple(meta["image_shape"]), z_dim=config.z_dim,
-                             num_classes=len(meta["classes"]) if config.conditional else 0,
-                             width=config.width)
+    generator, discriminator = build_gan(
+        config.model, tuple(meta["image_shape"]), z_dim=config.z_dim,
+        num_classes=len(meta["classes"]) if config.conditional else 0, width=config.width)
     weights = state["generator_ema"] if ema and "generator_ema" in state else state["generator"]
     try:
         generator.load_state_dict(weights)
+        if with_discriminator:
+            discriminator.load_state_dict(state["discriminator"])
     except RuntimeError as err:
         raise GankitError(f"weights in {run.checkpoint} do not fit the {config.model} "
                           f"architecture: {str(err).splitlines()[0]}") from None
-    generator.to(select_device(device)).eval()
-    return TrainedGenerator(generator, config, tuple(meta["classes"]), int(state["step"]))
+    target = select_device(device)
+    generator.to(target).eval()
+    trained = TrainedGenerator(generator, config, tuple(meta["classes"]), int(state["step"]))
+    if not with_discriminator:
+        return trained, None
+    for p in discriminator.parameters():
+        p.requires_grad_(False)  # a fixed critic: gradients flow to its input only
+    return trained, discriminator.to(target).eval()
 
 
 def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

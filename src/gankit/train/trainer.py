@@ -23,6 +23,7 @@ from gankit.losses import LOSSES, gradient_penalty, r1_penalty
 from gankit.models import build_gan
 from gankit.train.batches import BatchStream
 from gankit.train.config import TrainConfig, config_yaml, make_config
+from gankit.train.diffaugment import diff_augment, parse_policy
 from gankit.train.ema import EMA, refresh_batch_norm
 from gankit.train.logging import MetricsLog
 from gankit.train.rundir import RunDir
@@ -61,6 +62,7 @@ class GANTrainer:
                               "use class sub-folders or drop --conditional")
         self.num_classes = self.data.num_classes if config.conditional else 0
         self.loss = LOSSES.get(config.loss)
+        self.diff_augment = parse_policy(config.diffaugment)
 
         torch.manual_seed(config.seed)  # initial weights
         self.G, self.D = build_gan(config.model, self.data.image_shape, z_dim=config.z_dim,
@@ -98,6 +100,7 @@ class GANTrainer:
             z = torch.randn(len(real), cfg.z_dim, generator=self.noise, device=self.device)
             with torch.no_grad():
                 fake = G(z, labels)
+            real, fake = self._augment(real), self._augment(fake)
             real_logits, fake_logits = D(real, labels), D(fake, labels)
             loss_d = self.loss.discriminator(real_logits, fake_logits)
             if self.loss.gradient_penalty:
@@ -110,7 +113,7 @@ class GANTrainer:
             self.opt_d.step()
 
         z = torch.randn(len(real), cfg.z_dim, generator=self.noise, device=self.device)
-        loss_g = self.loss.generator(D(G(z, labels), labels))
+        loss_g = self.loss.generator(D(self._augment(G(z, labels)), labels))
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
@@ -119,6 +122,12 @@ class GANTrainer:
         return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
                 "d_real": torch.sigmoid(real_logits.detach()).mean(),
                 "d_fake": torch.sigmoid(fake_logits.detach()).mean()}
+
+    def _augment(self, images: torch.Tensor) -> torch.Tensor:
+        """What D sees: DiffAugment'ed images when the config asks for it."""
+        if not self.diff_augment:
+            return images
+        return diff_augment(images, self.diff_augment, self.noise)
 
     # ---- the loop -------------------------------------------------------------------------
     def fit(self) -> TrainSummary:

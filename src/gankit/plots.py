@@ -1,0 +1,75 @@
+"""Charts as PNG files (matplotlib, headless): the pictures reports and benchmarks show."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+if TYPE_CHECKING:
+    from gankit.recognize.report import RecognitionReport
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never a window
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+    return path
+
+
+def confusion_png(report: RecognitionReport, path: str | Path) -> Path:
+    """A confusion-matrix heat map with counts, rows normalised (so colour = recall)."""
+    plt = _pyplot()
+    counts = torch.tensor(report.confusion, dtype=torch.float64)
+    shares = counts / counts.sum(dim=1, keepdim=True).clamp(min=1)
+    classes = list(report.per_class)
+    size = 1.2 + 0.55 * len(classes)
+    fig, ax = plt.subplots(figsize=(size + 1.5, size))
+    image = ax.imshow(shares.numpy(), cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if shares[i, j] > 0.5 else "black")
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(classes)), classes, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{report.data}: accuracy {100 * report.accuracy:.2f}% (n={report.n})",
+                 fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.046, label="share of the true class")
+    return _save(fig, path)
+
+
+def interval_bars_png(labels: Sequence[str], means: Sequence[float],
+                      intervals: Sequence[tuple[float, float]], path: str | Path, *,
+                      title: str, ylabel: str) -> Path:
+    """One bar per label at its mean, with its (low, high) interval as an error bar."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(1.6 + 1.5 * len(labels), 3.6))
+    below = [m - lo for m, (lo, _) in zip(means, intervals, strict=True)]
+    above = [hi - m for m, (_, hi) in zip(means, intervals, strict=True)]
+    ax.bar(range(len(labels)), means, yerr=[below, above], capsize=6,
+           color=["#9ecae1", "#6baed6", "#fdae6b", "#e6550d"][: len(labels)] or None)
+    for x, m in enumerate(means):
+        ax.text(x, m, f"{m:.2f}", ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(range(len(labels)), labels, fontsize=8)
+    lows = [lo for lo, _ in intervals]
+    highs = [hi for _, hi in intervals]
+    spread = max(highs) - min(lows)
+    ax.set_ylim(min(lows) - spread - 0.5, max(highs) + 0.5 * spread + 0.5)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    return _save(fig, path)

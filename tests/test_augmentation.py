@@ -1,0 +1,74 @@
+"""The GAN-augmentation experiment: data discipline, statistics and its outputs."""
+
+import json
+import math
+
+import pytest
+from PIL import Image
+
+from gankit.cli import main
+from gankit.data import load_dataset
+from gankit.errors import GankitError
+from gankit.experiments.augmentation import (
+    CONDITIONS,
+    AugmentConfig,
+    run_experiment,
+    seed_data,
+)
+from gankit.stats import summarize
+
+
+def _rows(data):
+    return {bytes(image.numpy().tobytes()) for image in data.images}
+
+
+def test_each_seed_trains_on_a_balanced_train_subset_and_never_on_test_images():
+    full, test = load_dataset("digits", "train"), load_dataset("digits", "test")
+    config = AugmentConfig(data="digits", per_class=7)
+    first, again, other = (seed_data(config, s, full, test) for s in (0, 0, 1))
+    assert first.train.class_counts() == [7] * 10
+    assert first.train_index.equal(again.train_index)  # deterministic per seed
+    assert not first.train_index.equal(other.train_index)
+    assert first.train_index.max() < len(full) and len(set(first.train_index.tolist())) == 70
+    assert not _rows(first.train) & _rows(first.test)  # disjoint from every test image
+    assert len(first.test) == len(test)
+
+
+def test_summary_gives_the_student_t_interval():
+    s = summarize([80.0, 82.0, 84.0])
+    assert s.mean == 82.0 and s.std == 2.0
+    half = 4.302652729911275 * 2.0 / math.sqrt(3)  # t(0.975, 2)
+    assert s.ci95 == pytest.approx((82.0 - half, 82.0 + half))
+    assert summarize([5.0]).ci95 == (5.0, 5.0)
+
+
+@pytest.mark.slow
+def test_a_miniature_experiment_writes_json_table_plot_and_grids(tmp_path, capsys):
+    out = tmp_path / "aug"
+    assert main(["augment", "--data", "digits", "--per-class", "5", "--seeds", "2",
+                 "--gan-steps", "3", "--classifier-steps", "4", "--filter", "--ratio", "2",
+                 "--out", str(out), "--no-progress"]) == 0
+    result = json.loads((out / "augment.json").read_text())
+    assert list(result["conditions"]) == list(CONDITIONS)
+    for summary in result["conditions"].values():
+        assert summary["n"] == 2 and summary["ci95"][0] <= summary["mean"] <= summary["ci95"][1]
+    for seed in result["seeds"]:
+        assert seed["train_images"] == 50 and seed["synthetic_images"] == 100
+        assert set(seed["accuracy"]) == set(CONDITIONS)
+    assert result["seeds"][0]["train_index_sha"] != result["seeds"][1]["train_index_sha"]
+    assert "real+classical+gan" in (out / "augment.md").read_text()
+    assert Image.open(out / "augment.png").size[0] > 200
+    side = 2 * (10 * (8 + 2) + 2)  # 10 x 10 images of 8 px, 2 px padding, scale 2
+    assert Image.open(out / "seed0" / "synthetic.png").size == (side, side)
+    assert "real+gan" in capsys.readouterr().out
+
+
+def test_bad_experiment_input_is_named(tmp_path, capsys):
+    assert main(["augment", "--data", "digits", "--per-class", "500", "--seeds", "1",
+                 "--out", str(tmp_path / "x")]) == 1
+    assert "larger than the smallest class" in capsys.readouterr().err
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    Image.new("L", (8, 8)).save(plain / "a.png")
+    with pytest.raises(GankitError, match="no labels, so a class-conditional GAN"):
+        run_experiment(AugmentConfig(data=f"folder:{plain}", seeds=1), tmp_path / "y")

@@ -1,0 +1,188 @@
+"""The recogniser: learning, augmentation, storage, reports, extra images, `gankit classify`."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gankit.cli import main
+from gankit.data import ImageDataset, load_dataset
+from gankit.errors import GankitError
+from gankit.recognize import (
+    ClassifierConfig,
+    SmallCNN,
+    accuracy,
+    load_extra,
+    load_recogniser,
+    mirror_safe,
+    predict_logits,
+    recognition_report,
+    save_recogniser,
+    shift_and_flip,
+    train_classifier,
+)
+from gankit.train import GANTrainer, make_config
+
+
+def test_the_recogniser_overfits_a_tiny_batch(tiny_images):
+    tiny = tiny_images.select(torch.arange(24))  # random pixels, labels 0, 1, 2 in turn
+    model = train_classifier(tiny, ClassifierConfig(epochs=150, batch_size=24, lr=3e-3,
+                                                    weight_decay=0.0, width=8))
+    assert accuracy(model, tiny) == 1.0
+
+
+def test_shift_and_flip_moves_pixels_and_keeps_the_rest():
+    images = torch.full((64, 1, 9, 9), -1.0)
+    images[:, 0, 4, 4] = 1.0  # one bright pixel in the centre
+    gen = torch.Generator().manual_seed(0)
+    moved = shift_and_flip(images, gen, max_shift=2)
+    positions = torch.nonzero(moved[:, 0] == 1.0)[:, 1:]
+    assert len(positions) == 64  # the pixel is never lost: shifts stay inside the image
+    offsets = positions - 4
+    assert offsets.abs().max() == 2 and len({tuple(o) for o in offsets.tolist()}) > 10
+    assert (moved == -1.0).sum() == 64 * 80  # the background stays background
+
+    same = shift_and_flip(images, torch.Generator().manual_seed(0), max_shift=2)
+    assert torch.equal(moved, same)  # seeded
+    assert torch.equal(shift_and_flip(images, gen, max_shift=0), images)
+
+
+def test_flips_mirror_about_half_the_images():
+    images = torch.linspace(-1, 1, 5).repeat(200, 1, 5, 1)  # a left-to-right ramp
+    flipped = shift_and_flip(images, torch.Generator().manual_seed(1), max_shift=0, flip=True)
+    mirrored = (flipped == images.flip(-1)).flatten(1).all(dim=1)
+    kept = (flipped == images).flatten(1).all(dim=1)
+    assert torch.all(mirrored ^ kept) and 70 < int(mirrored.sum()) < 130
+    assert mirror_safe("fashion-mnist") and mirror_safe("folder:/photos")
+    assert not mirror_safe("digits") and not mirror_safe("mnist")
+
+
+def test_unknown_augmentation_lists_the_choices(tiny_images):
+    with pytest.raises(GankitError, match="unknown augmentation 'cutmix'.*classical"):
+        train_classifier(tiny_images, ClassifierConfig(augment="cutmix"))
+
+
+def test_a_stored_recogniser_round_trips_and_a_damaged_one_is_named(tmp_path, tiny_images):
+    model = SmallCNN((1, 8, 8), 3, width=8).eval()
+    path = tmp_path / "r.safetensors"
+    save_recogniser(path, model, ("a", "b", "c"), {"test_accuracy": 0.5})
+    stored = load_recogniser(path)
+    assert stored.classes == ("a", "b", "c") and stored.info == {"test_accuracy": 0.5}
+    assert torch.equal(predict_logits(stored.model, tiny_images.images),
+                       predict_logits(model, tiny_images.images))
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(GankitError, match="r.safetensors is not a readable gankit recogniser"):
+        load_recogniser(path)
+
+
+def test_report_counts_the_confusion_matrix():
+    class Fixed(torch.nn.Module):  # predicts class (pixel value % 3)
+        def __init__(self):
+            super().__init__()
+            self.unused = torch.nn.Parameter(torch.zeros(1))  # gives the model a device
+
+        def forward(self, x):
+            return torch.nn.functional.one_hot(x[:, 0, 0, 0].long() % 3, 3).float()
+
+    images = torch.arange(6, dtype=torch.float32).view(6, 1, 1, 1)
+    data = ImageDataset("toy", "test", images, torch.tensor([0, 1, 2, 0, 1, 1]),
+                        ("a", "b", "c"))
+    report = recognition_report(Fixed(), data)
+    # predictions 0 1 2 0 1 2 against truth 0 1 2 0 1 1
+    assert report.confusion == [[2, 0, 0], [0, 2, 1], [0, 0, 1]]
+    assert report.accuracy == pytest.approx(5 / 6)
+    assert report.per_class == pytest.approx({"a": 1.0, "b": 2 / 3, "c": 1.0})
+
+
+@pytest.fixture(scope="module")
+def conditional_digits_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("gan") / "run"
+    config = make_config({"data": "digits", "conditional": True, "steps": 4, "batch_size": 16,
+                          "width": 8})
+    GANTrainer(config, run, progress=False, tensorboard=False).fit()
+    return run
+
+
+def test_extra_images_from_a_conditional_run_are_balanced_and_labelled(conditional_digits_run):
+    digits = load_dataset("digits", "train", per_class=5)
+    extra = load_extra(conditional_digits_run, digits, per_class=3)
+    assert extra.images.shape == (30, 1, 8, 8) and extra.classes == digits.classes
+    assert extra.class_counts() == [3] * 10
+    assert extra.images.min() >= -1 and extra.images.max() <= 1
+
+
+def test_extra_from_an_unconditional_run_or_other_classes_is_refused(tmp_path,
+                                                                    conditional_digits_run):
+    run = tmp_path / "uncond"
+    config = make_config({"data": "digits", "steps": 2, "batch_size": 16, "width": 8})
+    GANTrainer(config, run, progress=False, tensorboard=False).fit()
+    digits = load_dataset("digits", "train", per_class=5)
+    with pytest.raises(GankitError, match="trained unconditionally"):
+        load_extra(run, digits, per_class=2)
+    fashion_like = ImageDataset("fm", "train", digits.images, digits.labels,
+                                tuple(f"c{k}" for k in range(10)))
+    with pytest.raises(GankitError, match="was trained on classes"):
+        load_extra(conditional_digits_run, fashion_like, per_class=2)
+
+
+def _write_folder(root, names, size=8):
+    for k, name in enumerate(names):
+        (root / name).mkdir(parents=True)
+        for i in range(2):
+            pixels = np.full((size, size), 20 * k + i, dtype=np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+
+
+def test_extra_folder_classes_are_mapped_by_name_and_strangers_refused(tmp_path):
+    digits = load_dataset("digits", "train", per_class=5)
+    good = tmp_path / "good"
+    _write_folder(good, [digits.classes[7], digits.classes[2]])
+    extra = load_extra(good, digits, per_class=99)
+    assert sorted(extra.labels.tolist()) == [2, 2, 7, 7]
+    bad = tmp_path / "bad"
+    _write_folder(bad, [digits.classes[1], "giraffe"])
+    with pytest.raises(GankitError, match=r"classes \['giraffe'\] that digits does not have"):
+        load_extra(bad, digits, per_class=1)
+    with pytest.raises(GankitError, match="neither a gankit run directory nor a folder"):
+        load_extra(tmp_path / "missing", digits, per_class=1)
+
+
+def test_classify_train_and_eval_end_to_end(tmp_path, conditional_digits_run, capsys):
+    run = tmp_path / "clf"
+    assert main(["classify", "train", "--data", "digits", "--per-class", "20", "--epochs", "3",
+                 "--width", "8", "--augment", "classical", "--extra",
+                 str(conditional_digits_run), "--out", str(run), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "digits/test: accuracy" in out
+    for name in ("recogniser.safetensors", "config.yaml", "report.json",
+                 "confusion_digits_test.png"):
+        assert (run / name).is_file(), name
+    facts = load_recogniser(run / "recogniser.safetensors").info
+    assert (facts["real_images"], facts["extra_images"]) == (200, 200)
+    assert facts["config"]["augment"] == "classical"
+
+    assert main(["classify", "eval", str(run), "--split", "train"]) == 0
+    reports = json.loads((run / "report.json").read_text())
+    assert set(reports) == {"digits/test", "digits/train"}
+    test = reports["digits/test"]
+    assert sum(map(sum, test["confusion"])) == test["n"] == len(load_dataset("digits", "test"))
+    assert 0.1 < test["accuracy"] <= 1
+
+    assert main(["classify", "train", "--data", "digits", "--out", str(run)]) == 1
+    assert "already holds a recogniser" in capsys.readouterr().err
+    assert main(["classify", "eval", str(tmp_path)]) == 1
+    assert "no recogniser.safetensors" in capsys.readouterr().err
+
+
+def test_classify_rejects_too_large_per_class_and_unlabelled_folders(tmp_path, capsys):
+    assert main(["classify", "train", "--data", "digits", "--per-class", "1000",
+                 "--out", str(tmp_path / "x")]) == 1
+    assert "larger than the smallest class" in capsys.readouterr().err
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(plain / "a.png")
+    assert main(["classify", "train", "--data", f"folder:{plain}",
+                 "--out", str(tmp_path / "y")]) == 1
+    assert "has no labels" in capsys.readouterr().err
