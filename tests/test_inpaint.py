@@ -172,3 +172,16 @@ def test_inpaint_train_cli_route_and_a_foreign_run(tmp_path, capsys):
     assert (tmp_path / "done" / "grid.png").is_file()
     assert main(["inpaint", str(tmp_path), "--images", "digits"]) == 1
     assert "neither a GAN run" in capsys.readouterr().err
+
+
+def test_quality_measures_have_their_textbook_values():
+    from gankit.inpaint.quality import l1, psnr, ssim
+
+    original = torch.rand(4, 1, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    mask = make_masks("center", 4, 16, 16)
+    off = original + 0.2 * mask  # 0.1 off on the [0, 1] scale, inside the hole only
+    assert psnr(off, original, mask) == pytest.approx(20.0, abs=1e-4)  # MSE 0.01
+    assert psnr(off, original, 1 - mask) > 100  # outside the hole: identical
+    assert l1(off, original, mask) == pytest.approx(0.1, abs=1e-6)
+    assert ssim(original, original, mask) == pytest.approx(1.0)
+    assert ssim(-original, original, mask) < 0.5

@@ -1,8 +1,9 @@
 """A completion GAN trained for the task: a context encoder (Pathak et al. 2016, "Context
 Encoders: Feature Learning by Inpainting") with a U-Net generator (Ronneberger et al. 2015)
 and a patch discriminator, as in pix2pix (Isola et al. 2017). G sees the masked image and the
-mask; the loss is L1 over the hole plus `adv_weight` times the non-saturating GAN loss on the
-completed image. `adv_weight=0` is the reconstruction-only ablation.
+mask; the loss is the mean squared error over the hole (Pathak et al.'s L2 reconstruction loss)
+plus `adv_weight` times the non-saturating GAN loss on the completed image. `adv_weight=0` is
+the L2-only ablation.
 
 Masks are drawn fresh for every batch from all of gankit's kinds, so one model serves them all.
 """
@@ -139,8 +140,7 @@ def train_completion(config: CompletionConfig, out: str | Path, *,
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
-        hole_l1 = ((filled - real).abs() * mask).sum() / mask.sum().clamp(min=1) / c
-        loss_g = hole_l1
+        loss_g = ((filled - real) ** 2 * mask).sum() / mask.sum().clamp(min=1) / c
         if config.adv_weight > 0:
             loss_g = loss_g + config.adv_weight * F.softplus(-D(filled, mask)).mean()
         opt_g.zero_grad(set_to_none=True)
