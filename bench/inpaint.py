@@ -29,7 +29,7 @@ from gankit.inpaint.cgan import CHECKPOINT, CompletionConfig, train_completion
 from gankit.inpaint.quality import l1, psnr, ssim
 from gankit.metrics import scores
 from gankit.metrics.domain import DomainFeatures
-from gankit.recognize import ClassifierConfig, accuracy, train_classifier
+from gankit.recognize import accuracy
 from gankit.train import GANTrainer, make_config
 from gankit.train.rundir import RunDir
 
@@ -37,6 +37,14 @@ MASKS = ("center", "box", "strokes", "half")
 
 
 def gan_run(args: argparse.Namespace) -> Path:
+    """--gan-run if given, else the default recipe from bench/gan_quality.py when it is there
+    (same recipe and budget), else a fresh run of --gan-minutes."""
+    if args.gan_run is not None:
+        return args.gan_run
+    shared = (ROOT / "bench" / "work" / "gan_quality" / f"budget{args.gan_minutes:g}-seed0"
+              / "default")
+    if (shared / "bench_train.json").is_file():
+        return shared
     run = args.work / f"gan-{args.gan_minutes:g}min"
     if not RunDir(run).checkpoint.is_file():
         config = make_config({"recipe": "default", "data": "fashion-mnist",
@@ -108,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=2000, help="test images per mask")
     parser.add_argument("--latent-n", type=int, default=200, help="images for latent search")
     parser.add_argument("--gan-minutes", type=float, default=30.0)
+    parser.add_argument("--gan-run", type=Path, help="unconditional run for latent search")
     parser.add_argument("--cgan-steps", type=int, default=6000)
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "inpaint")
     parser.add_argument("--out", type=Path, default=RESULTS / "inpaint.json")
@@ -116,8 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     train = load_dataset("fashion-mnist", "train")
     test = load_dataset("fashion-mnist", "test")
     images, labels = test.images[: args.n], test.labels[: args.n]
-    recogniser = train_classifier(train, ClassifierConfig(epochs=4))
+    # One recogniser for accuracy and for domain FID: trained once on the full train split
+    # and cached, like `gankit eval` does.
     domain = DomainFeatures(train, test)
+    recogniser = domain.model
     clean_features = domain(to_uint8(images))
     runs = {"latent": gan_run(args), "cgan": completion_run(args, 0.01),
             "cgan-l2": completion_run(args, 0.0)}
@@ -127,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {"benchmark": "inpaint", "machine": machine(), "commit": commit(),
                               "command": command,
                               "n": args.n, "latent_n": args.latent_n,
+                              "gan_run": str(runs["latent"]), "cgan_steps": args.cgan_steps,
                               "accuracy_clean": accuracy(recogniser, clean), "masks": {}}
     for kind in MASKS:
         mask = make_masks(kind, args.n, 28, 28, seed=0)

@@ -88,6 +88,25 @@ def test_feature_cache_is_reused_until_the_images_change(cache_home):
     assert calls == [5, 5, 5, 5]  # damaged entries are recomputed, never trusted
 
 
+def test_an_interrupted_feature_pass_resumes_where_it_stopped(cache_home, monkeypatch):
+    monkeypatch.setattr("gankit.metrics.cache.CHUNK", 2)
+    calls = []
+
+    def compute(pixels):
+        calls.append(len(pixels))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return pixels.flatten(1).float()
+
+    pixels = torch.randint(0, 256, (5, 1, 4, 4), dtype=torch.uint8)
+    with pytest.raises(KeyboardInterrupt):
+        cached_features(pixels, "fake-extractor", "set", compute)
+    features = cached_features(pixels, "fake-extractor", "set", compute)
+    assert calls == [2, 2, 1, 1]  # the two finished chunks were kept; only the rest is redone
+    assert torch.equal(features, pixels.flatten(1).float())
+    assert [p.suffix for p in (cache_home / "gankit" / "features").iterdir()] == [".safetensors"]
+
+
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
     """A few steps of a small conditional GAN on the bundled digits."""

@@ -51,15 +51,13 @@ class _Context:
         extractor = InceptionFeatures(self.device)
         extractor_id = f"inception-{extractor.weights_sha1[:12]}"
 
-        def compute(pixels: torch.Tensor) -> torch.Tensor:
-            return extractor(pixels, progress=self.progress)
-
         # Generated features are cached too, so an interrupted evaluation resumes cheaply.
         real = cached_features(self.real, extractor_id,
                                f"{self.reference.name}-{self.reference.split}-n{len(self.real)}",
-                               compute)
+                               extractor, self.progress)
         fake = cached_features(self.fake, extractor_id,
-                               f"generated-step{self.trained.step}-n{len(self.fake)}", compute)
+                               f"generated-step{self.trained.step}-n{len(self.fake)}", extractor,
+                               self.progress)
         return real, fake, {"extractor": extractor.name, "weights_sha1": extractor.weights_sha1,
                             "resize": extractor.resize}
 
