@@ -206,6 +206,139 @@ def cmd_inpaint_train(args: argparse.Namespace) -> None:
           f"gankit inpaint {out} --method cgan")
 
 
+def _budget(args: argparse.Namespace):
+    from gankit.adversarial import Budget
+
+    return Budget(args.eps, args.norm)
+
+
+def _target(args: argparse.Namespace, classes: tuple[str, ...]) -> int | None:
+    from gankit.data import class_index
+
+    return None if args.targeted is None else class_index(args.targeted, classes)
+
+
+def cmd_attack(args: argparse.Namespace) -> None:
+    from gankit.adversarial import PGDConfig, run_attack
+    from gankit.recognize import load_recogniser_run
+
+    classes = load_recogniser_run(args.classifier_run, "cpu").classes
+    target = _target(args, classes)
+    goal = "" if target is None else f"-target{target}"
+    out = Path(args.out) if args.out else Path(args.classifier_run) / "attacks" / (
+        f"{args.method}-{args.norm}-eps{args.eps:g}{goal}")
+    report = run_attack(args.classifier_run, args.method, out, budget=_budget(args),
+                        target=target, pgd_config=PGDConfig(steps=args.steps,
+                                                            restarts=args.restarts),
+                        advgan_run=args.advgan, data=args.data, data_root=args.data_root,
+                        split=args.split, n=args.n, device=args.device)
+    print(f"{args.method} ({report.norm}, eps {report.eps:g} on the [0, 1] scale"
+          f"{'' if target is None else f', target {classes[target]}'}) on {report.n} images:")
+    print(f"  clean accuracy        {100 * report.clean_accuracy:6.2f}%")
+    print(f"  accuracy under attack {100 * report.adversarial_accuracy:6.2f}%")
+    print(f"  attack success rate   {100 * report.success_rate:6.2f}%")
+    print(f"  perturbation L-inf    mean {report.linf_mean:.4f}, max {report.linf_max:.4f}")
+    print(f"  perturbation L2       mean {report.l2_mean:.4f}, max {report.l2_max:.4f}")
+    print(f"  time per image        {1000 * report.seconds_per_image:.2f} ms "
+          f"({report.evaluations_per_image} network passes)")
+    print(f"wrote {out}/ (attack.json, grid.png)")
+
+
+def cmd_attack_train_advgan(args: argparse.Namespace) -> None:
+    from gankit.adversarial import AdvGANConfig, train_advgan
+    from gankit.data import load_dataset
+    from gankit.recognize import load_recogniser_run
+
+    stored = load_recogniser_run(args.classifier_run, args.device)
+    data = load_dataset(stored.info["data"], "train", root=stored.info.get("data_root"))
+    config = AdvGANConfig(eps=args.eps, norm=args.norm, target=_target(args, stored.classes),
+                          steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                          seed=args.seed, device=args.device)
+    out = Path(args.out) if args.out else Path(args.classifier_run) / "advgan" / (
+        "untargeted" if config.target is None else f"target{config.target}")
+    train_advgan(stored.model, data, config, out, progress=not args.no_progress,
+                 source={"classifier_run": str(args.classifier_run)})
+    print(f"wrote {out}/ (advgan.safetensors, config.yaml, samples.png); use it with "
+          f"gankit attack {args.classifier_run} --method advgan --advgan {out}")
+
+
+def cmd_harden(args: argparse.Namespace) -> None:
+    from gankit.adversarial import harden
+
+    out = Path(args.out) if args.out else Path("runs") / (
+        f"harden-{args.method}-{time.strftime('%Y%m%d-%H%M%S')}")
+    report = harden(args.classifier_config, args.method, out, budget=_budget(args),
+                    advgan_run=args.advgan, epochs=args.epochs, device=args.device,
+                    progress=not args.no_progress)
+    _print_recognition(report)
+    print(f"wrote {out}/ (a classify run: attack it with gankit attack {out} --method pgd)")
+
+
+def cmd_defend(args: argparse.Namespace) -> None:
+    import json
+    from dataclasses import asdict
+
+    from gankit.adversarial import AttackSpec, PGDConfig, Projection
+    from gankit.adversarial.defend import DEFENSES, evaluate_defense
+    from gankit.data import load_dataset
+    from gankit.io import atomic_write
+    from gankit.recognize import load_recogniser_run
+
+    DEFENSES.get(args.method)
+    stored = load_recogniser_run(args.classifier_run, args.device)
+    generator = load_generator(args.gan, device=args.device).generator
+    data = load_dataset(stored.info["data"], "test", root=stored.info.get("data_root"))
+    n = min(args.n, len(data))
+    spec = AttackSpec(_budget(args), None, PGDConfig(steps=args.steps))
+    projection = Projection(restarts=args.restarts, steps=args.projection_steps)
+    scores, shown = evaluate_defense(stored.model, generator, data.images[:n], data.labels[:n],
+                                     args.attack, spec, projection,
+                                     adaptive=not args.no_adaptive)
+    out = Path(args.out) if args.out else Path(args.classifier_run) / "defend" / args.method
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / "defense.json", json.dumps(
+        {"method": args.method, "attack": args.attack, "eps": args.eps, "norm": args.norm,
+         "n": n, "gan_run": args.gan, "projection": asdict(projection),
+         "pgd_steps": args.steps if args.attack == "pgd" else None, "accuracy": scores},
+        indent=2).encode())
+    save_grid(torch.cat([v[:8].cpu() for v in shown.values()]), out / "grid.png", nrow=8,
+              scale=2)
+    for case, accs in scores.items():
+        print(f"  {case:<14} " + ", ".join(f"{k} {100 * v:.2f}%" for k, v in accs.items()))
+    print(f"wrote {out}/ (defense.json; grid.png rows: {', '.join(shown)})")
+
+
+def cmd_translate_train(args: argparse.Namespace) -> None:
+    from gankit.translate import TranslateConfig, train_translator
+
+    config = TranslateConfig(a=args.a, b=args.b, method=args.method, data_root=args.data_root,
+                             image_size=args.image_size, steps=args.steps,
+                             batch_size=args.batch_size, lr=args.lr, width=args.width,
+                             identity_weight=args.identity_weight, seed=args.seed,
+                             device=args.device)
+    out = Path(args.out) if args.out else Path("runs") / (
+        f"translate-{args.method}-{time.strftime('%Y%m%d-%H%M%S')}")
+    train_translator(config, out, progress=not args.no_progress)
+    print(f"wrote {out}/ (translator.safetensors, config.yaml, losses.jsonl, samples.png); "
+          f"use it with gankit translate apply {out} --images {args.b} --direction b2a")
+
+
+def cmd_translate_apply(args: argparse.Namespace) -> None:
+    from gankit.translate import translate_images
+
+    out = Path(args.out) if args.out else Path(args.run_dir) / "translated" / args.direction
+    grid = translate_images(args.run_dir, args.images, out, direction=args.direction, n=args.n,
+                            seed=args.seed, device=args.device)
+    print(f"wrote {out}/ (translated_*.png; grid.png rows alternate input / output): {grid}")
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from gankit.report import write_report
+
+    path = write_report([args.run_dir, *(args.compare or [])], args.out)
+    print(f"wrote {path}")
+
+
 def _print_registry(title: str, registry: Registry[Any]) -> None:
     print(f"{title}:")
     for name, summary in registry.summaries().items():
@@ -354,6 +487,110 @@ def build_parser() -> argparse.ArgumentParser:
     itr.add_argument("--no-progress", action="store_true")
     itr.set_defaults(func=cmd_inpaint_train)
 
+    def budget_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--eps", type=float, default=0.1,
+                       help="perturbation budget on the [0, 1] pixel scale (default 0.1)")
+        p.add_argument("--norm", default="linf", help="linf or l2")
+
+    att = sub.add_parser("attack", help="attack a recogniser (fgsm, pgd, advgan) "
+                                        "[also: gankit attack train-advgan CLASSIFIER_RUN]")
+    att.add_argument("classifier_run", metavar="CLASSIFIER_RUN", help="a gankit classify run")
+    att.add_argument("--method", default="pgd", help="fgsm, pgd or advgan")
+    budget_flags(att)
+    att.add_argument("--targeted", metavar="CLASS", help="make it this class (index or name)")
+    att.add_argument("--steps", type=int, default=40, help="PGD steps")
+    att.add_argument("--restarts", type=int, default=1, help="PGD random restarts")
+    att.add_argument("--advgan", metavar="RUN_DIR", help="AdvGAN run for --method advgan")
+    att.add_argument("--data", help="dataset (default: the recogniser's)")
+    att.add_argument("--data-root")
+    att.add_argument("--split", default="test", choices=("train", "test"))
+    att.add_argument("--n", type=int, default=1000, help="images to attack")
+    att.add_argument("--out", help="folder (default: CLASSIFIER_RUN/attacks/METHOD-NORM-EPS)")
+    att.add_argument("--device", default="auto")
+    att.set_defaults(func=cmd_attack)
+
+    # `gankit attack train-advgan ...` is routed here by main(), like `inpaint train`.
+    adv = sub.add_parser("attack-train-advgan", help="train an AdvGAN against a recogniser "
+                                                     "(also spelt: gankit attack train-advgan)")
+    adv.add_argument("classifier_run", metavar="CLASSIFIER_RUN")
+    budget_flags(adv)
+    adv.add_argument("--targeted", metavar="CLASS", help="train for this target class")
+    adv.add_argument("--steps", type=int, default=2000)
+    adv.add_argument("--batch-size", type=int, default=128)
+    adv.add_argument("--lr", type=float, default=1e-3)
+    adv.add_argument("--seed", type=int, default=0)
+    adv.add_argument("--out", help="run directory (default: CLASSIFIER_RUN/advgan/GOAL)")
+    adv.add_argument("--device", default="auto")
+    adv.add_argument("--no-progress", action="store_true")
+    adv.set_defaults(func=cmd_attack_train_advgan)
+
+    hrd = sub.add_parser("harden", help="adversarially train a recogniser (pgd, fast, advgan)")
+    hrd.add_argument("classifier_config", metavar="CLASSIFIER_CONFIG",
+                     help="a gankit classify run (or its config.yaml) to retrain robustly")
+    hrd.add_argument("--method", default="fast", help="pgd, fast or advgan")
+    budget_flags(hrd)
+    hrd.add_argument("--advgan", metavar="RUN_DIR", help="AdvGAN run for --method advgan")
+    hrd.add_argument("--epochs", type=float, help="override the recogniser's epochs")
+    hrd.add_argument("--out", help="run directory (default: runs/harden-METHOD-TIME)")
+    hrd.add_argument("--device", default="auto")
+    hrd.add_argument("--no-progress", action="store_true")
+    hrd.set_defaults(func=cmd_harden)
+
+    dfd = sub.add_parser("defend", help="Defense-GAN: purify inputs with a GAN, then classify")
+    dfd.add_argument("classifier_run", metavar="CLASSIFIER_RUN")
+    dfd.add_argument("--method", default="gan-purify", help="gan-purify")
+    dfd.add_argument("--gan", required=True, metavar="GAN_RUN",
+                     help="an unconditional GAN run trained on the same data")
+    dfd.add_argument("--attack", default="pgd", help="fgsm or pgd")
+    budget_flags(dfd)
+    dfd.add_argument("--steps", type=int, default=10, help="PGD steps")
+    dfd.add_argument("--restarts", type=int, default=10, help="projection restarts (R)")
+    dfd.add_argument("--projection-steps", type=int, default=200, help="projection steps (L)")
+    dfd.add_argument("--no-adaptive", action="store_true",
+                     help="skip the adaptive (BPDA) attack through the purifier")
+    dfd.add_argument("--n", type=int, default=100, help="test images (the projection is slow)")
+    dfd.add_argument("--out", help="folder (default: CLASSIFIER_RUN/defend/METHOD)")
+    dfd.add_argument("--device", default="auto")
+    dfd.set_defaults(func=cmd_defend)
+
+    trn = sub.add_parser("translate", help="image-to-image translation between domains")
+    trn_sub = trn.add_subparsers(dest="translate_command", required=True, metavar="ACTION")
+    ttr = trn_sub.add_parser("train", help="train a CycleGAN (unpaired) or pix2pix (paired)")
+    ttr.add_argument("--a", default="fashion-mnist",
+                     help="domain A: DATASET[@TRANSFORM[+TRANSFORM]] (transforms: "
+                          "low-light, inverted, blur, thick)")
+    ttr.add_argument("--b", default="fashion-mnist@low-light", help="domain B, same syntax")
+    ttr.add_argument("--method", default="cyclegan", help="cyclegan or pix2pix")
+    ttr.add_argument("--data-root")
+    ttr.add_argument("--image-size", type=int, help="resize both domains to N x N")
+    ttr.add_argument("--steps", type=int, default=4000)
+    ttr.add_argument("--batch-size", type=int, default=32)
+    ttr.add_argument("--lr", type=float, default=2e-4)
+    ttr.add_argument("--width", type=int, default=16)
+    ttr.add_argument("--identity-weight", type=float, default=0.5,
+                     help="CycleGAN identity loss, times the cycle weight (0 = off)")
+    ttr.add_argument("--seed", type=int, default=0)
+    ttr.add_argument("--out", help="run directory (default: runs/translate-METHOD-TIME)")
+    ttr.add_argument("--device", default="auto")
+    ttr.add_argument("--no-progress", action="store_true")
+    ttr.set_defaults(func=cmd_translate_train)
+    tap = trn_sub.add_parser("apply", help="translate images with a trained run")
+    tap.add_argument("run_dir", metavar="RUN_DIR")
+    tap.add_argument("--images", default="fashion-mnist@low-light",
+                     help="a domain (its test split), folder or image file")
+    tap.add_argument("--direction", default="a2b", choices=("a2b", "b2a"))
+    tap.add_argument("--n", type=int, default=16)
+    tap.add_argument("--seed", type=int, default=0, help="seed of the domain's transforms")
+    tap.add_argument("--out", help="folder (default: RUN_DIR/translated/DIRECTION)")
+    tap.add_argument("--device", default="auto")
+    tap.set_defaults(func=cmd_translate_apply)
+
+    rep = sub.add_parser("report", help="one self-contained HTML page for a run (or several)")
+    rep.add_argument("run_dir", metavar="RUN_DIR")
+    rep.add_argument("--compare", nargs="+", metavar="RUN", help="more runs, side by side")
+    rep.add_argument("--out", help="HTML file (default: RUN_DIR/report.html)")
+    rep.set_defaults(func=cmd_report)
+
     sub.add_parser("datasets", help="list the datasets").set_defaults(func=cmd_datasets)
     sub.add_parser("models", help="list models, losses and recipes").set_defaults(func=cmd_models)
     return parser
@@ -363,6 +600,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:2] == ["inpaint", "train"]:
         argv = ["inpaint-train", *argv[2:]]
+    if argv[:2] == ["attack", "train-advgan"]:
+        argv = ["attack-train-advgan", *argv[2:]]
     args = build_parser().parse_args(argv)
     try:
         args.func(args)

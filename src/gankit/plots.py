@@ -73,3 +73,47 @@ def interval_bars_png(labels: Sequence[str], means: Sequence[float],
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
     return _save(fig, path)
+
+
+def attack_grid_png(original: torch.Tensor, adversarial: torch.Tensor,
+                    predicted: torch.Tensor, predicted_adversarial: torch.Tensor,
+                    labels: torch.Tensor, classes: Sequence[str], path: str | Path, *,
+                    title: str) -> Path:
+    """One row per image: original · perturbation (stretched to full contrast) · adversarial,
+    each titled with the recogniser's prediction (red where it is wrong)."""
+    plt = _pyplot()
+    rows = len(original)
+    fig, axes = plt.subplots(rows, 3, figsize=(5.4, 1.9 * rows + 0.4), squeeze=False)
+    delta = adversarial - original
+    spread = delta.abs().amax().clamp(min=1e-12)
+    for i in range(rows):
+        truth = int(labels[i])
+        panels = [(original[i], f"{classes[int(predicted[i])]}", int(predicted[i]) == truth),
+                  (delta[i] / spread, "perturbation", True),
+                  (adversarial[i], f"{classes[int(predicted_adversarial[i])]}",
+                   int(predicted_adversarial[i]) == truth)]
+        for ax, (image, caption, right) in zip(axes[i], panels, strict=True):
+            pixels = ((image.float().clamp(-1, 1) + 1) / 2).permute(1, 2, 0).squeeze(-1)
+            ax.imshow(pixels.numpy(), cmap="gray", vmin=0, vmax=1)
+            ax.set_title(caption, fontsize=7, color="black" if right else "red")
+            ax.axis("off")
+    fig.suptitle(f"{title}: original · perturbation · adversarial", fontsize=8)
+    return _save(fig, path)
+
+
+def curves_png(rows: Sequence[dict[str, float]], path: str | Path) -> Path:
+    """Every logged scalar against the step, losses in one panel and the rest in another."""
+    plt = _pyplot()
+    keys = [k for k in rows[0] if k != "step" and "per_s" not in k
+            and isinstance(rows[0][k], int | float)]
+    losses = [k for k in keys if "loss" in k or k in ("g", "d", "cycle", "l1")]
+    others = [k for k in keys if k not in losses]
+    panels = [group for group in (losses, others) if group]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.2), squeeze=False)
+    steps = [r["step"] for r in rows]
+    for ax, group in zip(axes[0], panels, strict=True):
+        for key in group:
+            ax.plot(steps, [r.get(key, float("nan")) for r in rows], label=key, linewidth=1)
+        ax.set_xlabel("step")
+        ax.legend(fontsize=7)
+    return _save(fig, path)

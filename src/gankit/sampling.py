@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from gankit.data import to_uint8
+from gankit.data import class_index, to_uint8
 from gankit.device import seeded_generator
 from gankit.errors import GankitError
 from gankit.models import Generator
@@ -16,14 +16,7 @@ def resolve_class(trained: TrainedGenerator, name_or_index: str) -> int:
     if not trained.config.conditional:
         raise GankitError("this run was trained unconditionally; --class needs a run trained "
                           "with --conditional")
-    classes = trained.classes
-    if name_or_index.isdigit() and int(name_or_index) < len(classes):
-        return int(name_or_index)
-    lowered = [c.lower() for c in classes]
-    if name_or_index.lower() in lowered:
-        return lowered.index(name_or_index.lower())
-    choices = ", ".join(f"{k}={c}" for k, c in enumerate(classes))
-    raise GankitError(f"unknown class {name_or_index!r}; choose one of: {choices}")
+    return class_index(name_or_index, trained.classes)
 
 
 @torch.no_grad()

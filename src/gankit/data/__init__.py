@@ -9,6 +9,7 @@ import torch
 
 from gankit.data.dataset import (
     ImageDataset,
+    class_index,
     from_uint8,
     match_channels,
     per_class_indices,
@@ -56,8 +57,8 @@ def load_dataset(
     return data
 
 
-__all__ = ["DATASETS", "ImageDataset", "load_dataset", "load_images", "match_channels",
-           "per_class_indices", "per_class_subset", "resize",
+__all__ = ["DATASETS", "ImageDataset", "class_index", "load_dataset", "load_images",
+           "match_channels", "per_class_indices", "per_class_subset", "resize",
            "from_uint8", "to_float", "to_uint8", "SPLITS"]
 
 

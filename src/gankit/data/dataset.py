@@ -51,6 +51,17 @@ class ImageDataset:
         return torch.bincount(self.labels, minlength=self.num_classes).tolist()
 
 
+def class_index(name_or_index: str, classes: tuple[str, ...]) -> int:
+    """A class given by index or by (case-insensitive) name."""
+    if name_or_index.isdigit() and int(name_or_index) < len(classes):
+        return int(name_or_index)
+    lowered = [c.lower() for c in classes]
+    if name_or_index.lower() in lowered:
+        return lowered.index(name_or_index.lower())
+    choices = ", ".join(f"{k}={c}" for k, c in enumerate(classes))
+    raise GankitError(f"unknown class {name_or_index!r}; choose one of: {choices}")
+
+
 def from_uint8(pixels: np.ndarray) -> torch.Tensor:
     """uint8 NHW or NHWC pixels (as files store them) -> float NCHW in [-1, 1]."""
     x = torch.from_numpy(np.array(pixels, copy=True))

@@ -19,70 +19,31 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 import yaml
-from torch import nn
-from torch.nn.utils import spectral_norm
 
 from gankit.data import ImageDataset, load_dataset
 from gankit.device import select_device
+from gankit.distributed import init_distributed, wrap
 from gankit.errors import GankitError
 from gankit.imaging import save_grid
 from gankit.inpaint.baselines import paste
 from gankit.inpaint.masks import MASK_KINDS, make_masks
 from gankit.io import atomic_write, load_state, save_state
+from gankit.models.image2image import PatchDiscriminator, UNet
 from gankit.train.batches import BatchStream
 
 CHECKPOINT = "completion.safetensors"
 
 
-def _block(c_in: int, c_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
-                         nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
-                         nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
-                         nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
-
-
-class CompletionUNet(nn.Module):
-    """(masked image, mask) -> image in [-1, 1]; two down/up levels with skip connections.
-    Sides that are not multiples of 4 are padded on the way in and cropped on the way out."""
+class CompletionUNet(UNet):
+    """(masked image, mask) -> image in [-1, 1]: a U-Net that sees the mask as one more
+    input channel."""
 
     def __init__(self, image_shape: tuple[int, int, int], width: int = 32) -> None:
-        super().__init__()
-        self.image_shape, self.width = tuple(image_shape), width
-        channels = image_shape[0]
-        self.enc1 = _block(channels + 1, width)
-        self.enc2 = _block(width, 2 * width)
-        self.mid = _block(2 * width, 4 * width)
-        self.up2 = nn.ConvTranspose2d(4 * width, 2 * width, 2, stride=2)
-        self.dec2 = _block(4 * width, 2 * width)
-        self.up1 = nn.ConvTranspose2d(2 * width, width, 2, stride=2)
-        self.dec1 = _block(2 * width, width)
-        self.out = nn.Conv2d(width, channels, 1)
+        super().__init__(image_shape[0] + 1, image_shape[0], width)
+        self.image_shape = tuple(image_shape)
 
     def forward(self, masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        h, w = masked.shape[-2:]
-        pad_h, pad_w = -h % 4, -w % 4
-        x = F.pad(torch.cat([masked, mask], dim=1), (0, pad_w, 0, pad_h), mode="replicate")
-        e1 = self.enc1(x)
-        e2 = self.enc2(F.max_pool2d(e1, 2))
-        m = self.mid(F.max_pool2d(e2, 2))
-        d2 = self.dec2(torch.cat([self.up2(m), e2], dim=1))
-        d1 = self.dec1(torch.cat([self.up1(d2), e1], dim=1))
-        return torch.tanh(self.out(d1))[..., :h, :w]
-
-
-class PatchDiscriminator(nn.Module):
-    """Spectrally normalised strided convolutions to a grid of real/fake logits (one per
-    overlapping patch); sees the image and the mask, so it knows where to look."""
-
-    def __init__(self, channels: int, width: int = 32) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            spectral_norm(nn.Conv2d(channels + 1, width, 4, 2, 1)), nn.LeakyReLU(0.2, True),
-            spectral_norm(nn.Conv2d(width, 2 * width, 4, 2, 1)), nn.LeakyReLU(0.2, True),
-            spectral_norm(nn.Conv2d(2 * width, 1, 3, 1, 1)))
-
-    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.body(torch.cat([image, mask], dim=1))
+        return super().forward(torch.cat([masked, mask], dim=1))
 
 
 @dataclass(frozen=True)
@@ -111,42 +72,49 @@ def random_masks(n: int, h: int, w: int, gen: torch.Generator) -> torch.Tensor:
 
 def train_completion(config: CompletionConfig, out: str | Path, *,
                      data: ImageDataset | None = None, progress: bool = True) -> Path:
-    """Train the completion GAN into OUT (completion.safetensors, config.yaml, samples.png)."""
+    """Train the completion GAN into OUT (completion.safetensors, config.yaml, samples.png);
+    under torchrun with DDP, each rank on its share of every batch, rank 0 writing."""
     from tqdm import tqdm
 
     out = Path(out)
     if (out / CHECKPOINT).exists():
         raise GankitError(f"{out} already holds a completion model; choose another --out")
-    device = select_device(config.device)
+    where, device = init_distributed(config.device)
     data = data or load_dataset(config.data, "train", root=config.data_root)
     c, h, w = data.image_shape
     torch.manual_seed(config.seed)
     G = CompletionUNet((c, h, w), config.width).to(device)
-    D = PatchDiscriminator(c, config.width).to(device)
+    D = PatchDiscriminator(c + 1, config.width).to(device)  # sees the mask too
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=(0.5, 0.999))
-    batches = BatchStream(len(data), config.batch_size, config.seed)
-    gen = torch.Generator().manual_seed(config.seed + 1)
+    G_step, D_step = wrap(G, where, device), wrap(D, where, device)
+    batches = BatchStream(len(data), config.batch_size, config.seed, where.rank,
+                          where.world_size)
+    gen = torch.Generator().manual_seed(config.seed + 1 + where.rank)
     started = time.monotonic()
-    for _ in tqdm(range(config.steps), disable=not progress, desc="completion", unit="step"):
+    for _ in tqdm(range(config.steps), disable=not (progress and where.is_main),
+                  desc="completion", unit="step"):
         real = data.images[batches.next()]
         mask = random_masks(len(real), h, w, gen)
         real, mask = real.to(device), mask.to(device)
         masked = real * (1 - mask)
-        filled = paste(masked, G(masked, mask), mask)
+        filled = paste(masked, G_step(masked, mask), mask)
         if config.adv_weight > 0:
-            loss_d = (F.softplus(-D(real, mask)).mean()
-                      + F.softplus(D(filled.detach(), mask)).mean())
+            loss_d = (F.softplus(-D_step(torch.cat([real, mask], dim=1))).mean()
+                      + F.softplus(D_step(torch.cat([filled.detach(), mask], dim=1))).mean())
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
         loss_g = ((filled - real) ** 2 * mask).sum() / mask.sum().clamp(min=1) / c
         if config.adv_weight > 0:
-            loss_g = loss_g + config.adv_weight * F.softplus(-D(filled, mask)).mean()
+            fake_logits = D_step(torch.cat([filled, mask], dim=1))
+            loss_g = loss_g + config.adv_weight * F.softplus(-fake_logits).mean()
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
     seconds = time.monotonic() - started
+    if not where.is_main:
+        return out
     out.mkdir(parents=True, exist_ok=True)
     save_state(out / CHECKPOINT, {"config": config.to_dict(), "image_shape": [c, h, w],
                                   "generator": G.state_dict(), "steps": config.steps})

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from gankit.errors import GankitError
 from gankit.inpaint.baselines import paste
+from gankit.latent_search import search_latents
 from gankit.models import Discriminator
 from gankit.train.rundir import TrainedGenerator
 
@@ -48,29 +49,17 @@ def complete_latent(trained: TrainedGenerator, discriminator: Discriminator,
         raise GankitError(f"the run makes {tuple(G.image_shape)} images but these are "
                           f"{tuple(images.shape[1:])}")
     device = next(G.parameters()).device
-    n, r = len(images), search.restarts
+    r = search.restarts
     target = images.to(device).repeat_interleave(r, dim=0)
-    hole = mask.to(device).repeat_interleave(r, dim=0)
-    weights = importance_weights(hole, search.window)
-    gen = torch.Generator(device=device).manual_seed(search.seed)
-    z = torch.randn(n * r, G.z_dim, generator=gen, device=device).requires_grad_(True)
-    opt = torch.optim.Adam([z], lr=search.lr)
-    for p in G.parameters():
-        p.requires_grad_(False)
-    for _ in range(search.steps):
-        losses = _losses(G, discriminator, z, target, weights, search.prior_weight)
-        opt.zero_grad(set_to_none=True)
-        losses.sum().backward()
-        opt.step()
+    weights = importance_weights(mask.to(device).repeat_interleave(r, dim=0), search.window)
+
+    def loss(fake: torch.Tensor) -> torch.Tensor:
+        contextual = (weights * (fake - target)).abs().flatten(1).sum(dim=1)
+        prior = F.softplus(-discriminator(fake)).flatten()  # -log D(G(z)), the realism term
+        return contextual + search.prior_weight * prior
+
+    z = search_latents(G, len(images), loss, restarts=r, steps=search.steps, lr=search.lr,
+                       seed=search.seed)
     with torch.no_grad():
-        losses = _losses(G, discriminator, z, target, weights, search.prior_weight)
-        best = losses.view(n, r).argmin(dim=1) + torch.arange(n, device=device) * r
-        filled = G(z[best])
+        filled = G(z)
     return paste(images, filled.to(images.device), mask)
-
-
-def _losses(G, D, z, target, weights, prior_weight: float) -> torch.Tensor:
-    fake = G(z)
-    contextual = (weights * (fake - target)).abs().flatten(1).sum(dim=1)
-    prior = F.softplus(-D(fake)).flatten()  # -log D(G(z)), the realism term
-    return contextual + prior_weight * prior

@@ -21,13 +21,14 @@ import yaml
 
 from gankit.data import ImageDataset, load_dataset
 from gankit.device import select_device
+from gankit.distributed import init_distributed
 from gankit.errors import GankitError
 from gankit.io import atomic_write
 from gankit.plots import confusion_png
 from gankit.recognize.extra import load_extra
 from gankit.recognize.report import RecognitionReport, recognition_report
 from gankit.recognize.store import StoredRecogniser, load_recogniser, save_recogniser
-from gankit.recognize.train import ClassifierConfig, train_classifier
+from gankit.recognize.train import Adversary, ClassifierConfig, train_classifier
 
 RECOGNISER_FILE = "recogniser.safetensors"
 REPORT_FILE = "report.json"
@@ -44,9 +45,12 @@ def concat(a: ImageDataset, b: ImageDataset) -> ImageDataset:
 def train_recogniser_run(out: str | Path, data: str, config: ClassifierConfig | None = None,
                          *, root: str | None = None, per_class: int | None = None,
                          extra: str | None = None, extra_per_class: int | None = None,
-                         device: str = "auto", progress: bool = True) -> RecognitionReport:
-    """Train on DATA's train split (a `per_class` subset, plus `extra` images), save the run,
-    and report on the test split."""
+                         device: str = "auto", progress: bool = True,
+                         adversary: Adversary | None = None,
+                         notes: dict[str, Any] | None = None) -> RecognitionReport:
+    """Train on DATA's train split (a `per_class` subset, plus `extra` images; through
+    `adversary` for adversarial training), save the run with `notes` among its facts, and
+    report on the test split."""
     out, config = Path(out), config or ClassifierConfig()
     if (out / RECOGNISER_FILE).exists():
         raise GankitError(f"{out} already holds a recogniser; choose another --out")
@@ -60,17 +64,19 @@ def train_recogniser_run(out: str | Path, data: str, config: ClassifierConfig | 
         train = concat(train, load_extra(extra, train, per_class=n_extra, seed=config.seed,
                                          device=device))
     started = time.monotonic()
-    model = train_classifier(train, config, device=device, progress=progress)
+    model = train_classifier(train, config, device=device, progress=progress,
+                             adversary=adversary)
     seconds = time.monotonic() - started
     report = recognition_report(model, test)
     facts = {"data": data, "data_root": root, "per_class": per_class, "extra": extra,
              "real_images": real, "extra_images": len(train) - real,
              "train_seconds": round(seconds, 1), "test_accuracy": report.accuracy,
-             "config": asdict(config)}
-    out.mkdir(parents=True, exist_ok=True)
-    save_recogniser(out / RECOGNISER_FILE, model, train.classes, facts)
-    atomic_write(out / "config.yaml", yaml.safe_dump(facts, sort_keys=False).encode())
-    _record(out, report)
+             "config": asdict(config), **(notes or {})}
+    if init_distributed(device)[0].is_main:  # under torchrun, rank 0 writes
+        out.mkdir(parents=True, exist_ok=True)
+        save_recogniser(out / RECOGNISER_FILE, model, train.classes, facts)
+        atomic_write(out / "config.yaml", yaml.safe_dump(facts, sort_keys=False).encode())
+        _record(out, report)
     return report
 
 

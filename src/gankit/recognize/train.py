@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -9,11 +10,14 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from gankit.data import ImageDataset
-from gankit.device import select_device
+from gankit.distributed import init_distributed, wrap
 from gankit.errors import GankitError
 from gankit.recognize.augment import AUGMENTATIONS, mirror_safe, shift_and_flip
 from gankit.recognize.model import SmallCNN
 from gankit.train.batches import BatchStream
+
+# (model in training, images, labels) -> the images to train on instead (adversarial training)
+Adversary = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -29,30 +33,38 @@ class ClassifierConfig:
 
 
 def train_classifier(data: ImageDataset, config: ClassifierConfig = ClassifierConfig(), *,
-                     device: str = "auto", progress: bool = False) -> SmallCNN:
-    """AdamW with a one-cycle schedule (Smith & Topin 2019) on labelled images in [-1, 1]."""
+                     device: str = "auto", progress: bool = False,
+                     adversary: Adversary | None = None) -> SmallCNN:
+    """AdamW with a one-cycle schedule (Smith & Topin 2019) on labelled images in [-1, 1];
+    with an `adversary`, on the images it makes from each batch instead. Under torchrun the
+    model trains with DDP, each rank on its share of every batch."""
     if not data.labeled:
         raise GankitError(f"{data.name} has no labels; a recogniser needs labelled images")
     if config.augment not in AUGMENTATIONS:
         raise GankitError(f"unknown augmentation {config.augment!r}; choose one of: "
                           f"{', '.join(AUGMENTATIONS)}")
-    dev = select_device(device)
+    where, dev = init_distributed(device)
     augment_rng = torch.Generator().manual_seed(config.seed + 1)
     flip = mirror_safe(data.name)
     torch.manual_seed(config.seed)
     model = SmallCNN(data.image_shape, data.num_classes, config.width).to(dev)
+    step_model = wrap(model, where, dev)
     batch_size = min(config.batch_size, len(data))
-    batches = BatchStream(len(data), batch_size, config.seed)
+    batches = BatchStream(len(data), batch_size, config.seed, where.rank, where.world_size)
     steps = config.steps or max(1, round(config.epochs * batches.batches_per_epoch))
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=steps)
     model.train()
-    for _ in tqdm(range(steps), disable=not progress, desc="recogniser", unit="step"):
+    for _ in tqdm(range(steps), disable=not (progress and where.is_main), desc="recogniser",
+                  unit="step"):
         index = batches.next()
         images = data.images[index]
         if config.augment == "classical":
             images = shift_and_flip(images, augment_rng, flip=flip)
-        loss = F.cross_entropy(model(images.to(dev)), data.labels[index].to(dev))
+        images, labels = images.to(dev), data.labels[index].to(dev)
+        if adversary is not None:  # attacks the plain model: DDP's hooks are for updates
+            images = adversary(model, images, labels)
+        loss = F.cross_entropy(step_model(images), labels)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

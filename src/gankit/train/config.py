@@ -15,6 +15,7 @@ import yaml
 from gankit.errors import GankitError
 from gankit.registry import Registry
 from gankit.train.diffaugment import parse_policy
+from gankit.train.speed import SWITCHES
 
 
 def _opt(help_text: str, default: Any = None) -> Any:
@@ -58,6 +59,12 @@ class TrainConfig:
     sample_every: int = _opt("steps between sample grids", 500)
     checkpoint_every: int = _opt("steps between checkpoints", 1000)
     device: str = _opt("auto, cpu, cuda or cuda:N", "auto")
+    # speed (GPU): auto = on for CUDA, off on the CPU; none changes what is computed but amp
+    amp: str = _opt("bf16 autocast for forward passes: auto, on or off", "auto")
+    channels_last: str = _opt("NHWC memory order for conv nets: auto, on or off", "auto")
+    compile: bool = _opt("torch.compile the training networks", False)
+    pin_memory: str = _opt("page-locked dataset for faster GPU copies: auto, on or off",
+                           "auto")
 
     def total_steps(self, dataset_size: int) -> int:
         if self.epochs is None:
@@ -137,6 +144,10 @@ def validate(config: TrainConfig) -> None:
     if config.r1 < 0:
         raise GankitError("--r1 must be non-negative")
     parse_policy(config.diffaugment)  # unknown transforms list the choices
+    for name in ("amp", "channels_last", "pin_memory"):
+        if getattr(config, name) not in SWITCHES:
+            raise GankitError(f"--{name.replace('_', '-')} must be one of "
+                              f"{', '.join(SWITCHES)}, got {getattr(config, name)!r}")
     for name in ("epochs", "minutes"):
         value = getattr(config, name)
         if value is not None and not value > 0:

@@ -7,7 +7,7 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,8 @@ import torch
 from tqdm import tqdm
 
 from gankit.data import ImageDataset, load_dataset
-from gankit.device import seeded_generator, select_device
+from gankit.device import seeded_generator
+from gankit.distributed import any_rank, init_distributed, mean_over_ranks, wrap
 from gankit.errors import DivergenceError, GankitError
 from gankit.imaging import save_grid
 from gankit.io import atomic_write, load_state, save_state
@@ -27,10 +28,12 @@ from gankit.train.diffaugment import diff_augment, parse_policy
 from gankit.train.ema import EMA, refresh_batch_norm
 from gankit.train.logging import MetricsLog
 from gankit.train.rundir import RunDir
+from gankit.train.speed import resolve
 
 # Options that may change when a run is resumed; everything else must match the checkpoint.
 RESUMABLE_OVERRIDES = ("steps", "epochs", "minutes", "log_every", "sample_every",
-                       "checkpoint_every", "device")
+                       "checkpoint_every", "device", "amp", "channels_last", "compile",
+                       "pin_memory")
 BATCH_NORM_REFRESH_BATCHES = 8
 
 
@@ -53,7 +56,7 @@ class GANTrainer:
         self.config = config
         self.run = RunDir(out_dir)
         self.progress, self.tensorboard = progress, tensorboard
-        self.device = select_device(config.device)
+        self.dist, self.device = init_distributed(config.device)
         self.data = data if data is not None else load_dataset(
             config.data, "train", root=config.data_root, image_size=config.image_size,
             per_class=config.per_class, seed=config.seed)
@@ -67,16 +70,29 @@ class GANTrainer:
         torch.manual_seed(config.seed)  # initial weights
         self.G, self.D = build_gan(config.model, self.data.image_shape, z_dim=config.z_dim,
                                    num_classes=self.num_classes, width=config.width)
-        self.G.to(self.device)
-        self.D.to(self.device)
+        self.speed = resolve(self.device, amp=config.amp, channels_last=config.channels_last,
+                             compile=config.compile, pin_memory=config.pin_memory)
+        self.G = self.speed.prepare(self.G.to(self.device))
+        self.D = self.speed.prepare(self.D.to(self.device))
+        if self.speed.pin_memory:
+            self.data = replace(self.data, images=self.data.images.pin_memory())
+        # The updates go through DDP when several processes train together (and through
+        # torch.compile when asked); self.G and self.D stay the plain modules, which
+        # checkpoints, EMA and sampling use.
+        self.G_step, self.D_step = (wrap(m, self.dist, self.device) for m in (self.G, self.D))
+        if self.speed.compile:
+            self.G_step, self.D_step = torch.compile(self.G_step), torch.compile(self.D_step)
         self.ema = EMA(self.G, config.ema) if config.ema > 0 else None
         betas = (config.beta1, config.beta2)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=betas)
-        self.batches = BatchStream(len(self.data), config.batch_size, config.seed)
+        # --batch-size is the global batch: each of the world's ranks takes its strided share.
+        self.batches = BatchStream(len(self.data), config.batch_size, config.seed,
+                                   self.dist.rank, self.dist.world_size)
         self.noise = seeded_generator(config.seed + 1, self.device)
         self.total_steps = config.total_steps(len(self.data))
         self.step = 0
+        self._saved_step: int | None = None
 
         fixed = seeded_generator(config.seed + 2, self.device)
         n_fixed = 8 * max(self.num_classes, 8) if self.num_classes else 64
@@ -88,20 +104,30 @@ class GANTrainer:
     # ---- one step -------------------------------------------------------------------------
     def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         index = self.batches.next()
-        images = self.data.images[index].to(self.device, non_blocking=True)
+        images = self.speed.images(self.data.images[index].to(self.device, non_blocking=True))
         labels = self.data.labels[index].to(self.device) if self.num_classes else None
         return images, labels
 
+    def _latents(self) -> torch.Tensor:
+        """This rank's share of the global batch's latents: every rank draws them all from
+        the same stream, so K processes see exactly the latents one process would."""
+        z = torch.randn(self.config.batch_size, self.config.z_dim, generator=self.noise,
+                        device=self.device)
+        return z[self.dist.rank :: self.dist.world_size]
+
     def train_step(self) -> dict[str, torch.Tensor]:
         """`d_steps` discriminator updates, then one generator update. Returns detached scalars."""
-        cfg, G, D = self.config, self.G, self.D
+        cfg, G, D = self.config, self.G_step, self.D_step
         for _ in range(cfg.d_steps):
             real, labels = self._real_batch()
-            z = torch.randn(len(real), cfg.z_dim, generator=self.noise, device=self.device)
-            with torch.no_grad():
+            z = self._latents()
+            with torch.no_grad(), self.speed.autocast(self.device):
                 fake = G(z, labels)
-            real, fake = self._augment(real), self._augment(fake)
-            real_logits, fake_logits = D(real, labels), D(fake, labels)
+            real, fake = self._augment(real), self._augment(fake.float())
+            with self.speed.autocast(self.device):
+                real_logits, fake_logits = D(real, labels), D(fake, labels)
+            # Losses in fp32, whatever precision the networks ran in.
+            real_logits, fake_logits = real_logits.float(), fake_logits.float()
             loss_d = self.loss.discriminator(real_logits, fake_logits)
             if self.loss.gradient_penalty:
                 loss_d = loss_d + self.loss.gradient_penalty * gradient_penalty(
@@ -112,13 +138,14 @@ class GANTrainer:
             loss_d.backward()
             self.opt_d.step()
 
-        z = torch.randn(len(real), cfg.z_dim, generator=self.noise, device=self.device)
-        loss_g = self.loss.generator(D(self._augment(G(z, labels)), labels))
+        with self.speed.autocast(self.device):
+            fake_logits_g = D(self._augment(G(self._latents(), labels)), labels)
+        loss_g = self.loss.generator(fake_logits_g.float())
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
         if self.ema is not None:
-            self.ema.update(G, self.step)
+            self.ema.update(self.G, self.step)
         return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
                 "d_real": torch.sigmoid(real_logits.detach()).mean(),
                 "d_fake": torch.sigmoid(fake_logits.detach()).mean()}
@@ -131,13 +158,15 @@ class GANTrainer:
 
     # ---- the loop -------------------------------------------------------------------------
     def fit(self) -> TrainSummary:
-        cfg = self.config
-        self.run.path.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.run.config, config_yaml(cfg).encode())
+        """Train until the budget; under torchrun every rank calls this, rank 0 writes."""
+        cfg, main = self.config, self.dist.is_main
+        if main:
+            self.run.path.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.run.config, config_yaml(cfg).encode())
         log = MetricsLog(self.run.metrics, self.run.tensorboard if self.tensorboard else None,
-                         resume_step=self.step)
-        bar = tqdm(total=self.total_steps, initial=self.step, disable=not self.progress,
-                   unit="step", dynamic_ncols=True)
+                         resume_step=self.step) if main else None
+        bar = tqdm(total=self.total_steps, initial=self.step,
+                   disable=not (self.progress and main), unit="step", dynamic_ncols=True)
         start, start_step = time.monotonic(), self.step
         sums: dict[str, torch.Tensor] = {}
         interval_start, interval_step = start, self.step
@@ -152,36 +181,44 @@ class GANTrainer:
                     if self.step % cfg.log_every == 0 or at_end:
                         now = time.monotonic()
                         n = self.step - interval_step
-                        scalars = _means(sums, n)
+                        scalars = self._interval_means(sums, n)
                         self._check_finite(scalars)
                         scalars["images_per_s"] = (n * cfg.batch_size * cfg.d_steps
                                                    / max(now - interval_start, 1e-9))
-                        log.write(self.step, scalars)
+                        if log is not None:
+                            log.write(self.step, scalars)
                         bar.set_postfix({k: f"{v:.3g}" for k, v in scalars.items()})
                         sums, interval_start, interval_step = {}, now, self.step
                     bar.update(1)
-                    if self.step % cfg.sample_every == 0:
+                    if self.step % cfg.sample_every == 0 and main:
                         self.save_samples(self.run.samples / f"step_{self.step:07d}.png")
                     if self.step % cfg.checkpoint_every == 0:
-                        self._check_finite(_means(sums, self.step - interval_step))
+                        self._check_finite(self._interval_means(sums, self.step - interval_step))
                         self.save_checkpoint()
-                    if interrupted.is_set():
-                        stopped_by = "interrupt"
+                    # Every rank must stop at the same step, whichever noticed the reason.
+                    out_of_time = (cfg.minutes is not None
+                                   and time.monotonic() - start > 60 * cfg.minutes)
+                    if any_rank(interrupted.is_set() or out_of_time, self.dist, self.device):
+                        stopped_by = "minutes" if out_of_time else "interrupt"
                         break
-                    if cfg.minutes is not None and time.monotonic() - start > 60 * cfg.minutes:
-                        stopped_by = "minutes"
-                        break
-                self._check_finite(_means(sums, self.step - interval_step))
+                self._check_finite(self._interval_means(sums, self.step - interval_step))
                 self.save_checkpoint()
         finally:
             bar.close()
-            log.close()
+            if log is not None:
+                log.close()
         seconds = time.monotonic() - start
         done = self.step - start_step
-        samples = self.save_samples(self.run.path / "samples.png")
+        samples = self.run.path / "samples.png"
+        if main:
+            self.save_samples(samples)
         return TrainSummary(self.run.path, self.step, seconds,
                             done * cfg.batch_size * cfg.d_steps / max(seconds, 1e-9),
                             samples, stopped_by)
+
+    def _interval_means(self, sums: dict[str, torch.Tensor], n: int) -> dict[str, float]:
+        """Per-step means of the summed scalars, averaged over ranks (the global batch's)."""
+        return _means(mean_over_ranks(sums, self.dist), n)
 
     def _check_finite(self, scalars: dict[str, float]) -> None:
         bad = {k: v for k, v in scalars.items() if not math.isfinite(v)}
@@ -252,8 +289,12 @@ class GANTrainer:
         self.step = int(state["step"])
 
     def save_checkpoint(self) -> Path:
-        self.sampling_generator()  # store EMA weights with matching batch-norm statistics
-        save_state(self.run.checkpoint, self.state_dict())
+        """Rank 0 writes, once per step (atomically, so a crash anywhere leaves the last one
+        whole)."""
+        if self.dist.is_main and self._saved_step != self.step:
+            self.sampling_generator()  # store EMA weights with matching batch-norm statistics
+            save_state(self.run.checkpoint, self.state_dict())
+            self._saved_step = self.step
         return self.run.checkpoint
 
     @classmethod

@@ -1,0 +1,184 @@
+"""`gankit attack`: run a named attack on a recogniser and report what it did, for any
+`nn.Module` that maps images in [-1, 1] to class logits."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from gankit.adversarial.advgan import AdvGAN, check_target, load_advgan
+from gankit.adversarial.attacks import SCALE, Budget, PGDConfig, fgsm, fooled, pgd, pgd_evaluations
+from gankit.data import ImageDataset, load_dataset
+from gankit.errors import GankitError
+from gankit.io import atomic_write
+from gankit.plots import attack_grid_png
+from gankit.recognize import load_recogniser_run, predict_logits
+from gankit.registry import Registry
+
+
+@dataclass(frozen=True)
+class AttackSpec:
+    """Everything an attack method may need besides the model and the images."""
+
+    budget: Budget = Budget()
+    target: int | None = None
+    pgd: PGDConfig = PGDConfig()
+    advgan: AdvGAN | None = None  # a trained AdvGAN for method "advgan"
+
+
+@dataclass(frozen=True)
+class AttackMethod:
+    attack: Callable[[nn.Module, torch.Tensor, torch.Tensor, AttackSpec], torch.Tensor]
+    evaluations: Callable[[AttackSpec], int]  # network passes per image
+
+
+ATTACKS: Registry[AttackMethod] = Registry("attack method")
+ATTACKS.add("fgsm", AttackMethod(
+    lambda model, x, y, spec: fgsm(model, x, y, spec.budget, spec.target), lambda spec: 2),
+    "one signed-gradient step of size eps (Goodfellow et al. 2015)")
+ATTACKS.add("pgd", AttackMethod(
+    lambda model, x, y, spec: pgd(model, x, y, spec.budget, spec.pgd, spec.target),
+    lambda spec: pgd_evaluations(spec.pgd)),
+    "projected gradient descent with random starts (Madry et al. 2018)")
+
+
+def _advgan(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+            spec: AttackSpec) -> torch.Tensor:
+    if spec.advgan is None:
+        raise GankitError("method advgan needs a trained AdvGAN: --advgan RUN_DIR "
+                          "(gankit attack train-advgan CLASSIFIER_RUN makes one)")
+    if spec.advgan.target != spec.target:
+        raise GankitError(f"this AdvGAN was trained for target {spec.advgan.target}, not "
+                          f"{spec.target}; train one per target")
+    with torch.no_grad():
+        return spec.advgan(images)
+
+
+ATTACKS.add("advgan", AttackMethod(_advgan, lambda spec: 1),
+            "one pass of a generator trained to attack (Xiao et al. 2018)")
+
+
+@dataclass
+class AttackReport:
+    method: str
+    eps: float
+    norm: str
+    target: int | None
+    n: int
+    clean_accuracy: float
+    adversarial_accuracy: float
+    success_rate: float  # of the images the attack had to flip (see `success_rate`)
+    linf_mean: float  # perturbation norms on the [0, 1] pixel scale
+    linf_max: float
+    l2_mean: float
+    l2_max: float
+    seconds_per_image: float
+    evaluations_per_image: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def success_rate(clean_logits: torch.Tensor, adversarial_logits: torch.Tensor,
+                 labels: torch.Tensor, target: int | None) -> float:
+    """Untargeted: the share of correctly classified images that the attack misclassifies.
+    Targeted: the share of images not of the target class that end up classified as it."""
+    if target is None:
+        eligible = clean_logits.argmax(dim=1) == labels
+    else:
+        eligible = labels != target
+    hit = fooled(adversarial_logits, labels, target) & eligible
+    return hit.sum().item() / max(eligible.sum().item(), 1)
+
+
+def attack_images(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, method: str,
+                  spec: AttackSpec, batch_size: int = 500) -> torch.Tensor:
+    """Adversarial versions of `images` (on the model's device, returned on the CPU)."""
+    chosen = ATTACKS.get(method)
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = images[start : start + batch_size].to(device)
+        y = labels[start : start + batch_size].to(device)
+        # Each batch gets its own random starts, reproducibly.
+        batch_spec = replace(spec, pgd=replace(spec.pgd, seed=spec.pgd.seed + start))
+        out.append(chosen.attack(model, x, y, batch_spec).detach().cpu())
+    return torch.cat(out)
+
+
+def check_inputs(model: nn.Module, data: ImageDataset, spec: AttackSpec) -> None:
+    spec.budget.check(data.image_shape)
+    check_target(spec.target, data.num_classes)
+    expected = getattr(model, "image_shape", None)
+    if expected is not None and tuple(expected) != tuple(data.image_shape):
+        raise GankitError(f"the recogniser takes {tuple(expected)} images but {data.name} has "
+                          f"{tuple(data.image_shape)}; attack it on the data it was trained on")
+
+
+def measure_attack(model: nn.Module, data: ImageDataset, method: str,
+                   spec: AttackSpec) -> tuple[AttackReport, torch.Tensor]:
+    """Attack every image of `data`; the report and the adversarial images."""
+    check_inputs(model, data, spec)
+    started = time.monotonic()
+    adversarial = attack_images(model, data.images, data.labels, method, spec)
+    seconds = time.monotonic() - started
+    clean_logits = predict_logits(model, data.images)
+    adv_logits = predict_logits(model, adversarial)
+    delta = (adversarial - data.images).flatten(1) / SCALE
+    linf, l2 = delta.abs().amax(dim=1), delta.norm(dim=1)
+    report = AttackReport(
+        method=method, eps=spec.budget.eps, norm=spec.budget.norm, target=spec.target,
+        n=len(data), clean_accuracy=_accuracy(clean_logits, data.labels),
+        adversarial_accuracy=_accuracy(adv_logits, data.labels),
+        success_rate=success_rate(clean_logits, adv_logits, data.labels, spec.target),
+        linf_mean=linf.mean().item(), linf_max=linf.max().item(), l2_mean=l2.mean().item(),
+        l2_max=l2.max().item(), seconds_per_image=seconds / max(len(data), 1),
+        evaluations_per_image=ATTACKS.get(method).evaluations(spec))
+    return report, adversarial
+
+
+def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    return (logits.argmax(dim=1) == labels).float().mean().item()
+
+
+def run_attack(classifier_run: str | Path, method: str, out: str | Path, *,
+               budget: Budget = Budget(), target: int | None = None,
+               pgd_config: PGDConfig = PGDConfig(), advgan_run: str | Path | None = None,
+               data: str | None = None, data_root: str | None = None, split: str = "test",
+               n: int | None = 1000, device: str = "auto") -> AttackReport:
+    """Attack the recogniser of a `gankit classify` run on the first `n` images of DATA/SPLIT
+    (default: its own test split); writes OUT/attack.json and OUT/grid.png."""
+    ATTACKS.get(method)  # an unknown name fails before anything loads
+    stored = load_recogniser_run(classifier_run, device)
+    name = data or stored.info["data"]
+    dataset = load_dataset(name, split, root=data_root or stored.info.get("data_root"))
+    if dataset.classes != stored.classes:
+        raise GankitError(f"{dataset.name} has classes {list(dataset.classes)}, but the "
+                          f"recogniser knows {list(stored.classes)}")
+    if n is not None:
+        dataset = dataset.select(torch.arange(min(n, len(dataset))))
+    advgan = load_advgan(advgan_run, device)[0] if advgan_run is not None else None
+    spec = AttackSpec(budget, target, pgd_config, advgan)
+    report, adversarial = measure_attack(stored.model, dataset, method, spec)
+    report.extra = {"classifier_run": str(classifier_run), "data": dataset.name,
+                    "split": split, "advgan_run": str(advgan_run) if advgan_run else None,
+                    "pgd": asdict(pgd_config) if method == "pgd" else None}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / "attack.json", json.dumps(report.to_dict(), indent=2).encode())
+    show = slice(0, 8)
+    attack_grid_png(dataset.images[show], adversarial[show],
+                    predict_logits(stored.model, dataset.images[show]).argmax(dim=1),
+                    predict_logits(stored.model, adversarial[show]).argmax(dim=1),
+                    dataset.labels[show], dataset.classes, out / "grid.png",
+                    title=f"{method}, {budget.norm} eps={budget.eps:g}")
+    return report

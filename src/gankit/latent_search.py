@@ -1,0 +1,44 @@
+"""Searching a generator's latent space for the image that best explains an input: the engine
+of latent-search inpainting (Yeh et al. 2017) and of Defense-GAN's projection (Samangouei et
+al. 2018). Several random restarts per input run side by side in one batch; the best is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from gankit.models import Generator
+
+
+def search_latents(generator: Generator, n: int, loss: Callable[[torch.Tensor], torch.Tensor],
+                   *, restarts: int, steps: int, lr: float, seed: int) -> torch.Tensor:
+    """The latent (n, z_dim) that minimises `loss` for each of n inputs.
+
+    `loss(images)` gets G(z) for n * restarts latents, input i's restarts in rows
+    i*restarts ... i*restarts + restarts - 1, and returns one loss per row. Adam on z; the
+    generator's weights are left untouched (no gradients are kept for them).
+    """
+    device = next(generator.parameters()).device
+    gen = torch.Generator(device=device).manual_seed(seed)
+    z = torch.randn(n * restarts, generator.z_dim, generator=gen, device=device)
+    z.requires_grad_(True)
+    opt = torch.optim.Adam([z], lr=lr)
+    needed = [p.requires_grad for p in generator.parameters()]
+    for p in generator.parameters():
+        p.requires_grad_(False)
+    try:
+        with torch.enable_grad():  # callers may sit inside no_grad (e.g. a classifier's eval)
+            for _ in range(steps):
+                total = loss(generator(z)).sum()
+                opt.zero_grad(set_to_none=True)
+                total.backward()
+                opt.step()
+        with torch.no_grad():
+            final = loss(generator(z)).view(n, restarts)
+    finally:
+        for p, flag in zip(generator.parameters(), needed, strict=True):
+            p.requires_grad_(flag)
+    best = final.argmin(dim=1) + torch.arange(n, device=device) * restarts
+    return z.detach()[best]

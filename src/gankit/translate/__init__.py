@@ -1,0 +1,18 @@
+"""Image-to-image translation between domains (e.g. normal and low-light): CycleGAN, pix2pix,
+domain transforms, classical corrections."""
+
+from gankit.translate.apply import translate_images
+from gankit.translate.classical import CORRECTIONS
+from gankit.translate.domains import TRANSFORMS, Domain, LowLight, load_domain, load_pair
+from gankit.translate.translator import (
+    METHODS,
+    TranslateConfig,
+    Translator,
+    cycle_loss,
+    load_translator,
+    train_translator,
+)
+
+__all__ = ["CORRECTIONS", "METHODS", "TRANSFORMS", "Domain", "LowLight", "TranslateConfig",
+           "Translator", "cycle_loss", "load_domain", "load_pair", "load_translator",
+           "train_translator", "translate_images"]

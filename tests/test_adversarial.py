@@ -1,0 +1,254 @@
+"""Adversarial images: FGSM/PGD maths and invariants, agreement with ART, AdvGAN, hardening,
+Defense-GAN, bad inputs and the CLI."""
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from gankit.adversarial import (
+    AdvGANConfig,
+    AttackSpec,
+    Budget,
+    PGDConfig,
+    Projection,
+    PurifiedClassifier,
+    attack_images,
+    fgsm,
+    margin_loss,
+    measure_attack,
+    project,
+    train_advgan,
+)
+from gankit.adversarial.api import check_inputs
+from gankit.cli import main
+from gankit.data import load_dataset
+from gankit.errors import GankitError
+from gankit.models import build_gan
+from gankit.recognize import ClassifierConfig, accuracy, train_classifier
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits", "train"), load_dataset("digits", "test")
+
+
+@pytest.fixture(scope="module")
+def digits_model(digits):
+    torch.manual_seed(0)
+    return train_classifier(digits[0], ClassifierConfig(epochs=15, width=16, seed=0))
+
+
+@pytest.fixture(scope="module")
+def advgan(digits, digits_model, tmp_path_factory):
+    config = AdvGANConfig(eps=0.1, steps=300, batch_size=64, width=8, blocks=1)
+    return train_advgan(digits_model, digits[0], config, tmp_path_factory.mktemp("advgan"),
+                        progress=False)
+
+
+def test_fgsm_on_a_linear_model_is_the_analytic_sign_gradient_step():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
+    x = torch.rand(5, 1, 4, 4) - 0.5  # far enough from +-1 that nothing is clipped
+    y = torch.tensor([0, 1, 2, 0, 1])
+    W = model[1].weight.detach()
+    p = torch.softmax(model(x), dim=1).detach()
+    gradient = ((p - torch.nn.functional.one_hot(y, 3)) @ W).view_as(x)  # d CE / d x
+    eps = 0.05  # on the [0, 1] scale: a step of 0.1 in gankit's [-1, 1]
+    assert torch.allclose(fgsm(model, x, y, Budget(eps, "linf")), x + 0.1 * gradient.sign())
+    unit = gradient / gradient.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+    assert torch.allclose(fgsm(model, x, y, Budget(eps, "l2")), x + 0.1 * unit, atol=1e-6)
+    # Targeted: descend the target's cross-entropy instead.
+    towards = ((p - torch.nn.functional.one_hot(torch.full_like(y, 2), 3)) @ W).view_as(x)
+    assert torch.allclose(fgsm(model, x, y, Budget(eps), target=2), x - 0.1 * towards.sign())
+
+
+def test_margin_loss_is_zero_once_the_goal_is_reached_with_confidence():
+    logits = torch.tensor([[5.0, 1.0, 0.0], [1.0, 4.0, 0.0]])
+    labels = torch.tensor([0, 0])
+    assert margin_loss(logits, labels, None, 0.0).tolist() == [4.0, 0.0]
+    assert margin_loss(logits, labels, None, 2.0).tolist() == [6.0, 0.0]  # 3 - 4 + 2 < 0
+    assert margin_loss(logits, labels, 2, 0.0).tolist() == [5.0, 4.0]  # best other - target
+
+
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_pgd_is_at_least_as_strong_as_fgsm(digits, digits_model, norm):
+    test = digits[1]
+    eps = 0.1 if norm == "linf" else 1.0
+    fgsm_images = attack_images(digits_model, test.images, test.labels, "fgsm",
+                                AttackSpec(Budget(eps, norm)))
+    pgd_images = attack_images(digits_model, test.images, test.labels, "pgd",
+                               AttackSpec(Budget(eps, norm), pgd=PGDConfig(steps=20)))
+    clean = accuracy(digits_model, test)
+    after_fgsm = accuracy(digits_model, replace(test, images=fgsm_images))
+    after_pgd = accuracy(digits_model, replace(test, images=pgd_images))
+    assert clean > 0.85
+    assert after_pgd <= after_fgsm < clean
+    assert after_pgd < clean - 0.3
+
+
+def test_every_attack_stays_inside_the_ball_and_the_pixel_range(digits, digits_model, advgan):
+    test = digits[1]
+    images = test.images.clone()
+    images[:, :, :2] = 1.0  # pixels at the edges of the range, where clipping matters
+    images[:, :, -2:] = -1.0
+    cases = [("fgsm", Budget(0.1, "linf")), ("pgd", Budget(0.1, "linf")),
+             ("fgsm", Budget(1.5, "l2")), ("pgd", Budget(1.5, "l2")),
+             ("advgan", Budget(0.1, "linf"))]
+    for method, budget in cases:
+        spec = AttackSpec(budget, pgd=PGDConfig(steps=5, restarts=2), advgan=advgan)
+        made = attack_images(digits_model, images, test.labels, method, spec)
+        delta = (made - images).flatten(1) / 2  # back on the [0, 1] scale of the budget
+        size = delta.abs().amax(dim=1) if budget.norm == "linf" else delta.norm(dim=1)
+        assert size.max() <= budget.eps + 1e-5, (method, budget)
+        assert made.min() >= -1.0 and made.max() <= 1.0, (method, budget)
+        assert size.max() > 0.5 * budget.eps, (method, budget)  # and it did move them
+
+
+def test_attacks_agree_with_the_adversarial_robustness_toolbox(digits, digits_model):
+    art_evasion = pytest.importorskip("art.attacks.evasion")
+    from art.estimators.classification import PyTorchClassifier
+
+    data = digits[0]  # all 1437 training images: one point is ~14 images
+    x, y = data.images, data.labels
+    art_model = PyTorchClassifier(digits_model, nn.CrossEntropyLoss(), tuple(data.image_shape),
+                                  nb_classes=10, clip_values=(-1.0, 1.0))
+
+    def accuracy_of(images):
+        with torch.no_grad():
+            return (digits_model(torch.as_tensor(images)).argmax(1) == y).float().mean().item()
+
+    ours = attack_images(digits_model, x, y, "fgsm", AttackSpec(Budget(0.1)))
+    theirs = art_evasion.FastGradientMethod(art_model, eps=0.2, batch_size=500).generate(
+        x.numpy(), y=np.eye(10)[y.numpy()])
+    assert abs(accuracy_of(ours) - accuracy_of(theirs)) <= 0.01
+
+    steps = 10
+    ours = attack_images(digits_model, x, y, "pgd",
+                         AttackSpec(Budget(0.1), pgd=PGDConfig(steps=steps)))
+    art_pgd = art_evasion.ProjectedGradientDescentPyTorch(
+        art_model, eps=0.2, eps_step=2 * 2.5 * 0.1 / steps, max_iter=steps, num_random_init=1,
+        batch_size=500, verbose=False)
+    theirs = art_pgd.generate(x.numpy(), y=np.eye(10)[y.numpy()])
+    assert abs(accuracy_of(ours) - accuracy_of(theirs)) <= 0.01
+
+
+def test_advgan_fools_the_model_more_often_than_noise_of_the_same_size(digits, digits_model,
+                                                                       advgan):
+    test = digits[1]
+    report, made = measure_attack(digits_model, test, "advgan", AttackSpec(advgan=advgan))
+    linf = (made - test.images).abs().flatten(1).amax(dim=1, keepdim=True).view(-1, 1, 1, 1)
+    gen = torch.Generator().manual_seed(0)
+    signs = torch.randint(0, 2, test.images.shape, generator=gen).float() * 2 - 1
+    noisy = (test.images + signs * linf).clamp(-1, 1)  # random corners of the same L-inf ball
+    noise_accuracy = accuracy(digits_model, replace(test, images=noisy))
+    assert report.evaluations_per_image == 1
+    assert report.adversarial_accuracy < noise_accuracy - 0.1
+    assert report.success_rate > 0.1
+
+
+def test_bad_attack_inputs_give_clear_errors(digits, digits_model):
+    test = digits[1]
+    with pytest.raises(GankitError, match=r"eps 0 is outside \(0, 1\]"):
+        check_inputs(digits_model, test, AttackSpec(Budget(0.0)))
+    with pytest.raises(GankitError, match=r"eps 1.5 is outside \(0, 1\]"):
+        check_inputs(digits_model, test, AttackSpec(Budget(1.5)))
+    with pytest.raises(GankitError, match="eps 9 is outside"):  # L2's widest is sqrt(64) = 8
+        check_inputs(digits_model, test, AttackSpec(Budget(9.0, "l2")))
+    with pytest.raises(GankitError, match="unknown norm 'l3'; choose one of: linf, l2"):
+        check_inputs(digits_model, test, AttackSpec(Budget(0.1, "l3")))
+    with pytest.raises(GankitError, match="target class 12 is outside the label set 0..9"):
+        check_inputs(digits_model, test, AttackSpec(target=12))
+    fashion_shaped = replace(test, name="x", images=torch.zeros(len(test), 1, 28, 28))
+    with pytest.raises(GankitError, match=r"takes \(1, 8, 8\) images but x has \(1, 28, 28\)"):
+        check_inputs(digits_model, fashion_shaped, AttackSpec())
+    with pytest.raises(GankitError, match="method advgan needs a trained AdvGAN"):
+        attack_images(digits_model, test.images[:2], test.labels[:2], "advgan", AttackSpec())
+    with pytest.raises(GankitError, match="unknown attack method 'cw'; choose one of: fgsm"):
+        attack_images(digits_model, test.images[:2], test.labels[:2], "cw", AttackSpec())
+
+
+def test_defense_gan_projects_onto_the_generators_range_and_passes_gradients_straight():
+    torch.manual_seed(0)
+    G, _ = build_gan("dcgan", (1, 8, 8), z_dim=8, width=8)
+    G.eval()
+    with torch.no_grad():
+        drawable = G(torch.randn(4, 8))
+    elsewhere = torch.rand(4, 1, 8, 8) * 2 - 1
+    search = Projection(restarts=4, steps=150, lr=0.05)
+    near = (project(G, drawable, search) - drawable).pow(2).mean()
+    far = (project(G, elsewhere, search) - elsewhere).pow(2).mean()
+    assert near < 0.02 and near < 0.1 * far
+
+    classifier = nn.Sequential(nn.Flatten(), nn.Linear(64, 3))
+    defended = PurifiedClassifier(classifier, G, Projection(restarts=2, steps=3))
+    x = elsewhere.clone().requires_grad_(True)
+    defended(x)[:, 1].sum().backward()
+    expected = classifier[1].weight[1].detach().view(1, 1, 8, 8).expand_as(x)
+    assert torch.allclose(x.grad, expected)  # BPDA: the projection's Jacobian taken as I
+
+
+def test_hardening_makes_the_recogniser_more_robust(tmp_path):
+    plain, hard = tmp_path / "plain", tmp_path / "hard"
+    assert main(["classify", "train", "--data", "digits", "--epochs", "15", "--width", "16",
+                 "--out", str(plain), "--no-progress"]) == 0
+    assert main(["harden", str(plain), "--method", "fast", "--eps", "0.1", "--out", str(hard),
+                 "--no-progress"]) == 0
+    facts = (hard / "config.yaml").read_text()
+    assert "method: fast" in facts and "eps: 0.1" in facts
+    robust = {}
+    for name, run in (("plain", plain), ("hard", hard)):
+        assert main(["attack", str(run), "--method", "pgd", "--steps", "10", "--n", "400",
+                     "--out", str(tmp_path / f"pgd-{name}")]) == 0
+        robust[name] = json.loads((tmp_path / f"pgd-{name}" / "attack.json").read_text())
+    assert robust["hard"]["adversarial_accuracy"] > robust["plain"]["adversarial_accuracy"] + 0.2
+    assert robust["hard"]["clean_accuracy"] > 0.8
+
+
+def test_attack_commands_end_to_end(tmp_path, capsys):
+    clf, gan = tmp_path / "clf", tmp_path / "gan"
+    assert main(["classify", "train", "--data", "digits", "--epochs", "3", "--width", "8",
+                 "--out", str(clf), "--no-progress"]) == 0
+    assert main(["attack", str(clf), "--method", "fgsm", "--n", "50"]) == 0
+    out = clf / "attacks" / "fgsm-linf-eps0.1"
+    report = json.loads((out / "attack.json").read_text())
+    assert report["n"] == 50 and report["linf_max"] <= 0.1 + 1e-6
+    assert (out / "grid.png").stat().st_size > 0
+    assert "accuracy under attack" in capsys.readouterr().out
+
+    assert main(["attack", "train-advgan", str(clf), "--steps", "5", "--targeted", "3",
+                 "--no-progress"]) == 0
+    advgan = clf / "advgan" / "target3"
+    assert (advgan / "samples.png").is_file()
+    assert main(["attack", str(clf), "--method", "advgan", "--advgan", str(advgan),
+                 "--targeted", "3", "--n", "20", "--out", str(tmp_path / "a")]) == 0
+    assert json.loads((tmp_path / "a" / "attack.json").read_text())["target"] == 3
+    assert main(["attack", str(clf), "--method", "advgan", "--advgan", str(advgan),
+                 "--n", "20"]) == 1
+    assert "trained for target 3, not None" in capsys.readouterr().err
+
+    assert main(["train", "--data", "digits", "--model", "dcgan", "--steps", "5", "--out",
+                 str(gan), "--no-progress"]) == 0
+    assert main(["defend", str(clf), "--gan", str(gan), "--n", "4", "--restarts", "2",
+                 "--projection-steps", "3", "--steps", "2", "--out", str(tmp_path / "d")]) == 0
+    defense = json.loads((tmp_path / "d" / "defense.json").read_text())
+    assert set(defense["accuracy"]) == {"clean", "transfer", "adaptive_bpda"}
+    assert (tmp_path / "d" / "grid.png").is_file()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--method", "cw"], "unknown attack method 'cw'"),
+    (["--eps", "-0.1"], "eps -0.1 is outside (0, 1]"),
+    (["--norm", "l1"], "unknown norm 'l1'; choose one of: linf, l2"),
+    (["--targeted", "sneaker"], "unknown class 'sneaker'; choose one of: 0=0"),
+])
+def test_attack_cli_rejects_bad_input(tmp_path, capsys, argv, message):
+    clf = tmp_path / "clf"
+    assert main(["classify", "train", "--data", "digits", "--epochs", "0.2", "--width", "4",
+                 "--out", str(clf), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["attack", str(clf), "--n", "5", *argv]) == 1
+    assert message in capsys.readouterr().err
