@@ -17,7 +17,6 @@ sees --defense-n images.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import asdict
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import RESULTS, ROOT, TABLE, commit, machine, write_section
+from common import RESULTS, ROOT, commit, machine, publish
 
 from gankit.adversarial import (
     AdvGANConfig,
@@ -207,10 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         "hardened_clean_acc": hardened[best]["clean_accuracy"],
         "hardened_pgd40x5_acc": hardened[best]["pgd40x5"]["adversarial_accuracy"]}
     result["minutes"] = round((time.monotonic() - started) / 60, 1)
-    write_section("adversarial", markdown(result), TABLE)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out} and {TABLE}")
+    publish("adversarial", result, args.out, markdown(result))
     return 0
 
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import RESULTS, ROOT, TABLE, commit, machine, write_section
+from common import RESULTS, ROOT, commit, machine, publish
 
 from gankit.experiments.augmentation import AugmentConfig, run_experiment
 from gankit.recognize import ClassifierConfig
@@ -134,11 +134,8 @@ def main(argv: list[str] | None = None) -> int:
             "cas_full": cas["cas"],
             "minutes": experiments[str(HEADLINE_PER_CLASS)]["minutes"],
         }
-        write_section("augment", markdown(result), TABLE)
     result["bench_minutes"] = round((time.monotonic() - started) / 60, 1)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    publish("augment", result, args.out, markdown(result) if "headline" in result else None)
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -49,3 +50,14 @@ def write_section(name: str, table: str, path: Path = TABLE) -> None:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+
+
+def publish(name: str, result: dict[str, Any], out: Path, table: str | None = None,
+            table_path: Path = TABLE) -> None:
+    """Write `result` as JSON to `out` and, when given, `table` as the benchmark's section of
+    docs/benchmarks.md."""
+    if table is not None:
+        write_section(name, table, table_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}" + ("" if table is None else f" and {table_path}"))

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import RESULTS, ROOT, TABLE, commit, machine, write_section
+from common import RESULTS, ROOT, TABLE, commit, machine, publish
 
 from gankit.train import GANTrainer, make_config
 
@@ -149,10 +149,8 @@ def main(argv: list[str] | None = None) -> int:
             "budget_minutes": args.budget_minutes, "n_generated": args.n,
             "images_per_s_default": recipes["default"]["train"]["images_per_s"],
         }
-        write_section("gan_quality", markdown(result), args.table)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}" + (f" and {args.table}" if "headline" in result else ""))
+    publish("gan_quality", result, args.out,
+            markdown(result) if "headline" in result else None, args.table)
     return 0
 
 

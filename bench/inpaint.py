@@ -13,14 +13,13 @@ its section of docs/benchmarks.md. Models are trained once into --work and reuse
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
-from common import RESULTS, ROOT, TABLE, commit, machine, write_section
+from common import RESULTS, ROOT, commit, machine, publish
 
 from gankit.data import ImageDataset, load_dataset, to_uint8
 from gankit.inpaint import make_masks, telea_available
@@ -161,10 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         "best_method": best, "accuracy_clean": result["accuracy_clean"],
         "accuracy_masked": center["accuracy_masked"],
         "accuracy_completed": gankit_methods[best]["accuracy_completed"]}
-    write_section("inpaint", markdown(result), TABLE)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    publish("inpaint", result, args.out, markdown(result))
     return 0
 
 

@@ -15,7 +15,6 @@ section of docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import replace
@@ -24,7 +23,7 @@ from typing import Any
 
 import torch
 import yaml
-from common import RESULTS, ROOT, TABLE, commit, machine, write_section
+from common import RESULTS, ROOT, commit, machine, publish
 
 from gankit.data import ImageDataset, load_dataset, to_uint8
 from gankit.metrics import scores
@@ -142,10 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                      "classical_best_method": best,
                      "acc_lowlight_cyclegan": test_time["cyclegan"]["accuracy"]},
         "minutes": round((time.monotonic() - started) / 60, 1)}
-    write_section("translate", markdown(result), TABLE)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out} and {TABLE}")
+    publish("translate", result, args.out, markdown(result))
     return 0
 
 

@@ -100,7 +100,7 @@ def test_latent_search_keeps_known_pixels_and_fits_the_context(tmp_path):
     GANTrainer(make_config({**config.to_dict(), "conditional": True, "steps": 2}), cond,
                progress=False, tensorboard=False).fit()
     trained_c, D_c = load_gan(cond)
-    with pytest.raises(GankitError, match="needs an unconditional run"):
+    with pytest.raises(GankitError, match="latent completion needs an unconditional GAN"):
         complete_latent(trained_c, D_c, images, mask)
 
 

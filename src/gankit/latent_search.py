@@ -9,7 +9,18 @@ from collections.abc import Callable
 
 import torch
 
+from gankit.errors import GankitError
 from gankit.models import Generator
+
+
+def check_searchable(generator: Generator, images: torch.Tensor, purpose: str) -> None:
+    """A latent search needs an unconditional generator that draws images of this shape."""
+    if generator.num_classes:
+        raise GankitError(f"{purpose} needs an unconditional GAN; this run was trained with "
+                          "--conditional")
+    if tuple(images.shape[1:]) != tuple(generator.image_shape):
+        raise GankitError(f"the GAN draws {tuple(generator.image_shape)} images but these are "
+                          f"{tuple(images.shape[1:])}")
 
 
 def search_latents(generator: Generator, n: int, loss: Callable[[torch.Tensor], torch.Tensor],

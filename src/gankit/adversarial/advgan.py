@@ -31,7 +31,7 @@ from gankit.data import ImageDataset
 from gankit.device import select_device
 from gankit.errors import GankitError
 from gankit.imaging import save_grid
-from gankit.io import atomic_write, load_state, save_state
+from gankit.io import atomic_write, load_run_state, save_state
 from gankit.models.dcgan import DCGANDiscriminator
 from gankit.models.image2image import ResNetTranslator
 from gankit.train.batches import BatchStream
@@ -159,11 +159,7 @@ def train_advgan(classifier: nn.Module, data: ImageDataset, config: AdvGANConfig
 
 def load_advgan(run_dir: str | Path, device: str = "auto") -> tuple[AdvGAN, dict[str, Any]]:
     """The AdvGAN of a run directory (eval mode) and its metadata (classes, source)."""
-    path = Path(run_dir) / CHECKPOINT
-    if not path.is_file():
-        raise GankitError(f"{run_dir} has no {CHECKPOINT}; train one with "
-                          "gankit attack train-advgan CLASSIFIER_RUN")
-    state = load_state(path)
+    state = load_run_state(run_dir, CHECKPOINT, "gankit attack train-advgan CLASSIFIER_RUN")
     config = AdvGANConfig(**state["config"])
     meta = state["meta"]
     G = ResNetTranslator(meta["image_shape"][0], config.width, config.blocks)

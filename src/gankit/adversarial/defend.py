@@ -21,8 +21,7 @@ import torch
 from torch import nn
 
 from gankit.adversarial.api import AttackSpec, attack_images
-from gankit.errors import GankitError
-from gankit.latent_search import search_latents
+from gankit.latent_search import check_searchable, search_latents
 from gankit.models import Generator
 from gankit.registry import Registry
 
@@ -44,12 +43,7 @@ def _draw(generator: Generator, z: torch.Tensor) -> torch.Tensor:
 def project(generator: Generator, images: torch.Tensor,
             projection: Projection = Projection()) -> torch.Tensor:
     """G(z*) for each image, z* minimising the squared distance ||G(z) - x||^2."""
-    if generator.num_classes:
-        raise GankitError("Defense-GAN needs an unconditional generator; this run was trained "
-                          "with --conditional")
-    if tuple(images.shape[1:]) != tuple(generator.image_shape):
-        raise GankitError(f"the generator makes {tuple(generator.image_shape)} images but the "
-                          f"inputs are {tuple(images.shape[1:])}")
+    check_searchable(generator, images, "Defense-GAN")
     device = next(generator.parameters()).device
     out = []
     for start in range(0, len(images), projection.batch_size):

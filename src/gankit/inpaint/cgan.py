@@ -27,7 +27,7 @@ from gankit.errors import GankitError
 from gankit.imaging import save_grid
 from gankit.inpaint.baselines import paste
 from gankit.inpaint.masks import MASK_KINDS, make_masks
-from gankit.io import atomic_write, load_state, save_state
+from gankit.io import atomic_write, load_run_state, save_state
 from gankit.models.image2image import PatchDiscriminator, UNet
 from gankit.train.batches import BatchStream
 
@@ -131,10 +131,7 @@ def train_completion(config: CompletionConfig, out: str | Path, *,
 
 
 def load_completion(run_dir: str | Path, device: str = "auto") -> CompletionUNet:
-    path = Path(run_dir) / CHECKPOINT
-    if not path.is_file():
-        raise GankitError(f"{run_dir} has no {CHECKPOINT}; train one with gankit inpaint train")
-    state = load_state(path)
+    state = load_run_state(run_dir, CHECKPOINT, "gankit inpaint train")
     config = CompletionConfig(**state["config"])
     G = CompletionUNet(tuple(state["image_shape"]), config.width)
     G.load_state_dict(state["generator"])

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from gankit.errors import GankitError
 from gankit.inpaint.baselines import paste
-from gankit.latent_search import search_latents
+from gankit.latent_search import check_searchable, search_latents
 from gankit.models import Discriminator
 from gankit.train.rundir import TrainedGenerator
 
@@ -42,12 +41,7 @@ def complete_latent(trained: TrainedGenerator, discriminator: Discriminator,
                     images: torch.Tensor, mask: torch.Tensor,
                     search: LatentSearch = LatentSearch()) -> torch.Tensor:
     G = trained.generator
-    if G.num_classes:
-        raise GankitError("latent completion needs an unconditional run; this one was trained "
-                          "with --conditional")
-    if tuple(images.shape[1:]) != tuple(G.image_shape):
-        raise GankitError(f"the run makes {tuple(G.image_shape)} images but these are "
-                          f"{tuple(images.shape[1:])}")
+    check_searchable(G, images, "latent completion")
     device = next(G.parameters()).device
     r = search.restarts
     target = images.to(device).repeat_interleave(r, dim=0)

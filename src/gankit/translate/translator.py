@@ -30,7 +30,7 @@ from gankit.device import select_device
 from gankit.distributed import init_distributed, wrap
 from gankit.errors import GankitError
 from gankit.imaging import save_grid
-from gankit.io import atomic_write, load_state, save_state
+from gankit.io import atomic_write, load_run_state, save_state
 from gankit.models.image2image import PatchDiscriminator, ResNetTranslator, UNet
 from gankit.registry import Registry
 from gankit.train.batches import BatchStream
@@ -211,11 +211,7 @@ def _pix2pix_step(nets: list[nn.Module], opt_g, opt_d, a: torch.Tensor, b: torch
 
 def load_translator(run_dir: str | Path, device: str = "auto") -> tuple[Translator, dict]:
     """The translator of a run directory (eval mode) and its metadata (domains, shape)."""
-    path = Path(run_dir) / CHECKPOINT
-    if not path.is_file():
-        raise GankitError(f"{run_dir} has no {CHECKPOINT}; train one with gankit translate "
-                          "train")
-    state = load_state(path)
+    state = load_run_state(run_dir, CHECKPOINT, "gankit translate train")
     config = TranslateConfig(**state["config"])
     meta = state["meta"]
     model = Translator(config.method, tuple(meta["image_shape"]), config.width, config.blocks)
