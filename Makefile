@@ -4,7 +4,7 @@ PYTHON ?= python3
 STAMP := $(VENV)/.installed
 FASHION := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test data lint clean
+.PHONY: demo test data browser lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +21,19 @@ data:
 	  else echo "note: $(FASHION) missing; as root: apt-get install dataset-fashion-mnist"; fi; \
 	fi
 
+# Chromium and its driver for the end-to-end test of `gankit serve` (skipped without them).
+browser:
+	@if ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	      || echo "note: could not install chromium; the browser test will be skipped"; \
+	  else echo "note: no chromedriver; as root: apt-get install chromium chromium-driver"; fi; \
+	fi
+
 demo: $(STAMP) data
 	$(VENV)/bin/gankit demo
 
-test: $(STAMP) data
+test: $(STAMP) data browser
 	$(VENV)/bin/pytest -q
 
 lint: $(STAMP)

@@ -339,6 +339,21 @@ def cmd_report(args: argparse.Namespace) -> None:
     print(f"wrote {path}")
 
 
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from gankit.serve import create_app
+
+    if not Path(args.runs).is_dir():
+        raise GankitError(f"runs folder {args.runs} does not exist; train something first or "
+                          "pass --runs DIR")
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"note: serving on {args.host}: anyone who can reach it can run models here")
+    print(f"gankit: serving {args.runs} on http://{args.host}:{args.port}/ (Ctrl-C stops)")
+    uvicorn.run(create_app(args.runs, device=args.device), host=args.host, port=args.port,
+                log_level="warning")
+
+
 def _print_registry(title: str, registry: Registry[Any]) -> None:
     print(f"{title}:")
     for name, summary in registry.summaries().items():
@@ -590,6 +605,14 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--compare", nargs="+", metavar="RUN", help="more runs, side by side")
     rep.add_argument("--out", help="HTML file (default: RUN_DIR/report.html)")
     rep.set_defaults(func=cmd_report)
+
+    srv = sub.add_parser("serve", help="a local web app: browse runs, sample, complete, "
+                                       "attack, translate")
+    srv.add_argument("--runs", default="runs", help="folder of run directories")
+    srv.add_argument("--host", default="127.0.0.1", help="address to bind (default: local only)")
+    srv.add_argument("--port", type=int, default=8000)
+    srv.add_argument("--device", default="auto")
+    srv.set_defaults(func=cmd_serve)
 
     sub.add_parser("datasets", help="list the datasets").set_defaults(func=cmd_datasets)
     sub.add_parser("models", help="list models, losses and recipes").set_defaults(func=cmd_models)

@@ -1,0 +1,228 @@
+"""`gankit serve`: a local web app (FastAPI, plain HTML/JS) over a folder of runs.
+
+Browse runs and their reports; sample from a generator (seed, class, latent interpolation);
+complete an uploaded or test image under a drawn/uploaded or named mask; attack an image and
+see the perturbation and the predictions before and after; translate an image between domains.
+
+Model calls run as jobs on one worker thread; the page polls /api/jobs/ID and shows their
+state and elapsed time. Safety: binds 127.0.0.1 unless told otherwise; uploads are limited in
+bytes and in decoded pixels (checked from the header, before decoding, so decompression bombs
+are refused); run paths from the client are resolved inside the runs folder and refused if
+they leave it; a failing model call becomes an error message in its job, and the server
+carries on.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from fastapi import FastAPI, File, Form, HTTPException, UploadFile
+from fastapi.responses import HTMLResponse
+from PIL import Image
+
+from gankit.data import from_uint8, match_channels
+from gankit.errors import GankitError
+from gankit.imaging import image_grid
+
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+MAX_PIXELS = 4096 * 4096
+KINDS = {"checkpoint.safetensors": "gan", "recogniser.safetensors": "classifier",
+         "completion.safetensors": "completion", "translator.safetensors": "translator"}
+
+
+@dataclass
+class Job:
+    id: str
+    action: str
+    started: float = field(default_factory=time.monotonic)
+    state: str = "queued"  # queued, running, done, error
+    finished: float | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+    def view(self) -> dict[str, Any]:
+        end = self.finished or time.monotonic()
+        return {"id": self.id, "action": self.action, "state": self.state,
+                "seconds": round(end - self.started, 1), "result": self.result,
+                "error": self.error}
+
+
+def png_uri(images: torch.Tensor, nrow: int | None = None, scale: int = 4) -> str:
+    """Images in [-1, 1] as one PNG grid, as a data URI."""
+    grid = image_grid(images.detach().cpu().float(), nrow)
+    grid = grid.repeat_interleave(scale, dim=1).repeat_interleave(scale, dim=2)
+    pixels = (grid.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+    buffer = io.BytesIO()
+    Image.fromarray(pixels.squeeze(-1) if pixels.shape[-1] == 1 else pixels).save(buffer, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def decode_image(data: bytes, shape: tuple[int, int, int], *, max_bytes: int = MAX_UPLOAD_BYTES,
+                 max_pixels: int = MAX_PIXELS, what: str = "upload") -> torch.Tensor:
+    """An uploaded image as a (1, C, H, W) tensor in [-1, 1] of the model's shape."""
+    if len(data) > max_bytes:
+        raise HTTPException(413, f"the {what} is {len(data)} bytes; the limit is {max_bytes}")
+    try:
+        image = Image.open(io.BytesIO(data))
+        width, height = image.size  # from the header: nothing is decoded yet
+    except Exception:
+        raise HTTPException(400, f"the {what} is not an image PNG, JPEG, ... can read") from None
+    if width * height > max_pixels:
+        raise HTTPException(400, f"the {what} is {width}x{height} pixels; the limit is "
+                                 f"{max_pixels} pixels")
+    try:
+        image.load()
+    except Exception:
+        raise HTTPException(400, f"the {what} is a damaged image") from None
+    c, h, w = shape
+    tensor = from_uint8(np.asarray(image.convert("L" if c == 1 else "RGB"))[None])
+    if tensor.shape[-2:] != (h, w):
+        tensor = F.interpolate(tensor, size=(h, w), mode="bilinear", antialias=True)
+    return match_channels(tensor.clamp(-1, 1), c)
+    return match_channels(tensor, c)
+
+
+class Runs:
+    """The runs folder; every client-given path is checked to stay inside it."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).resolve()
+
+    def resolve(self, relative: str, kind: str | None = None) -> Path:
+        path = (self.root / relative).resolve()
+        if not path.is_relative_to(self.root):
+            raise HTTPException(400, f"{relative!r} leaves the runs folder")
+        if not path.is_dir():
+            raise HTTPException(404, f"no run {relative!r}")
+        if kind is not None and self.kind(path) != kind:
+            raise HTTPException(400, f"{relative!r} is not a {kind} run")
+        return path
+
+    @staticmethod
+    def kind(path: Path) -> str | None:
+        return next((k for f, k in KINDS.items() if (path / f).is_file()), None)
+
+    def listing(self) -> list[dict[str, Any]]:
+        runs = []
+        for marker, kind in KINDS.items():
+            for file in sorted(self.root.rglob(marker)):
+                if ".report-figures" in file.parts:
+                    continue
+                runs.append({"path": str(file.parent.relative_to(self.root)), "kind": kind})
+        return sorted(runs, key=lambda r: r["path"])
+
+
+def create_app(runs_dir: str | Path = "runs", *, max_bytes: int = MAX_UPLOAD_BYTES,
+               max_pixels: int = MAX_PIXELS, device: str = "cpu") -> FastAPI:
+    from gankit.serve import actions
+
+    runs = Runs(runs_dir)
+    app = FastAPI(title="gankit", docs_url=None, redoc_url=None)
+    jobs: dict[str, Job] = {}
+    lock = threading.Lock()
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gankit-job")
+
+    def submit(action: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        job = Job(uuid.uuid4().hex[:12], action)
+        with lock:
+            jobs[job.id] = job
+
+        def run() -> None:
+            job.state = "running"
+            try:
+                job.result, job.state = fn(), "done"
+            except (GankitError, HTTPException) as err:
+                job.error, job.state = getattr(err, "detail", None) or str(err), "error"
+            except Exception as err:  # the page shows it; the server keeps serving
+                job.error, job.state = f"{type(err).__name__}: {err}", "error"
+            job.finished = time.monotonic()
+
+        worker.submit(run)
+        return job.view()
+
+    def upload(file: UploadFile | None, shape: tuple[int, int, int],
+               what: str) -> torch.Tensor | None:
+        if file is None:
+            return None
+        return decode_image(file.file.read(max_bytes + 1), shape, max_bytes=max_bytes,
+                            max_pixels=max_pixels, what=what)
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        return resources.files("gankit.serve").joinpath("page.html").read_text()
+
+    @app.get("/api/runs")
+    def list_runs() -> list[dict[str, Any]]:
+        return runs.listing()
+
+    @app.get("/api/report", response_class=HTMLResponse)
+    def report(run: str) -> str:
+        from gankit.report import write_report
+
+        try:
+            return write_report([runs.resolve(run)]).read_text()
+        except GankitError as err:
+            raise HTTPException(400, str(err)) from None
+
+    @app.get("/api/jobs/{job_id}")
+    def job(job_id: str) -> dict[str, Any]:
+        with lock:
+            found = jobs.get(job_id)
+        if found is None:
+            raise HTTPException(404, f"no job {job_id!r}")
+        return found.view()
+
+    @app.post("/api/sample")
+    def sample(run: str = Form(...), seed: int = Form(0), n: int = Form(16),
+               class_name: str = Form(""), interpolate: int = Form(0)) -> dict[str, Any]:
+        path = runs.resolve(run, "gan")
+        if not 1 <= n <= 256 or not 0 <= interpolate <= 32:
+            raise HTTPException(400, "n must lie in 1..256 and interpolate in 0..32")
+        return submit("sample", lambda: actions.sample(path, seed, n, class_name, interpolate,
+                                                       device))
+
+    @app.post("/api/inpaint")
+    def inpaint(run: str = Form(...), method: str = Form("latent"), mask: str = Form("center"),
+                index: int = Form(0), seed: int = Form(0), image: UploadFile | None = File(None),
+                mask_image: UploadFile | None = File(None)) -> dict[str, Any]:
+        path = runs.resolve(run)
+        shape = actions.image_shape(path)
+        picture = upload(image, shape, "image")
+        drawn = upload(mask_image, (1, *shape[1:]), "mask")
+        return submit("inpaint", lambda: actions.inpaint(path, method, mask, drawn, picture,
+                                                         index, seed, device))
+
+    @app.post("/api/attack")
+    def attack(run: str = Form(...), method: str = Form("pgd"), eps: float = Form(0.1),
+               index: int = Form(0), image: UploadFile | None = File(None)) -> dict[str, Any]:
+        path = runs.resolve(run, "classifier")
+        picture = upload(image, actions.image_shape(path), "image")
+        return submit("attack", lambda: actions.attack(path, method, eps, picture, index,
+                                                       device))
+
+    @app.post("/api/translate")
+    def translate(run: str = Form(...), direction: str = Form("a2b"), index: int = Form(0),
+                  image: UploadFile | None = File(None)) -> dict[str, Any]:
+        path = runs.resolve(run, "translator")
+        picture = upload(image, actions.image_shape(path), "image")
+        return submit("translate", lambda: actions.translate(path, direction, picture, index,
+                                                             device))
+
+    app.state.shutdown = worker.shutdown
+    return app
+
+
+__all__ = ["create_app", "decode_image", "png_uri"]
