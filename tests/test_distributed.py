@@ -160,3 +160,17 @@ def test_translation_and_completion_train_under_ddp(tmp_path):
     assert torch.equal(w0, w1)
     assert (tmp_path / "translate" / "translator.safetensors").is_file()
     assert (tmp_path / "completion" / "completion.safetensors").is_file()
+
+
+def test_resuming_a_checkpoint_of_another_architecture_is_refused(tmp_path):
+    from gankit.io import save_state
+
+    small, wide = tmp_path / "small", tmp_path / "wide"
+    for run, width in ((small, 16), (wide, 32)):
+        GANTrainer(make_config({**CONFIG, "width": width, "steps": 1}), run, progress=False,
+                   tensorboard=False).fit()
+    state = load_state(small / "checkpoint.safetensors")
+    state["generator"] = load_state(wide / "checkpoint.safetensors")["generator"]
+    save_state(small / "checkpoint.safetensors", state)  # config says 16, weights are 32 wide
+    with pytest.raises(GankitError, match="do not fit the mlp architecture of its config"):
+        GANTrainer.resume(small, progress=False, tensorboard=False)

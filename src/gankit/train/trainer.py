@@ -277,10 +277,16 @@ class GANTrainer:
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.G.load_state_dict(state["generator"])
-        self.D.load_state_dict(state["discriminator"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+        try:
+            self.G.load_state_dict(state["generator"])
+            self.D.load_state_dict(state["discriminator"])
+            self.opt_g.load_state_dict(state["opt_g"])
+            self.opt_d.load_state_dict(state["opt_d"])
+        except (RuntimeError, ValueError) as err:
+            raise GankitError(
+                f"the weights in {self.run.checkpoint} do not fit the {self.config.model} "
+                f"architecture of its config ({str(err).splitlines()[0]}); it was written by "
+                "a different model, so it cannot be resumed") from None
         if self.ema is not None:
             self.ema.model.load_state_dict(state["generator_ema"])
         self.noise.set_state(state["rng"]["noise"])
