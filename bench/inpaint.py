@@ -113,10 +113,10 @@ def markdown(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000, help="test images per mask")
-    parser.add_argument("--latent-n", type=int, default=200, help="images for latent search")
+    parser.add_argument("--latent-n", type=int, default=100, help="images for latent search")
     parser.add_argument("--gan-minutes", type=float, default=30.0)
     parser.add_argument("--gan-run", type=Path, help="unconditional run for latent search")
-    parser.add_argument("--cgan-steps", type=int, default=6000)
+    parser.add_argument("--cgan-steps", type=int, default=1500)
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "inpaint")
     parser.add_argument("--out", type=Path, default=RESULTS / "inpaint.json")
     args = parser.parse_args(argv)

@@ -90,7 +90,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=6000, help="CycleGAN steps")
+    parser.add_argument("--steps", type=int, default=2500, help="CycleGAN steps")
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "translate")
     parser.add_argument("--out", type=Path, default=RESULTS / "translate.json")
     args = parser.parse_args(argv)
