@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import RESULTS, ROOT, commit, machine, publish
+from common import RESULTS, ROOT, commit, machine, publish, share_cache
 
 from gankit.adversarial import (
     AdvGANConfig,
@@ -177,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "adversarial")
     parser.add_argument("--out", type=Path, default=RESULTS / "adversarial.json")
     args = parser.parse_args(argv)
+    share_cache()
     started = time.monotonic()
     standard = standard_run(args)
     advgan = advgan_run(args, standard)

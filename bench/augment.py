@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import RESULTS, ROOT, commit, machine, publish
+from common import RESULTS, ROOT, commit, machine, publish, share_cache
 
 from gankit.experiments.augmentation import AugmentConfig, run_experiment
 from gankit.recognize import ClassifierConfig
@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "augment")
     parser.add_argument("--out", type=Path, default=RESULTS / "augment.json")
     args = parser.parse_args(argv)
+    share_cache()
     sizes = [int(p) for p in args.per_class.split(",") if p]
     started = time.monotonic()
     experiments = {str(n): experiment(n, args) for n in sizes}

@@ -14,6 +14,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "docs" / "benchmarks.md"
 RESULTS = ROOT / "bench" / "results"
+CACHE = ROOT / "bench" / "work" / "cache"
+
+
+def share_cache() -> None:
+    """Point gankit's cache (reference Inception features, the domain recogniser) at one folder
+    that every benchmark uses, so each is computed once per machine and survives resumes."""
+    os.environ.setdefault("XDG_CACHE_HOME", str(CACHE))
 
 
 def machine() -> dict[str, Any]:

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import RESULTS, ROOT, TABLE, commit, machine, publish
+from common import RESULTS, ROOT, TABLE, commit, machine, publish, share_cache
 
 from gankit.train import GANTrainer, make_config
 
@@ -123,8 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown recipe {unknown}; choose from {', '.join(RECIPES)}")
     work = args.work / f"budget{args.budget_minutes:g}-seed{args.seed}"
-    # Keep the feature and recogniser caches beside the runs, so a resumed benchmark finds them.
-    os.environ.setdefault("XDG_CACHE_HOME", str(args.work / "cache"))
+    share_cache()
 
     # All training first: each budget needs a quiet machine, while the Inception passes that
     # follow are resumable chunk by chunk and their results do not depend on the load.

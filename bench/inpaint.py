@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import RESULTS, ROOT, commit, machine, publish
+from common import RESULTS, ROOT, commit, machine, publish, share_cache
 
 from gankit.data import ImageDataset, load_dataset, to_uint8
 from gankit.inpaint import make_masks, telea_available
@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "inpaint")
     parser.add_argument("--out", type=Path, default=RESULTS / "inpaint.json")
     args = parser.parse_args(argv)
+    share_cache()
 
     train = load_dataset("fashion-mnist", "train")
     test = load_dataset("fashion-mnist", "test")

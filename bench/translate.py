@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 import yaml
-from common import RESULTS, ROOT, commit, machine, publish
+from common import RESULTS, ROOT, commit, machine, publish, share_cache
 
 from gankit.data import ImageDataset, load_dataset, to_uint8
 from gankit.metrics import scores
@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "translate")
     parser.add_argument("--out", type=Path, default=RESULTS / "translate.json")
     args = parser.parse_args(argv)
+    share_cache()
     started = time.monotonic()
     train, test = load_dataset("fashion-mnist", "train"), load_dataset("fashion-mnist", "test")
     low_test = load_domain(LOW, "test", seed=0)
