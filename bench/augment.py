@@ -28,7 +28,7 @@ HEADLINE_PER_CLASS = 100
 
 
 def experiment(per_class: int, args: argparse.Namespace) -> dict[str, Any]:
-    out = args.work / f"pc{per_class}-seeds{args.seeds}"
+    out = args.work / f"pc{per_class}-seeds{args.seeds}-ms{args.mode_seeking:g}"
     done = out / "augment.json"
     if done.is_file():
         print(f"[{per_class}/class] reusing {done}", flush=True)
@@ -36,7 +36,8 @@ def experiment(per_class: int, args: argparse.Namespace) -> dict[str, Any]:
     if out.exists():
         shutil.rmtree(out)
     config = AugmentConfig(data="fashion-mnist", per_class=per_class, seeds=args.seeds,
-                           gan_steps=args.gan_steps, synthetic_ratio=args.ratio,
+                           gan_steps=args.gan_steps, gan_mode_seeking=args.mode_seeking,
+                           synthetic_ratio=args.ratio,
                            filter_by_confidence=args.filter,
                            classifier=ClassifierConfig(steps=args.classifier_steps))
     print(f"[{per_class}/class] running {args.seeds} seeds", flush=True)
@@ -50,7 +51,7 @@ def cas_full(args: argparse.Namespace) -> dict[str, Any]:
     from gankit.metrics import evaluate_run
     from gankit.train import GANTrainer, make_config
 
-    run = args.work / f"cas-gan-{args.cas_minutes:g}min"
+    run = args.work / f"cas-gan-{args.cas_minutes:g}min-ms{args.mode_seeking:g}"
     done = run / "bench_cas.json"
     if done.is_file():
         return json.loads(done.read_text())
@@ -58,8 +59,8 @@ def cas_full(args: argparse.Namespace) -> dict[str, Any]:
         if run.exists():
             shutil.rmtree(run)
         config = make_config({"recipe": "default", "data": "fashion-mnist", "conditional": True,
-                              "minutes": args.cas_minutes, "steps": 10**9,
-                              "sample_every": 5000, "checkpoint_every": 5000})
+                              "mode_seeking": args.mode_seeking, "minutes": args.cas_minutes,
+                              "steps": 10**9, "sample_every": 5000, "checkpoint_every": 5000})
         summary = GANTrainer(config, run, progress=False).fit()
         (run / "bench_train.json").write_text(json.dumps(
             {"steps": summary.steps, "images_per_s": round(summary.images_per_s, 1)}))
@@ -108,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--gan-steps", type=int, default=2000)
     parser.add_argument("--classifier-steps", type=int, default=600)
+    parser.add_argument("--mode-seeking", type=float, default=1.0,
+                        help="the conditional GANs' mode-seeking weight (0 = off)")
     parser.add_argument("--ratio", type=float, default=1.0)
     parser.add_argument("--filter", action="store_true")
     parser.add_argument("--cas-minutes", type=float, default=30.0)

@@ -173,7 +173,8 @@ def cmd_augment(args: argparse.Namespace) -> None:
     config = AugmentConfig(
         data=args.data, data_root=args.data_root, per_class=args.per_class, seeds=args.seeds,
         gan_recipe=args.gan_recipe, gan_steps=args.gan_steps, gan_diffaugment=args.diffaugment,
-        synthetic_ratio=args.ratio, filter_by_confidence=args.filter,
+        gan_mode_seeking=args.mode_seeking, synthetic_ratio=args.ratio,
+        filter_by_confidence=args.filter,
         classifier=ClassifierConfig(steps=args.classifier_steps), device=args.device)
     out = Path(args.out) if args.out else Path("runs") / (
         f"augment-{args.data.split(':')[0]}-{args.per_class}pc-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -461,6 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
     aug.add_argument("--gan-steps", type=int, default=2000)
     aug.add_argument("--diffaugment", default="color,translation,cutout",
                      help="DiffAugment transforms for the GAN ('' = off)")
+    aug.add_argument("--mode-seeking", type=float, default=1.0,
+                     help="mode-seeking weight against within-class collapse (0 = off)")
     aug.add_argument("--ratio", type=float, default=1.0, help="synthetic images per real one")
     aug.add_argument("--filter", action="store_true",
                      help="keep the synthetic images a real-data recogniser is surest of")

@@ -70,3 +70,12 @@ def r1_penalty(discriminator: nn.Module, real: torch.Tensor,
     real = real.detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(discriminator(real, labels).sum(), real, create_graph=True)
     return grad.flatten(1).pow(2).sum(dim=1).mean()
+
+
+def mode_seeking_penalty(images_a: torch.Tensor, images_b: torch.Tensor, z_a: torch.Tensor,
+                         z_b: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """1 / (mean|G(z_a) - G(z_b)| / mean|z_a - z_b|): large when two latents give nearly the
+    same image, so G minimising it spreads its samples (Mao et al. 2019, "Mode Seeking
+    Generative Adversarial Networks for Diverse Image Synthesis", eq. 3)."""
+    ratio = (images_a - images_b).abs().mean() / (z_a - z_b).abs().mean()
+    return 1 / (ratio + eps)

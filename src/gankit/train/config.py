@@ -40,6 +40,8 @@ class TrainConfig:
     # objective
     loss: str = _opt("GAN loss (gankit models lists them)", "hinge")
     r1: float = _opt("R1 penalty weight gamma on real images (0 = off)", 0.0)
+    mode_seeking: float = _opt("mode-seeking weight lambda against within-class collapse "
+                               "(Mao et al. 2019; 0 = off)", 0.0)
     diffaugment: str = _opt("DiffAugment transforms D sees on real and fake images, e.g. "
                             "color,translation,cutout (empty = off)", "")
     # optimisation
@@ -143,6 +145,8 @@ def validate(config: TrainConfig) -> None:
         raise GankitError("--ema, --beta1 and --beta2 must lie in [0, 1)")
     if config.r1 < 0:
         raise GankitError("--r1 must be non-negative")
+    if config.mode_seeking < 0:
+        raise GankitError("--mode-seeking must be non-negative")
     parse_policy(config.diffaugment)  # unknown transforms list the choices
     for name in ("amp", "channels_last", "pin_memory"):
         if getattr(config, name) not in SWITCHES:

@@ -20,7 +20,7 @@ from gankit.distributed import any_rank, init_distributed, mean_over_ranks, wrap
 from gankit.errors import DivergenceError, GankitError
 from gankit.imaging import save_grid
 from gankit.io import atomic_write, load_state, save_state
-from gankit.losses import LOSSES, gradient_penalty, r1_penalty
+from gankit.losses import LOSSES, gradient_penalty, mode_seeking_penalty, r1_penalty
 from gankit.models import build_gan
 from gankit.train.batches import BatchStream
 from gankit.train.config import TrainConfig, config_yaml, make_config
@@ -138,9 +138,20 @@ class GANTrainer:
             loss_d.backward()
             self.opt_d.step()
 
+        z = self._latents()
+        if cfg.mode_seeking:
+            # Pairs of latents with the same labels: the first half's, repeated.
+            half = z.shape[0] // 2
+            z = torch.cat([z[:half], z[half : 2 * half]])
+            labels = None if labels is None else labels[:half].repeat(2)
         with self.speed.autocast(self.device):
-            fake_logits_g = D(self._augment(G(self._latents(), labels)), labels)
+            fake_g = G(z, labels)
+            fake_logits_g = D(self._augment(fake_g), labels)
         loss_g = self.loss.generator(fake_logits_g.float())
+        if cfg.mode_seeking:
+            fake_g = fake_g.float()
+            loss_g = loss_g + cfg.mode_seeking * mode_seeking_penalty(
+                fake_g[:half], fake_g[half:], z[:half], z[half:])
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
