@@ -30,6 +30,8 @@ def test_bad_config_values_are_named(tmp_path):
         make_config({"recipe": "fast"})
     with pytest.raises(GankitError, match="--batch-size must be at least 1"):
         make_config({"batch_size": 0})
+    with pytest.raises(GankitError, match="--mode-seeking must be non-negative"):
+        make_config({"mode_seeking": -1.0})
     bad = tmp_path / "bad.yaml"
     bad.write_text("- just a list\n")
     with pytest.raises(GankitError, match="must hold a mapping"):

@@ -4,8 +4,16 @@ import pytest
 import torch
 from torch import nn
 
+from gankit.data import load_dataset
 from gankit.errors import GankitError
-from gankit.losses import LOSSES, gradient_penalty, minimax_value, r1_penalty
+from gankit.losses import (
+    LOSSES,
+    gradient_penalty,
+    minimax_value,
+    mode_seeking_penalty,
+    r1_penalty,
+)
+from gankit.train import GANTrainer, make_config
 
 
 def test_minimax_value_at_d_equal_half_is_minus_two_log_two():
@@ -73,3 +81,29 @@ def test_penalties_match_closed_form_for_a_linear_discriminator():
 def test_unknown_loss_lists_choices():
     with pytest.raises(GankitError, match="unknown loss 'lsgan'.*minimax, nonsaturating, hinge"):
         LOSSES.get("lsgan")
+
+
+def test_mode_seeking_penalty_is_latent_distance_over_image_distance():
+    z_a, z_b = torch.zeros(4, 10), torch.full((4, 10), 2.0)  # mean |dz| = 2
+    images_a, images_b = torch.zeros(4, 1, 3, 3), torch.full((4, 1, 3, 3), 0.5)  # mean |dx| = 0.5
+    assert mode_seeking_penalty(images_a, images_b, z_a, z_b).item() == pytest.approx(4.0, rel=1e-4)
+    collapsed = mode_seeking_penalty(images_a, images_a, z_a, z_b).item()
+    assert collapsed == pytest.approx(1e5)  # identical images: the largest penalty, 1 / eps
+
+
+def _within_class_spread(mode_seeking: float, tmp_path) -> float:
+    data = load_dataset("digits", "train")
+    config = make_config({"model": "mlp", "width": 32, "conditional": True, "ema": 0.0,
+                          "steps": 200, "batch_size": 32, "mode_seeking": mode_seeking,
+                          "log_every": 1000, "sample_every": 10**6, "checkpoint_every": 10**6})
+    trainer = GANTrainer(config, tmp_path / f"ms{mode_seeking}", data=data, progress=False,
+                         tensorboard=False)
+    trainer.fit()
+    z = torch.randn(64, config.z_dim, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        images = trainer.G.eval()(z, torch.zeros(64, dtype=torch.long))
+    return images.std(dim=0).mean().item()
+
+
+def test_mode_seeking_spreads_the_samples_of_one_class(tmp_path):
+    assert _within_class_spread(1.0, tmp_path) > 2 * _within_class_spread(0.0, tmp_path)

@@ -147,6 +147,8 @@ def validate(config: TrainConfig) -> None:
         raise GankitError("--r1 must be non-negative")
     if config.mode_seeking < 0:
         raise GankitError("--mode-seeking must be non-negative")
+    if config.mode_seeking and config.batch_size < 2:
+        raise GankitError("--mode-seeking compares pairs of samples: use --batch-size 2 or more")
     parse_policy(config.diffaugment)  # unknown transforms list the choices
     for name in ("amp", "channels_last", "pin_memory"):
         if getattr(config, name) not in SWITCHES:
