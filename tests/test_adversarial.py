@@ -23,7 +23,7 @@ from gankit.adversarial import (
     project,
     train_advgan,
 )
-from gankit.adversarial.api import check_inputs
+from gankit.adversarial.api import attack_flops, check_inputs
 from gankit.cli import main
 from gankit.data import load_dataset
 from gankit.errors import GankitError
@@ -64,6 +64,16 @@ def test_fgsm_on_a_linear_model_is_the_analytic_sign_gradient_step():
     # Targeted: descend the target's cross-entropy instead.
     towards = ((p - torch.nn.functional.one_hot(torch.full_like(y, 2), 3)) @ W).view_as(x)
     assert torch.allclose(fgsm(model, x, y, Budget(eps), target=2), x - 0.1 * towards.sign())
+
+
+def test_attack_cost_in_flops_counts_every_pass():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
+    x, y = torch.rand(5, 1, 4, 4) - 0.5, torch.tensor([0, 1, 2, 0, 1])
+    forward = 2 * 16 * 3  # multiply-adds of one image through the linear layer
+    gradient = 2 * forward  # forward, then backward to the input only (no weight gradients)
+    assert attack_flops(model, x, y, "fgsm", AttackSpec(Budget(0.1))) == gradient
+    pgd_spec = AttackSpec(Budget(0.1), pgd=PGDConfig(steps=7, restarts=2))
+    assert attack_flops(model, x, y, "pgd", pgd_spec) == 2 * (7 * gradient + forward)
 
 
 def test_margin_loss_is_zero_once_the_goal_is_reached_with_confidence():
@@ -146,6 +156,8 @@ def test_advgan_fools_the_model_more_often_than_noise_of_the_same_size(digits, d
     noisy = (test.images + signs * linf).clamp(-1, 1)  # random corners of the same L-inf ball
     noise_accuracy = accuracy(digits_model, replace(test, images=noisy))
     assert report.evaluations_per_image == 1
+    assert 0 < report.flops_per_image < measure_attack(
+        digits_model, test, "pgd", AttackSpec(pgd=PGDConfig(steps=40)))[0].flops_per_image
     assert report.adversarial_accuracy < noise_accuracy - 0.1
     assert report.success_rate > 0.1
 

@@ -241,7 +241,8 @@ def cmd_attack(args: argparse.Namespace) -> None:
     print(f"  perturbation L-inf    mean {report.linf_mean:.4f}, max {report.linf_max:.4f}")
     print(f"  perturbation L2       mean {report.l2_mean:.4f}, max {report.l2_max:.4f}")
     print(f"  time per image        {1000 * report.seconds_per_image:.2f} ms "
-          f"({report.evaluations_per_image} network passes)")
+          f"({report.evaluations_per_image} network passes, "
+          f"{report.flops_per_image / 1e6:.1f} MFLOP)")
     print(f"wrote {out}/ (attack.json, grid.png)")
 
 

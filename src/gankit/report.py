@@ -145,7 +145,7 @@ def _applications(run: Path) -> list[Section]:
     attacks = sorted(run.glob("attacks/*/attack.json"))
     if attacks:
         keys = ["clean_accuracy", "adversarial_accuracy", "success_rate", "linf_max",
-                "l2_mean", "seconds_per_image"]
+                "l2_mean", "seconds_per_image", "flops_per_image"]
         rows = [[p.parent.name, *[_fmt(_read_json(p).get(k)) for k in keys]] for p in attacks]
         figures = [_png(p.parent / "grid.png", p.parent.name) for p in attacks
                    if (p.parent / "grid.png").is_file()]

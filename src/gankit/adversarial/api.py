@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import flop_registry
 
 from gankit.adversarial.advgan import AdvGAN, check_target, load_advgan
 from gankit.adversarial.attacks import SCALE, Budget, PGDConfig, fgsm, fooled, pgd, pgd_evaluations
@@ -80,7 +82,8 @@ class AttackReport:
     l2_mean: float
     l2_max: float
     seconds_per_image: float
-    evaluations_per_image: int
+    evaluations_per_image: int  # network passes, whatever the size of each network
+    flops_per_image: int  # measured: the cost that compares an AdvGAN pass with PGD's
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,6 +118,32 @@ def attack_images(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, 
     return torch.cat(out)
 
 
+class _FlopCount(TorchDispatchMode):
+    """Sums the FLOPs of every operator PyTorch's FLOP counter knows (matmuls, convolutions,
+    forward and backward). torch's FlopCounterMode itself cannot run autograd.grad on an
+    input tensor, which is what the gradient attacks do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.total = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        out = func(*args, **(kwargs or {}))
+        count = flop_registry.get(func._overloadpacket)
+        if count is not None:
+            self.total += count(*args, **(kwargs or {}), out_val=out)
+        return out
+
+
+def attack_flops(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, method: str,
+                 spec: AttackSpec) -> int:
+    """Floating-point operations of attacking one image (the first), every pass of every
+    network involved counted."""
+    with _FlopCount() as counter:
+        attack_images(model, images[:1], labels[:1], method, spec)
+    return counter.total
+
+
 def check_inputs(model: nn.Module, data: ImageDataset, spec: AttackSpec) -> None:
     spec.budget.check(data.image_shape)
     check_target(spec.target, data.num_classes)
@@ -142,7 +171,8 @@ def measure_attack(model: nn.Module, data: ImageDataset, method: str,
         success_rate=success_rate(clean_logits, adv_logits, data.labels, spec.target),
         linf_mean=linf.mean().item(), linf_max=linf.max().item(), l2_mean=l2.mean().item(),
         l2_max=l2.max().item(), seconds_per_image=seconds / max(len(data), 1),
-        evaluations_per_image=ATTACKS.get(method).evaluations(spec))
+        evaluations_per_image=ATTACKS.get(method).evaluations(spec),
+        flops_per_image=attack_flops(model, data.images, data.labels, method, spec))
     return report, adversarial
 
 
