@@ -171,9 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=float, default=4.0, help="standard recogniser")
     parser.add_argument("--hardened-epochs", type=float, default=4.0)
     parser.add_argument("--advgan-steps", type=int, default=1000)
-    parser.add_argument("--methods", default="fast",
+    parser.add_argument("--methods", default="fast,pgd",
                         help="hardening methods, comma-separated: fast, pgd, advgan")
-    parser.add_argument("--pgd-n", type=int, default=300)
+    parser.add_argument("--pgd-n", type=int, default=1000)
     parser.add_argument("--defense-n", type=int, default=30)
     parser.add_argument("--defense-pgd-steps", type=int, default=5)
     parser.add_argument("--gan-run", type=Path, default=ROOT / "bench" / "work" / "gan_quality"
