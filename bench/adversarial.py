@@ -61,13 +61,14 @@ def standard_run(args: argparse.Namespace) -> Path:
 
 def advgan_run(args: argparse.Namespace, victim: Path) -> Path:
     """An AdvGAN trained (white-box) against the recogniser in `victim`."""
-    run = args.work / f"advgan-vs-{victim.name}"
+    run = args.work / f"advgan-w{args.advgan_width}-vs-{victim.name}"
     if not (run / "advgan.safetensors").is_file():
         print(f"[{run.name}] training", flush=True)
         stored = load_recogniser_run(victim)
         train = load_dataset("fashion-mnist", "train")
         started = time.monotonic()
-        train_advgan(stored.model, train, AdvGANConfig(eps=BUDGET.eps, steps=args.advgan_steps),
+        train_advgan(stored.model, train, AdvGANConfig(eps=BUDGET.eps, steps=args.advgan_steps,
+                                                        width=args.advgan_width),
                      run, source={"classifier_run": str(victim)}, progress=False)
         print(f"[{run.name}] {time.monotonic() - started:.0f} s", flush=True)
     return run
@@ -188,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=float, default=4.0, help="standard recogniser")
     parser.add_argument("--hardened-epochs", type=float, default=4.0)
     parser.add_argument("--advgan-steps", type=int, default=1000)
+    parser.add_argument("--advgan-width", type=int, default=8,
+                        help="AdvGAN generator channels (16: 39 MFLOP per image, 8: 10 MFLOP)")
     parser.add_argument("--methods", default="fast,pgd",
                         help="hardening methods, comma-separated: fast, pgd, advgan")
     parser.add_argument("--pgd-n", type=int, default=1000)
