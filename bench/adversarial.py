@@ -5,8 +5,8 @@ hardened recognisers (--methods: fast FGSM-RS by default; PGD-7 adversarial trai
 AdvGAN images on request, as they cost 2-4x more on a CPU); then, for every
 recogniser, measures clean accuracy and accuracy under FGSM, PGD-40 with 5 random restarts and
 the AdvGAN, all L-inf eps = 0.1 on the [0, 1] pixel scale; then Defense-GAN (Samangouei et al.
-2018) with the unconditional GAN of bench/gan_quality.py, under transfer and adaptive (BPDA)
-attacks. Writes bench/results/adversarial.json and its section of docs/benchmarks.md.
+2018) with an unconditional GAN (gankit's default recipe trained here for --gan-steps, or
+--gan-run), under transfer and adaptive (BPDA) attacks. Writes bench/results/adversarial.json and its section of docs/benchmarks.md.
 
 PGD-40x5 costs 405 network passes per image, so it runs on the first --pgd-n test images;
 FGSM and AdvGAN see the whole test set; Defense-GAN (2,000 generator passes per projection)
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from dataclasses import asdict
@@ -43,7 +44,7 @@ from gankit.adversarial.defend import evaluate_defense
 from gankit.data import ImageDataset, load_dataset
 from gankit.recognize import ClassifierConfig, load_recogniser_run, train_recogniser_run
 from gankit.recognize.run import RECOGNISER_FILE
-from gankit.train import load_generator
+from gankit.train import GANTrainer, load_generator, make_config
 
 BUDGET = Budget(0.1, "linf")
 PGD40x5 = PGDConfig(steps=40, restarts=5)
@@ -121,8 +122,26 @@ def report_attack(run: Path, name: str, model: torch.nn.Module, data: ImageDatas
     return report.to_dict()
 
 
+def defense_gan_run(args: argparse.Namespace) -> Path:
+    """The unconditional GAN Defense-GAN projects onto: --gan-run, or gankit's default recipe
+    trained here for --gan-steps."""
+    if args.gan_run is not None:
+        return args.gan_run
+    run = args.work / f"defense-gan-{args.gan_steps}steps"
+    if not (run / "bench_train.json").is_file():
+        if run.exists():  # cut off: start over, the run is short
+            shutil.rmtree(run)
+        print(f"[{run.name}] training", flush=True)
+        config = make_config({"data": "fashion-mnist", "steps": args.gan_steps,
+                              "sample_every": args.gan_steps, "log_every": 500})
+        summary = GANTrainer(config, run, progress=False).fit()
+        (run / "bench_train.json").write_text(json.dumps(
+            {"steps": summary.steps, "seconds": round(summary.seconds, 1)}))
+    return run
+
+
 def defense(standard: Path, args: argparse.Namespace) -> dict[str, Any]:
-    gan = args.gan_run
+    gan = defense_gan_run(args)
     stored = load_recogniser_run(standard)
     generator = load_generator(gan).generator
     test = load_dataset("fashion-mnist", "test").select(torch.arange(args.defense_n))
@@ -196,8 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pgd-n", type=int, default=1000)
     parser.add_argument("--defense-n", type=int, default=30)
     parser.add_argument("--defense-pgd-steps", type=int, default=5)
-    parser.add_argument("--gan-run", type=Path, default=ROOT / "bench" / "work" / "gan_quality"
-                        / "budget30-seed0" / "default", help="unconditional GAN for Defense-GAN")
+    parser.add_argument("--gan-run", type=Path, default=None,
+                        help="unconditional GAN run for Defense-GAN (default: train one here)")
+    parser.add_argument("--gan-steps", type=int, default=5000,
+                        help="steps of gankit's default recipe for Defense-GAN's own GAN")
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "adversarial")
     parser.add_argument("--out", type=Path, default=RESULTS / "adversarial.json")
     args = parser.parse_args(argv)

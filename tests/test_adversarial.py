@@ -72,8 +72,14 @@ def test_attack_cost_in_flops_counts_every_pass():
     forward = 2 * 16 * 3  # multiply-adds of one image through the linear layer
     gradient = 2 * forward  # forward, then backward to the input only (no weight gradients)
     assert attack_flops(model, x, y, "fgsm", AttackSpec(Budget(0.1))) == gradient
+    # PGD: every restart for an image it cannot fool, one for an image already misclassified.
+    with torch.no_grad():
+        model[1].weight.zero_()
+        model[1].bias.copy_(torch.tensor([1.0, 0.0, 0.0]))
     pgd_spec = AttackSpec(Budget(0.1), pgd=PGDConfig(steps=7, restarts=2))
-    assert attack_flops(model, x, y, "pgd", pgd_spec) == 2 * (7 * gradient + forward)
+    assert attack_flops(model, x, torch.tensor([0]), "pgd", pgd_spec) == 2 * (7 * gradient
+                                                                              + forward)
+    assert attack_flops(model, x, torch.tensor([1]), "pgd", pgd_spec) == 7 * gradient + forward
 
 
 def test_margin_loss_is_zero_once_the_goal_is_reached_with_confidence():

@@ -138,7 +138,7 @@ class _FlopCount(TorchDispatchMode):
 def attack_flops(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, method: str,
                  spec: AttackSpec) -> int:
     """Floating-point operations of attacking one image (the first), every pass of every
-    network involved counted."""
+    network involved counted (PGD's later restarts cost nothing once the image is fooled)."""
     with _FlopCount() as counter:
         attack_images(model, images[:1], labels[:1], method, spec)
     return counter.total

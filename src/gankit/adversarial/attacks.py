@@ -114,27 +114,34 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, budget: Bu
         config: PGDConfig = PGDConfig(), target: int | None = None,
         generator: torch.Generator | None = None) -> torch.Tensor:
     """Projected gradient ascent; over restarts, each image keeps its first successful
-    adversary (or, where none succeeds, the one with the highest loss). Random starts come
-    from `generator` (default: one seeded with config.seed, so a call is reproducible)."""
+    adversary (or, where none succeeds, the one with the highest loss). A restart attacks only
+    the images no earlier restart has fooled (their outcome cannot change, so an eval-mode
+    model gives the same result for a fraction of the passes). Random starts come from
+    `generator` (default: one seeded with config.seed, so a call is reproducible)."""
     gen = generator or torch.Generator().manual_seed(config.seed)
     size = config.size(budget.eps)
     best = images.detach().clone()
     best_loss = torch.full((len(images),), -math.inf, device=images.device)
     done = torch.zeros(len(images), dtype=torch.bool, device=images.device)
     for _ in range(config.restarts):
-        x = budget.random_start(images, gen) if config.random_start else images.detach()
+        # Drawn for every image, so the remaining ones get the same starts as without skipping.
+        start = budget.random_start(images, gen) if config.random_start else images.detach()
+        left = (~done).nonzero().squeeze(1)
+        if len(left) == 0:
+            break
+        x, clean, truth = start[left], images[left], labels[left]
         for _ in range(config.steps):
-            x = budget.project(x + budget.step(_gradient(model, x, labels, target), size), images)
+            x = budget.project(x + budget.step(_gradient(model, x, truth, target), size), clean)
         with torch.no_grad():
             logits = model(x)
-            loss, success = attack_loss(logits, labels, target), fooled(logits, labels, target)
-        take = ~done & (success | (loss > best_loss))
-        best[take], best_loss[take] = x[take], loss[take]
-        done |= success
+            loss, success = attack_loss(logits, truth, target), fooled(logits, truth, target)
+        take = success | (loss > best_loss[left])
+        best[left[take]], best_loss[left[take]] = x[take], loss[take]
+        done[left[success]] = True
     return best.detach()
 
 
 def pgd_evaluations(config: PGDConfig) -> int:
-    """Network passes per image: a forward and a backward per step, and a forward per restart
-    to keep the best."""
+    """Network passes per image at most: a forward and a backward per step, and a forward per
+    restart to keep the best (a restart skips the images already fooled)."""
     return (2 * config.steps + 1) * config.restarts
