@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
 from dataclasses import asdict
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import RESULTS, ROOT, commit, machine, publish, share_cache
+from common import RESULTS, ROOT, commit, machine, publish, share_cache, train_gan_once
 
 from gankit.adversarial import (
     AdvGANConfig,
@@ -45,7 +44,7 @@ from gankit.adversarial.defend import evaluate_defense
 from gankit.data import ImageDataset, load_dataset
 from gankit.recognize import ClassifierConfig, load_recogniser_run, train_recogniser_run
 from gankit.recognize.run import RECOGNISER_FILE
-from gankit.train import GANTrainer, load_generator, make_config
+from gankit.train import load_generator
 
 BUDGET = Budget(0.1, "linf")
 PGD40x5 = PGDConfig(steps=40, restarts=5)
@@ -129,15 +128,8 @@ def defense_gan_run(args: argparse.Namespace) -> Path:
     if args.gan_run is not None:
         return args.gan_run
     run = args.work / f"defense-gan-{args.gan_steps}steps"
-    if not (run / "bench_train.json").is_file():
-        if run.exists():  # cut off: start over, the run is short
-            shutil.rmtree(run)
-        print(f"[{run.name}] training", flush=True)
-        config = make_config({"data": "fashion-mnist", "steps": args.gan_steps,
-                              "sample_every": args.gan_steps, "log_every": 500})
-        summary = GANTrainer(config, run, progress=False).fit()
-        (run / "bench_train.json").write_text(json.dumps(
-            {"steps": summary.steps, "seconds": round(summary.seconds, 1)}))
+    train_gan_once(run, {"data": "fashion-mnist", "steps": args.gan_steps,
+                         "sample_every": args.gan_steps, "log_every": 500})
     return run
 
 

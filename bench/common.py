@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from gankit.train import GANTrainer, make_config
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "docs" / "benchmarks.md"
@@ -68,3 +71,31 @@ def publish(name: str, result: dict[str, Any], out: Path, table: str | None = No
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}" + ("" if table is None else f" and {table_path}"))
+
+
+def train_gan_once(run_dir: Path, options: dict[str, Any]) -> dict[str, Any]:
+    """Train a GAN run with gankit's trainer, once: a finished run (its bench_train.json) is
+    reused; one that was cut off starts over, since a budget is spent in one sitting.
+    Returns the training record: steps, time, images/s, load, machine and commit."""
+    done = run_dir / "bench_train.json"
+    if done.is_file():
+        print(f"[{run_dir.name}] training already done, reusing {run_dir}", flush=True)
+        return json.loads(done.read_text())
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    config = make_config(options)
+    print(f"[{run_dir.name}] training recipe {config.recipe!r}", flush=True)
+    load_before = os.getloadavg()[0]
+    summary = GANTrainer(config, run_dir, progress=False).fit()
+    record = {"recipe": config.recipe, "config": config.to_dict(), "steps": summary.steps,
+              "seconds": round(summary.seconds, 1),
+              "images_per_s": round(summary.images_per_s, 1),
+              "load_average_1min_start_end": [round(load_before, 2),
+                                              round(os.getloadavg()[0], 2)],
+              "commit": commit(), "machine": machine(),
+              "samples": str(summary.samples.relative_to(ROOT))
+              if summary.samples.is_relative_to(ROOT) else str(summary.samples)}
+    done.write_text(json.dumps(record, indent=2))
+    print(f"[{run_dir.name}] {summary.steps} steps, {summary.images_per_s:.0f} images/s",
+          flush=True)
+    return record

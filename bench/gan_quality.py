@@ -17,17 +17,12 @@ budget must be spent in one sitting, on an otherwise idle machine).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from common import RESULTS, ROOT, TABLE, commit, machine, publish, share_cache
-
-from gankit.train import GANTrainer, make_config
+from common import RESULTS, ROOT, TABLE, machine, publish, share_cache, train_gan_once
 
 RECIPES = {  # benchmark name -> gankit recipe
     "default": "default",
@@ -38,30 +33,10 @@ METRICS = ("fid", "kid", "pr", "domain-fid")
 
 
 def train_phase(name: str, work: Path, budget: float, seed: int, device: str) -> dict[str, Any]:
-    run_dir = work / name
-    done = run_dir / "bench_train.json"
-    if done.is_file():
-        print(f"[{name}] training already done, reusing {run_dir}", flush=True)
-        return json.loads(done.read_text())
-    if run_dir.exists():  # cut off mid-budget: a budget must be spent in one sitting
-        shutil.rmtree(run_dir)
-    config = make_config({"recipe": RECIPES[name], "data": "fashion-mnist", "seed": seed,
-                          "minutes": budget, "steps": 10**9, "device": device,
-                          "sample_every": 5000, "checkpoint_every": 5000, "log_every": 200})
-    print(f"[{name}] training recipe {RECIPES[name]!r} for {budget} min", flush=True)
-    load_before = os.getloadavg()[0]
-    summary = GANTrainer(config, run_dir, progress=False).fit()
-    record = {"recipe": RECIPES[name], "config": config.to_dict(), "steps": summary.steps,
-              "seconds": round(summary.seconds, 1),
-              "images_per_s": round(summary.images_per_s, 1),
-              "load_average_1min_start_end": [round(load_before, 2),
-                                              round(os.getloadavg()[0], 2)],
-              "commit": commit(), "machine": machine(),
-              "samples": str(summary.samples.relative_to(ROOT))
-              if summary.samples.is_relative_to(ROOT) else str(summary.samples)}
-    done.write_text(json.dumps(record, indent=2))
-    print(f"[{name}] {summary.steps} steps, {summary.images_per_s:.0f} images/s", flush=True)
-    return record
+    return train_gan_once(work / name, {
+        "recipe": RECIPES[name], "data": "fashion-mnist", "seed": seed, "minutes": budget,
+        "steps": 10**9, "device": device, "sample_every": 5000, "checkpoint_every": 5000,
+        "log_every": 200})
 
 
 def eval_phase(name: str, work: Path, n: int, seed: int, device: str) -> dict[str, Any]:
