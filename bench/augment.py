@@ -28,7 +28,9 @@ HEADLINE_PER_CLASS = 100
 
 
 def experiment(per_class: int, args: argparse.Namespace) -> dict[str, Any]:
-    out = args.work / f"pc{per_class}-seeds{args.seeds}-ms{args.mode_seeking:g}"
+    out = args.work / (f"pc{per_class}-seeds{args.seeds}-g{args.gan_steps}-ms{args.mode_seeking:g}"
+                       f"-r{args.ratio:g}-w{args.synthetic_weight:g}-t{args.teacher_share:g}"
+                       + ("-filter" if args.filter else ""))
     done = out / "augment.json"
     if done.is_file():
         print(f"[{per_class}/class] reusing {done}", flush=True)
@@ -38,6 +40,8 @@ def experiment(per_class: int, args: argparse.Namespace) -> dict[str, Any]:
     config = AugmentConfig(data="fashion-mnist", per_class=per_class, seeds=args.seeds,
                            gan_steps=args.gan_steps, gan_mode_seeking=args.mode_seeking,
                            synthetic_ratio=args.ratio,
+                           synthetic_weight=args.synthetic_weight,
+                           teacher_share=args.teacher_share,
                            filter_by_confidence=args.filter,
                            classifier=ClassifierConfig(steps=args.classifier_steps))
     print(f"[{per_class}/class] running {args.seeds} seeds", flush=True)
@@ -107,11 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-class", default="100,10,50,500",
                         help="labelled images per class, comma-separated (100 is the headline)")
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--gan-steps", type=int, default=2000)
+    parser.add_argument("--gan-steps", type=int, default=5000)
     parser.add_argument("--classifier-steps", type=int, default=600)
     parser.add_argument("--mode-seeking", type=float, default=1.0,
                         help="the conditional GANs' mode-seeking weight (0 = off)")
-    parser.add_argument("--ratio", type=float, default=1.0)
+    parser.add_argument("--ratio", type=float, default=10.0)
+    parser.add_argument("--synthetic-weight", type=float, default=0.5)
+    parser.add_argument("--teacher-share", type=float, default=0.5)
     parser.add_argument("--filter", action="store_true")
     parser.add_argument("--cas-minutes", type=float, default=30.0)
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "augment")

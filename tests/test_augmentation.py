@@ -72,3 +72,5 @@ def test_bad_experiment_input_is_named(tmp_path, capsys):
     Image.new("L", (8, 8)).save(plain / "a.png")
     with pytest.raises(GankitError, match="no labels, so a class-conditional GAN"):
         run_experiment(AugmentConfig(data=f"folder:{plain}", seeds=1), tmp_path / "y")
+    with pytest.raises(GankitError, match="--teacher-share is a share between 0 and 1"):
+        run_experiment(AugmentConfig(data="digits", teacher_share=1.5), tmp_path / "z")

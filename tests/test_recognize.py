@@ -13,6 +13,7 @@ from gankit.errors import GankitError
 from gankit.recognize import (
     ClassifierConfig,
     SmallCNN,
+    Supplement,
     accuracy,
     load_extra,
     load_recogniser,
@@ -31,6 +32,23 @@ def test_the_recogniser_overfits_a_tiny_batch(tiny_images):
     model = train_classifier(tiny, ClassifierConfig(epochs=150, batch_size=24, lr=3e-3,
                                                     weight_decay=0.0, width=8))
     assert accuracy(model, tiny) == 1.0
+
+
+def test_a_supplement_is_learnt_with_its_soft_targets_only_when_weighted(tiny_images):
+    real = tiny_images.select(torch.arange(24))
+    extra = torch.rand(24, 1, 8, 8, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    targets = torch.tensor([0.0, 0.1, 0.9]).expand(24, 3)  # "mostly c" for every extra image
+    config = ClassifierConfig(epochs=150, batch_size=24, lr=3e-3, weight_decay=0.0, width=8)
+
+    def trained(weight: float) -> torch.Tensor:
+        model = train_classifier(real, config, supplement=Supplement(extra, targets, weight))
+        return predict_logits(model, extra).softmax(dim=1).mean(dim=0)
+
+    learnt, ignored = trained(1.0), trained(0.0)
+    assert learnt[2] == pytest.approx(0.9, abs=0.05) and learnt[1] == pytest.approx(0.1, abs=0.05)
+    assert ignored[2] < 0.7  # weight 0: the extra images are only seen, never fitted
+    with pytest.raises(GankitError, match="does not fit tiny"):
+        train_classifier(real, config, supplement=Supplement(extra, targets[:, :2]))
 
 
 def test_shift_and_flip_moves_pixels_and_keeps_the_rest():

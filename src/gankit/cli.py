@@ -174,6 +174,7 @@ def cmd_augment(args: argparse.Namespace) -> None:
         data=args.data, data_root=args.data_root, per_class=args.per_class, seeds=args.seeds,
         gan_recipe=args.gan_recipe, gan_steps=args.gan_steps, gan_diffaugment=args.diffaugment,
         gan_mode_seeking=args.mode_seeking, synthetic_ratio=args.ratio,
+        synthetic_weight=args.synthetic_weight, teacher_share=args.teacher_share,
         filter_by_confidence=args.filter,
         classifier=ClassifierConfig(steps=args.classifier_steps), device=args.device)
     out = Path(args.out) if args.out else Path("runs") / (
@@ -460,12 +461,18 @@ def build_parser() -> argparse.ArgumentParser:
     aug.add_argument("--per-class", type=int, default=100, help="labelled images per class")
     aug.add_argument("--seeds", type=int, default=5, help="repetitions (subset, GAN, nets)")
     aug.add_argument("--gan-recipe", default="default", help="recipe of the conditional GAN")
-    aug.add_argument("--gan-steps", type=int, default=2000)
+    aug.add_argument("--gan-steps", type=int, default=5000)
     aug.add_argument("--diffaugment", default="color,translation,cutout",
                      help="DiffAugment transforms for the GAN ('' = off)")
     aug.add_argument("--mode-seeking", type=float, default=1.0,
                      help="mode-seeking weight against within-class collapse (0 = off)")
-    aug.add_argument("--ratio", type=float, default=1.0, help="synthetic images per real one")
+    aug.add_argument("--ratio", type=float, default=10.0,
+                     help="synthetic images per real one in the pool")
+    aug.add_argument("--synthetic-weight", type=float, default=0.5,
+                     help="weight of each update's synthetic batch in the loss (real: 1)")
+    aug.add_argument("--teacher-share", type=float, default=0.5,
+                     help="share of a synthetic image's target taken from the real-data "
+                          "recogniser's prediction (0 = its GAN label only)")
     aug.add_argument("--filter", action="store_true",
                      help="keep the synthetic images a real-data recogniser is surest of")
     aug.add_argument("--classifier-steps", type=int, default=600,

@@ -8,6 +8,7 @@ from gankit.recognize.run import evaluate_recogniser_run, load_recogniser_run, t
 from gankit.recognize.store import StoredRecogniser, load_recogniser, save_recogniser
 from gankit.recognize.train import (
     ClassifierConfig,
+    Supplement,
     accuracy,
     embed,
     predict_logits,
@@ -15,7 +16,8 @@ from gankit.recognize.train import (
 )
 
 __all__ = ["AUGMENTATIONS", "FEATURE_DIM", "ClassifierConfig", "RecognitionReport",
-           "SmallCNN", "StoredRecogniser", "accuracy", "embed", "evaluate_recogniser_run",
+           "SmallCNN", "StoredRecogniser", "Supplement", "accuracy", "embed",
+           "evaluate_recogniser_run",
            "load_extra", "load_recogniser", "load_recogniser_run", "mirror_safe",
            "predict_logits", "recognition_report", "save_recogniser",
            "shift_and_flip", "train_classifier", "train_recogniser_run"]

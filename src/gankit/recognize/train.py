@@ -32,14 +32,38 @@ class ClassifierConfig:
     seed: int = 0
 
 
+@dataclass(frozen=True)
+class Supplement:
+    """Extra training images that add to the real ones instead of displacing them: every
+    update also draws a batch of these, with soft `targets` (N, classes; rows sum to 1), and
+    their cross-entropy counts `weight` times in the loss. gankit's use: GAN images."""
+
+    images: torch.Tensor
+    targets: torch.Tensor
+    weight: float = 1.0
+
+
 def train_classifier(data: ImageDataset, config: ClassifierConfig = ClassifierConfig(), *,
                      device: str = "auto", progress: bool = False,
-                     adversary: Adversary | None = None) -> SmallCNN:
+                     adversary: Adversary | None = None,
+                     supplement: Supplement | None = None) -> SmallCNN:
     """AdamW with a one-cycle schedule (Smith & Topin 2019) on labelled images in [-1, 1];
-    with an `adversary`, on the images it makes from each batch instead. Under torchrun the
-    model trains with DDP, each rank on its share of every batch."""
+    with an `adversary`, on the images it makes from each batch instead; with a `supplement`,
+    on each batch together with a batch of the supplement's images (one forward pass, so
+    batch norm sees both). Under torchrun the model trains with DDP, each rank on its share
+    of every batch."""
     if not data.labeled:
         raise GankitError(f"{data.name} has no labels; a recogniser needs labelled images")
+    if supplement is not None and adversary is not None:
+        raise GankitError("a recogniser trains with a supplement or an adversary, not both")
+    if supplement is not None and (
+            len(supplement.images) != len(supplement.targets)
+            or supplement.targets.shape[1:] != (data.num_classes,)
+            or supplement.images.shape[1:] != data.images.shape[1:]):
+        raise GankitError(
+            f"supplement of {tuple(supplement.images.shape)} images with "
+            f"{tuple(supplement.targets.shape)} targets does not fit {data.name} "
+            f"({tuple(data.images.shape[1:])} images, {data.num_classes} classes)")
     if config.augment not in AUGMENTATIONS:
         raise GankitError(f"unknown augmentation {config.augment!r}; choose one of: "
                           f"{', '.join(AUGMENTATIONS)}")
@@ -52,6 +76,9 @@ def train_classifier(data: ImageDataset, config: ClassifierConfig = ClassifierCo
     batch_size = min(config.batch_size, len(data))
     batches = BatchStream(len(data), batch_size, config.seed, where.rank, where.world_size)
     steps = config.steps or max(1, round(config.epochs * batches.batches_per_epoch))
+    extra_batches = None if supplement is None else BatchStream(
+        len(supplement.images), min(config.batch_size, len(supplement.images)), config.seed + 1,
+        where.rank, where.world_size)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=steps)
     model.train()
@@ -59,12 +86,19 @@ def train_classifier(data: ImageDataset, config: ClassifierConfig = ClassifierCo
                   unit="step"):
         index = batches.next()
         images = data.images[index]
+        if extra_batches is not None:
+            extra_index = extra_batches.next()
+            images = torch.cat([images, supplement.images[extra_index]])
         if config.augment == "classical":
             images = shift_and_flip(images, augment_rng, flip=flip)
         images, labels = images.to(dev), data.labels[index].to(dev)
         if adversary is not None:  # attacks the plain model: DDP's hooks are for updates
             images = adversary(model, images, labels)
-        loss = F.cross_entropy(step_model(images), labels)
+        logits = step_model(images)
+        loss = F.cross_entropy(logits[:len(labels)], labels)
+        if extra_batches is not None:
+            loss = loss + supplement.weight * F.cross_entropy(
+                logits[len(labels):], supplement.targets[extra_index].to(dev))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
