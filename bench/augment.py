@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import RESULTS, ROOT, commit, machine, publish, share_cache
+from common import RESULTS, ROOT, commit, machine, publish, share_cache, train_gan_once
 
 from gankit.experiments.augmentation import AugmentConfig, run_experiment
 from gankit.recognize import ClassifierConfig
@@ -53,24 +53,17 @@ def experiment(per_class: int, args: argparse.Namespace) -> dict[str, Any]:
 
 def cas_full(args: argparse.Namespace) -> dict[str, Any]:
     from gankit.metrics import evaluate_run
-    from gankit.train import GANTrainer, make_config
 
     run = args.work / f"cas-gan-{args.cas_minutes:g}min-ms{args.mode_seeking:g}"
     done = run / "bench_cas.json"
     if done.is_file():
         return json.loads(done.read_text())
-    if not (run / "bench_train.json").is_file():
-        if run.exists():
-            shutil.rmtree(run)
-        config = make_config({"recipe": "default", "data": "fashion-mnist", "conditional": True,
-                              "mode_seeking": args.mode_seeking, "minutes": args.cas_minutes,
-                              "steps": 10**9, "sample_every": 5000, "checkpoint_every": 5000})
-        summary = GANTrainer(config, run, progress=False).fit()
-        (run / "bench_train.json").write_text(json.dumps(
-            {"steps": summary.steps, "images_per_s": round(summary.images_per_s, 1)}))
+    train = train_gan_once(run, {"recipe": "default", "data": "fashion-mnist",
+                                 "conditional": True, "mode_seeking": args.mode_seeking,
+                                 "minutes": args.cas_minutes, "steps": 10**9,
+                                 "sample_every": 5000, "checkpoint_every": 5000})
     score = evaluate_run(run, "cas", n=60_000, progress=True)["cas"]
-    record = {"cas": score["value"], "protocol": score["protocol"],
-              "train": json.loads((run / "bench_train.json").read_text())}
+    record = {"cas": score["value"], "protocol": score["protocol"], "train": train}
     done.write_text(json.dumps(record, indent=2))
     return record
 
