@@ -13,13 +13,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from common import RESULTS, ROOT, commit, machine, publish, share_cache, train_gan_once
+from common import (
+    RESULTS,
+    ROOT,
+    commit,
+    finished,
+    machine,
+    publish,
+    share_cache,
+    train_gan_once,
+)
 
 from gankit.experiments.augmentation import AugmentConfig, run_experiment
 from gankit.recognize import ClassifierConfig
@@ -32,11 +40,8 @@ def experiment(per_class: int, args: argparse.Namespace) -> dict[str, Any]:
                        f"-r{args.ratio:g}-w{args.synthetic_weight:g}-t{args.teacher_share:g}"
                        + ("-filter" if args.filter else ""))
     done = out / "augment.json"
-    if done.is_file():
-        print(f"[{per_class}/class] reusing {done}", flush=True)
-        return json.loads(done.read_text())
-    if out.exists():
-        shutil.rmtree(out)
+    if (record := finished(done)) is not None:
+        return record
     config = AugmentConfig(data="fashion-mnist", per_class=per_class, seeds=args.seeds,
                            gan_steps=args.gan_steps, gan_mode_seeking=args.mode_seeking,
                            synthetic_ratio=args.ratio,

@@ -73,16 +73,24 @@ def publish(name: str, result: dict[str, Any], out: Path, table: str | None = No
     print(f"wrote {out}" + ("" if table is None else f" and {table_path}"))
 
 
+def finished(done: Path) -> dict[str, Any] | None:
+    """The record of a finished phase (its `done` JSON file), or None after clearing what a
+    cut-off attempt left in the phase's folder, so that it starts over cleanly."""
+    if done.is_file():
+        print(f"[{done.parent.name}] already done, reusing {done}", flush=True)
+        return json.loads(done.read_text())
+    if done.parent.exists():
+        shutil.rmtree(done.parent)
+    return None
+
+
 def train_gan_once(run_dir: Path, options: dict[str, Any]) -> dict[str, Any]:
     """Train a GAN run with gankit's trainer, once: a finished run (its bench_train.json) is
     reused; one that was cut off starts over, since a budget is spent in one sitting.
     Returns the training record: steps, time, images/s, load, machine and commit."""
     done = run_dir / "bench_train.json"
-    if done.is_file():
-        print(f"[{run_dir.name}] training already done, reusing {run_dir}", flush=True)
-        return json.loads(done.read_text())
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
+    if (record := finished(done)) is not None:
+        return record
     config = make_config(options)
     print(f"[{run_dir.name}] training recipe {config.recipe!r}", flush=True)
     load_before = os.getloadavg()[0]
