@@ -108,14 +108,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-class", default="100,10,50,500",
                         help="labelled images per class, comma-separated (100 is the headline)")
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--gan-steps", type=int, default=5000)
-    parser.add_argument("--classifier-steps", type=int, default=600)
-    parser.add_argument("--mode-seeking", type=float, default=1.0,
+    defaults = AugmentConfig()  # gankit augment's defaults, so the benchmark measures them
+    parser.add_argument("--seeds", type=int, default=defaults.seeds)
+    parser.add_argument("--gan-steps", type=int, default=defaults.gan_steps)
+    parser.add_argument("--classifier-steps", type=int, default=defaults.classifier.steps)
+    parser.add_argument("--mode-seeking", type=float, default=defaults.gan_mode_seeking,
                         help="the conditional GANs' mode-seeking weight (0 = off)")
-    parser.add_argument("--ratio", type=float, default=10.0)
-    parser.add_argument("--synthetic-weight", type=float, default=0.5)
-    parser.add_argument("--teacher-share", type=float, default=0.5)
+    parser.add_argument("--ratio", type=float, default=defaults.synthetic_ratio)
+    parser.add_argument("--synthetic-weight", type=float, default=defaults.synthetic_weight)
+    parser.add_argument("--teacher-share", type=float, default=defaults.teacher_share)
     parser.add_argument("--filter", action="store_true")
     parser.add_argument("--cas-minutes", type=float, default=30.0)
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "augment")

@@ -12,6 +12,7 @@ import torch
 
 from gankit.data import DATASETS, load_dataset
 from gankit.errors import GankitError
+from gankit.experiments.augmentation import AugmentConfig, markdown_table, run_experiment
 from gankit.imaging import save_grid
 from gankit.losses import LOSSES
 from gankit.metrics import DEFAULT_METRICS, METRICS, compare_scores, evaluate_run, read_scores
@@ -168,8 +169,6 @@ def _print_recognition(report: RecognitionReport) -> None:
 
 
 def cmd_augment(args: argparse.Namespace) -> None:
-    from gankit.experiments.augmentation import AugmentConfig, markdown_table, run_experiment
-
     config = AugmentConfig(
         data=args.data, data_root=args.data_root, per_class=args.per_class, seeds=args.seeds,
         gan_recipe=args.gan_recipe, gan_steps=args.gan_steps, gan_diffaugment=args.diffaugment,
@@ -456,26 +455,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     aug = sub.add_parser("augment", help="does GAN augmentation help a recogniser? "
                                          "(real / +classical / +GAN / +both, over seeds)")
-    aug.add_argument("--data", default="fashion-mnist", help="labelled dataset or folder:PATH")
+    defaults = AugmentConfig()  # the experiment's defaults live in one place
+    aug.add_argument("--data", default=defaults.data, help="labelled dataset or folder:PATH")
     aug.add_argument("--data-root")
-    aug.add_argument("--per-class", type=int, default=100, help="labelled images per class")
-    aug.add_argument("--seeds", type=int, default=5, help="repetitions (subset, GAN, nets)")
-    aug.add_argument("--gan-recipe", default="default", help="recipe of the conditional GAN")
-    aug.add_argument("--gan-steps", type=int, default=5000)
-    aug.add_argument("--diffaugment", default="color,translation,cutout",
+    aug.add_argument("--per-class", type=int, default=defaults.per_class,
+                     help="labelled images per class")
+    aug.add_argument("--seeds", type=int, default=defaults.seeds,
+                     help="repetitions (subset, GAN, nets)")
+    aug.add_argument("--gan-recipe", default=defaults.gan_recipe,
+                     help="recipe of the conditional GAN")
+    aug.add_argument("--gan-steps", type=int, default=defaults.gan_steps)
+    aug.add_argument("--diffaugment", default=defaults.gan_diffaugment,
                      help="DiffAugment transforms for the GAN ('' = off)")
-    aug.add_argument("--mode-seeking", type=float, default=1.0,
+    aug.add_argument("--mode-seeking", type=float, default=defaults.gan_mode_seeking,
                      help="mode-seeking weight against within-class collapse (0 = off)")
-    aug.add_argument("--ratio", type=float, default=10.0,
+    aug.add_argument("--ratio", type=float, default=defaults.synthetic_ratio,
                      help="synthetic images per real one in the pool")
-    aug.add_argument("--synthetic-weight", type=float, default=0.5,
+    aug.add_argument("--synthetic-weight", type=float, default=defaults.synthetic_weight,
                      help="weight of each update's synthetic batch in the loss (real: 1)")
-    aug.add_argument("--teacher-share", type=float, default=0.5,
+    aug.add_argument("--teacher-share", type=float, default=defaults.teacher_share,
                      help="share of a synthetic image's target taken from the real-data "
                           "recogniser's prediction (0 = its GAN label only)")
     aug.add_argument("--filter", action="store_true",
                      help="keep the synthetic images a real-data recogniser is surest of")
-    aug.add_argument("--classifier-steps", type=int, default=600,
+    aug.add_argument("--classifier-steps", type=int, default=defaults.classifier.steps,
                      help="recogniser updates, the same in every condition")
     aug.add_argument("--out", help="output folder (default: runs/augment-DATA-Npc-TIME)")
     aug.add_argument("--device", default="auto")
