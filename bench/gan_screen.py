@@ -8,7 +8,7 @@ budget favours fast networks, so a winner here is a candidate, not a result.
 
 Runs one variant after another; to use both cores, start two processes with disjoint --only
 lists and --threads 1. A finished variant is kept in --work and reused; each process rewrites
-bench/results/gan_screen.json and its table from every finished variant in --work.
+bench/results/gan_screen.json and its tables (one per budget) from every finished variant.
 
     nohup python bench/gan_screen.py --threads 1 --only default,ttur > bench/screen_a.log 2>&1 &
 """
@@ -24,20 +24,29 @@ from typing import Any
 import torch
 from common import RESULTS, ROOT, TABLE, machine, publish, share_cache, train_gan_once
 
-VARIANTS: dict[str, dict[str, Any]] = {  # name -> overrides of the default recipe
+from gankit.train import make_config
+
+# name -> overrides of the default recipe. The first rounds ran when the default still used
+# Adam 2e-4 (0.5, 0.999), so those variants spell that out.
+OLD_ADAM = {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999}
+VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
-    "ttur": {"lr_g": 1e-4, "lr_d": 4e-4},
-    "lr4e-4": {"lr_g": 4e-4, "lr_d": 4e-4},
-    "beta0.0-0.99": {"beta1": 0.0, "beta2": 0.99},
-    "batch32": {"batch_size": 32},
-    "batch128": {"batch_size": 128},
+    "adam2e-4-b0.5": OLD_ADAM,
+    "adam4e-4-b0.5": {**OLD_ADAM, "lr_g": 4e-4, "lr_d": 4e-4},
+    "adam8e-4-b0.5": {**OLD_ADAM, "lr_g": 8e-4, "lr_d": 8e-4},
+    "ttur-b0.5": {**OLD_ADAM, "lr_g": 1e-4, "lr_d": 4e-4},
+    "width48-b0.5": {**OLD_ADAM, "width": 48},
+    "batch128-adam4e-4-b0.5": {**OLD_ADAM, "lr_g": 4e-4, "lr_d": 4e-4, "batch_size": 128},
+    "nonsaturating-adam4e-4-b0.5": {**OLD_ADAM, "lr_g": 4e-4, "lr_d": 4e-4,
+                                    "loss": "nonsaturating"},
     "width48": {"width": 48},
-    "width64": {"width": 64},
+    "batch128": {"batch_size": 128},
     "nonsaturating": {"loss": "nonsaturating"},
     "r1-0.1": {"r1": 0.1},
     "d_steps2": {"d_steps": 2},
     "diffaugment-translation": {"diffaugment": "translation"},
     "ema0.9999": {"ema": 0.9999},
+    "adam8e-4": {"lr_g": 8e-4, "lr_d": 8e-4},
     "sngan": {"recipe": "sngan"},
 }
 METRIC = "domain-fid"
@@ -54,34 +63,46 @@ def run_variant(name: str, work: Path, minutes: float, seed: int, n: int) -> dic
     scored = run_dir / "bench_screen.json"
     if not scored.is_file():
         scores = evaluate_run(run_dir, [METRIC], n=n, seed=seed, device="cpu", progress=False)
-        scored.write_text(json.dumps({"overrides": VARIANTS[name], "train": record,
+        scored.write_text(json.dumps({"train": record,
                                       METRIC: scores[METRIC]["value"]}, indent=2))
         print(f"[{name}] {METRIC} {scores[METRIC]['value']:.2f}", flush=True)
     return json.loads(scored.read_text())
 
 
+BOOKKEEPING = {"minutes", "steps", "seed", "device", "log_every", "sample_every",
+               "checkpoint_every"}
+
+
+def differences(config: dict[str, Any]) -> str:
+    """The settings in which a stored run's config differs from today's default recipe (the
+    table stays true when the default moves on)."""
+    default = make_config({"recipe": "default"}).to_dict()
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in config.items()
+                     if k not in BOOKKEEPING and k != "recipe" and v != default[k]) or "—"
+
+
 def markdown(result: dict[str, Any]) -> str:
-    base = result["variants"].get("default", {}).get(METRIC)
-    rows = []
-    for name, v in sorted(result["variants"].items(), key=lambda kv: kv[1][METRIC]):
-        delta = "" if base is None or name == "default" else f"{v[METRIC] - base:+.2f}"
-        overrides = ", ".join(f"{k}={w}" for k, w in v["overrides"].items()) or "—"
-        rows.append(f"| {name} | {overrides} | {v[METRIC]:.2f} | {delta} | "
-                    f"{v['train']['images_per_s']:.0f} | {v['train']['steps']} |")
     m = result["machine"]
-    return "\n".join([
+    lines = [
         "## GAN recipe screen: changes to the default, by domain FID",
         "",
-        f"Fashion-MNIST, {result['minutes']:g} min of training per variant on {m['cpu']} with "
-        f"{result['threads']} torch thread(s) (two variants at a time), seed {result['seed']}; "
-        f"domain FID of {result['n']} generated vs {result['n']} test images (EMA generator). "
-        "Command: `python bench/gan_screen.py --threads 1 --only …` (two processes).",
-        "",
-        "| variant | overrides of `default` | domain FID ↓ | Δ vs default | images/s | steps |",
-        "|---|---|---|---|---|---|",
-        *rows,
-        "",
-    ])
+        f"Fashion-MNIST on {m['cpu']}, two variants at a time with one torch thread each, "
+        f"seed {result['seed']}; domain FID of {result['n']} generated (EMA generator) vs "
+        f"{result['n']} test images. Command: `python bench/gan_screen.py --minutes M "
+        "--threads 1 --only …` (two processes).",
+    ]
+    for budget in result["budgets"]:
+        variants = budget["variants"]
+        base = variants.get("default", {}).get(METRIC)
+        lines += ["", f"**{budget['minutes']:g} min of training per variant**", "",
+                  "| variant | differences from today's `default` | domain FID ↓ | Δ vs default "
+                  "| images/s | steps |", "|---|---|---|---|---|---|"]
+        for name, v in sorted(variants.items(), key=lambda kv: kv[1][METRIC]):
+            delta = "" if base is None or name == "default" else f"{v[METRIC] - base:+.2f}"
+            lines.append(f"| {name} | {differences(v['train']['config'])} | {v[METRIC]:.2f} "
+                         f"| {delta} | {v['train']['images_per_s']:.0f} | {v['train']['steps']} |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,10 +127,17 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         run_variant(name, work, args.minutes, args.seed, args.n)
 
-    finished = {p.parent.name: json.loads(p.read_text())
-                for p in sorted(work.glob("*/bench_screen.json"))}
-    result = {"benchmark": "gan_screen", "machine": machine(), "minutes": args.minutes,
-              "threads": args.threads, "seed": args.seed, "n": args.n, "variants": finished}
+    # Every finished screen at this thread count and seed, one table per budget.
+    budgets = []
+    for folder in sorted(args.work.glob(f"min*-thr{args.threads}-seed{args.seed}"),
+                         key=lambda f: float(f.name[3:].split("-")[0])):
+        variants = {p.parent.name: json.loads(p.read_text())
+                    for p in sorted(folder.glob("*/bench_screen.json"))}
+        if variants:
+            budgets.append({"minutes": float(folder.name[3:].split("-")[0]),
+                            "variants": variants})
+    result = {"benchmark": "gan_screen", "machine": machine(), "threads": args.threads,
+              "seed": args.seed, "n": args.n, "budgets": budgets}
     publish("gan_screen", result, args.out, markdown(result), args.table)
     return 0
 
