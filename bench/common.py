@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
 import shutil
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,22 @@ def share_cache() -> None:
     """Point gankit's cache (reference Inception features, the domain recogniser) at one folder
     that every benchmark uses, so each is computed once per machine and survives resumes."""
     os.environ.setdefault("XDG_CACHE_HOME", str(CACHE))
+
+
+def add_only(parser: argparse.ArgumentParser, choices: Iterable[str]) -> None:
+    """The --only option: which of a benchmark's named candidates to run (default: all)."""
+    parser.add_argument("--only", default=",".join(choices),
+                        help="comma-separated subset of: " + ", ".join(choices))
+
+
+def parse_only(parser: argparse.ArgumentParser, value: str, choices: Iterable[str],
+               what: str) -> list[str]:
+    """The names --only lists, or a parser error that names the unknown ones and the choices."""
+    names = [n for n in value.split(",") if n]
+    unknown = [n for n in names if n not in choices]
+    if unknown:
+        parser.error(f"unknown {what} {unknown}; choose from {', '.join(choices)}")
+    return names
 
 
 def machine() -> dict[str, Any]:

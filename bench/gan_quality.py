@@ -22,7 +22,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import RESULTS, ROOT, TABLE, machine, publish, share_cache, train_gan_once
+from common import (
+    RESULTS,
+    ROOT,
+    TABLE,
+    add_only,
+    machine,
+    parse_only,
+    publish,
+    share_cache,
+    train_gan_once,
+)
 
 RECIPES = {  # benchmark name -> gankit recipe
     "default": "default",
@@ -88,15 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "gan_quality")
-    parser.add_argument("--only", default=",".join(RECIPES),
-                        help="comma-separated subset of: " + ", ".join(RECIPES))
+    add_only(parser, RECIPES)
     parser.add_argument("--out", type=Path, default=RESULTS / "gan_quality.json")
     parser.add_argument("--table", type=Path, default=TABLE)
     args = parser.parse_args(argv)
-    names = [n for n in args.only.split(",") if n]
-    unknown = [n for n in names if n not in RECIPES]
-    if unknown:
-        parser.error(f"unknown recipe {unknown}; choose from {', '.join(RECIPES)}")
+    names = parse_only(parser, args.only, RECIPES, "recipe")
     work = args.work / f"budget{args.budget_minutes:g}-seed{args.seed}"
     share_cache()
 

@@ -8,9 +8,10 @@ budget favours fast networks, so a winner here is a candidate, not a result.
 
 Runs one variant after another; to use both cores, start two processes with disjoint --only
 lists and --threads 1. A finished variant is kept in --work and reused; each process rewrites
-bench/results/gan_screen.json and its tables (one per budget) from every finished variant.
+bench/results/gan_screen.json and its tables (one per budget) from every finished variant
+(`--only ''` rebuilds just those).
 
-    nohup python bench/gan_screen.py --threads 1 --only default,ttur > bench/screen_a.log 2>&1 &
+    nohup python bench/gan_screen.py --threads 1 --only default,adam8e-4 > bench/screen_a.log 2>&1 &
 """
 
 from __future__ import annotations
@@ -22,7 +23,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import RESULTS, ROOT, TABLE, machine, publish, share_cache, train_gan_once
+from common import (
+    RESULTS,
+    ROOT,
+    TABLE,
+    add_only,
+    machine,
+    parse_only,
+    publish,
+    share_cache,
+    train_gan_once,
+)
 
 from gankit.train import make_config
 
@@ -111,16 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--n", type=int, default=10_000, help="generated (and real) images")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--only", default=",".join(VARIANTS),
-                        help="comma-separated subset of: " + ", ".join(VARIANTS))
+    add_only(parser, VARIANTS)
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "gan_screen")
     parser.add_argument("--out", type=Path, default=RESULTS / "gan_screen.json")
     parser.add_argument("--table", type=Path, default=TABLE)
     args = parser.parse_args(argv)
-    names = [n for n in args.only.split(",") if n]
-    unknown = [n for n in names if n not in VARIANTS]
-    if unknown:
-        parser.error(f"unknown variant {unknown}; choose from {', '.join(VARIANTS)}")
+    names = parse_only(parser, args.only, VARIANTS, "variant")
     torch.set_num_threads(args.threads)
     share_cache()
     work = args.work / f"min{args.minutes:g}-thr{args.threads}-seed{args.seed}"
