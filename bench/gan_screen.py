@@ -80,21 +80,20 @@ def run_variant(name: str, work: Path, minutes: float, seed: int, n: int) -> dic
     return json.loads(scored.read_text())
 
 
-BOOKKEEPING = {"minutes", "steps", "seed", "device", "log_every", "sample_every",
+BOOKKEEPING = {"recipe", "minutes", "steps", "seed", "device", "log_every", "sample_every",
                "checkpoint_every"}
 
 
-def differences(config: dict[str, Any]) -> str:
+def differences(config: dict[str, Any], default: dict[str, Any]) -> str:
     """The settings in which a stored run's config differs from today's default recipe (the
     table stays true when the default moves on)."""
-    default = make_config({"recipe": "default"}).to_dict()
     return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
                      for k, v in config.items()
-                     if k not in BOOKKEEPING and k != "recipe" and v != default[k]) or "—"
+                     if k not in BOOKKEEPING and v != default[k]) or "—"
 
 
 def markdown(result: dict[str, Any]) -> str:
-    m = result["machine"]
+    m, default = result["machine"], make_config({"recipe": "default"}).to_dict()
     lines = [
         "## GAN recipe screen: changes to the default, by domain FID",
         "",
@@ -111,8 +110,9 @@ def markdown(result: dict[str, Any]) -> str:
                   "| images/s | steps |", "|---|---|---|---|---|---|"]
         for name, v in sorted(variants.items(), key=lambda kv: kv[1][METRIC]):
             delta = "" if base is None or name == "default" else f"{v[METRIC] - base:+.2f}"
-            lines.append(f"| {name} | {differences(v['train']['config'])} | {v[METRIC]:.2f} "
-                         f"| {delta} | {v['train']['images_per_s']:.0f} | {v['train']['steps']} |")
+            changed = differences(v["train"]["config"], default)
+            lines.append(f"| {name} | {changed} | {v[METRIC]:.2f} | {delta} |"
+                         f" {v['train']['images_per_s']:.0f} | {v['train']['steps']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -135,14 +135,11 @@ def main(argv: list[str] | None = None) -> int:
         run_variant(name, work, args.minutes, args.seed, args.n)
 
     # Every finished screen at this thread count and seed, one table per budget.
-    budgets = []
-    for folder in sorted(args.work.glob(f"min*-thr{args.threads}-seed{args.seed}"),
-                         key=lambda f: float(f.name[3:].split("-")[0])):
-        variants = {p.parent.name: json.loads(p.read_text())
-                    for p in sorted(folder.glob("*/bench_screen.json"))}
-        if variants:
-            budgets.append({"minutes": float(folder.name[3:].split("-")[0]),
-                            "variants": variants})
+    by_budget: dict[float, dict[str, Any]] = {}
+    for path in sorted(args.work.glob(f"*-thr{args.threads}-seed{args.seed}/*/bench_screen.json")):
+        entry = json.loads(path.read_text())
+        by_budget.setdefault(entry["train"]["config"]["minutes"], {})[path.parent.name] = entry
+    budgets = [{"minutes": m, "variants": by_budget[m]} for m in sorted(by_budget)]
     result = {"benchmark": "gan_screen", "machine": machine(), "threads": args.threads,
               "seed": args.seed, "n": args.n, "budgets": budgets}
     publish("gan_screen", result, args.out, markdown(result), args.table)
