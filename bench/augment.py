@@ -29,7 +29,7 @@ from common import (
     train_gan_once,
 )
 
-from gankit.experiments.augmentation import AugmentConfig, run_experiment
+from gankit.experiments.augmentation import TEACHERS, AugmentConfig, run_experiment
 from gankit.recognize import ClassifierConfig
 
 HEADLINE_PER_CLASS = 100
@@ -37,7 +37,7 @@ HEADLINE_PER_CLASS = 100
 
 def experiment(per_class: int, args: argparse.Namespace) -> dict[str, Any]:
     out = args.work / (f"pc{per_class}-seeds{args.seeds}-g{args.gan_steps}-ms{args.mode_seeking:g}"
-                       f"-r{args.ratio:g}-w{args.synthetic_weight:g}-t{args.teacher_share:g}"
+                       f"-r{args.ratio:g}-w{args.synthetic_weight:g}-t{args.teacher_share:g}-{args.teacher}"
                        + ("-filter" if args.filter else ""))
     done = out / "augment.json"
     if (record := finished(done)) is not None:
@@ -46,7 +46,7 @@ def experiment(per_class: int, args: argparse.Namespace) -> dict[str, Any]:
                            gan_steps=args.gan_steps, gan_mode_seeking=args.mode_seeking,
                            synthetic_ratio=args.ratio,
                            synthetic_weight=args.synthetic_weight,
-                           teacher_share=args.teacher_share,
+                           teacher_share=args.teacher_share, teacher=args.teacher,
                            filter_by_confidence=args.filter,
                            classifier=ClassifierConfig(steps=args.classifier_steps))
     print(f"[{per_class}/class] running {args.seeds} seeds", flush=True)
@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ratio", type=float, default=defaults.synthetic_ratio)
     parser.add_argument("--synthetic-weight", type=float, default=defaults.synthetic_weight)
     parser.add_argument("--teacher-share", type=float, default=defaults.teacher_share)
+    parser.add_argument("--teacher", default=defaults.teacher, choices=tuple(TEACHERS))
     parser.add_argument("--filter", action="store_true")
     parser.add_argument("--cas-minutes", type=float, default=30.0)
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "augment")

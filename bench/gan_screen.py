@@ -59,6 +59,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "ema0.9999": {"ema": 0.9999},
     "adam8e-4": {"lr_g": 8e-4, "lr_d": 8e-4},
     "sngan": {"recipe": "sngan"},
+    "lrdecay0.25": {"lr_decay": 0.25},
+    "lrdecay0.5": {"lr_decay": 0.5},
 }
 METRIC = "domain-fid"
 

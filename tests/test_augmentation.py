@@ -4,16 +4,18 @@ import json
 import math
 
 import pytest
+import torch
 from PIL import Image
 
 from gankit.cli import main
-from gankit.data import load_dataset
+from gankit.data import ImageDataset, load_dataset
 from gankit.errors import GankitError
 from gankit.experiments.augmentation import (
     CONDITIONS,
     AugmentConfig,
     run_experiment,
     seed_data,
+    supplement,
 )
 from gankit.stats import summarize
 
@@ -32,6 +34,29 @@ def test_each_seed_trains_on_a_balanced_train_subset_and_never_on_test_images():
     assert first.train_index.max() < len(full) and len(set(first.train_index.tolist())) == 70
     assert not _rows(first.train) & _rows(first.test)  # disjoint from every test image
     assert len(first.test) == len(test)
+
+
+class _Fixed(torch.nn.Module):
+    """A 'recogniser' that predicts the same logits for every image."""
+
+    def __init__(self, logits):
+        super().__init__()
+        self.logits = torch.nn.Parameter(torch.tensor(logits))
+
+    def forward(self, images):
+        return self.logits.expand(len(images), -1)
+
+
+def test_synthetic_targets_blend_the_gan_label_with_the_teachers_mean_softmax():
+    images = torch.zeros(2, 1, 4, 4)
+    synthetic = ImageDataset("gan", "train", images, torch.tensor([0, 1]), ("a", "b"))
+    teachers = [_Fixed([0.0, 0.0]), _Fixed([math.log(3.0), 0.0])]  # softmax 1/2 and 3/4 on "a"
+    extra = supplement(AugmentConfig(teacher_share=0.4, synthetic_weight=0.3), synthetic,
+                       teachers)
+    mean = torch.tensor([0.625, 0.375])
+    expected = 0.6 * torch.eye(2) + 0.4 * mean
+    assert extra.targets == pytest.approx(expected) and extra.weight == 0.3
+    assert extra.targets.sum(dim=1) == pytest.approx(torch.ones(2))
 
 
 def test_summary_gives_the_student_t_interval():
@@ -74,3 +99,5 @@ def test_bad_experiment_input_is_named(tmp_path, capsys):
         run_experiment(AugmentConfig(data=f"folder:{plain}", seeds=1), tmp_path / "y")
     with pytest.raises(GankitError, match="--teacher-share is a share between 0 and 1"):
         run_experiment(AugmentConfig(data="digits", teacher_share=1.5), tmp_path / "z")
+    with pytest.raises(GankitError, match="unknown --teacher .oracle.; choose from: same, "):
+        run_experiment(AugmentConfig(data="digits", teacher="oracle"), tmp_path / "t")

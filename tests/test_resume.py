@@ -121,3 +121,23 @@ def test_loaded_generator_reproduces_the_trainers_ema_samples(tmp_path, tiny_ima
         expected = trainer.sampling_generator()(trainer.fixed_z, trainer.fixed_labels)
         got = trained.generator(trainer.fixed_z, trainer.fixed_labels)
     torch.testing.assert_close(got, expected)
+
+
+def test_lr_decay_follows_the_budget_so_a_resume_needs_no_state(tmp_path, tiny_images):
+    trainer = _trainer(tmp_path, tiny_images, "run", steps=8, lr_decay=0.5)
+    scales, step = [], trainer.train_step
+
+    def recording_step():
+        scales.append(trainer.opt_g.param_groups[0]["lr"] / trainer.config.lr_g)
+        return step()
+
+    trainer.train_step = recording_step
+    trainer.fit()
+    assert scales == pytest.approx([1, 1, 1, 1, 1, 0.75, 0.5, 0.25])
+
+    # A minutes budget decays on the clock: 45 s into 1 minute is 3/4 of the budget.
+    timed = _trainer(tmp_path, tiny_images, "timed", steps=10**6, minutes=1.0, lr_decay=0.5)
+    timed._decay_learning_rates(elapsed=45.0)
+    assert timed.opt_d.param_groups[0]["lr"] == pytest.approx(0.5 * timed.config.lr_d)
+    with pytest.raises(GankitError, match=r"--lr-decay is a share of the budget in \[0, 1\]"):
+        make_config({"lr_decay": 1.5})

@@ -12,7 +12,12 @@ import torch
 
 from gankit.data import DATASETS, load_dataset
 from gankit.errors import GankitError
-from gankit.experiments.augmentation import AugmentConfig, markdown_table, run_experiment
+from gankit.experiments.augmentation import (
+    TEACHERS,
+    AugmentConfig,
+    markdown_table,
+    run_experiment,
+)
 from gankit.imaging import save_grid
 from gankit.losses import LOSSES
 from gankit.metrics import DEFAULT_METRICS, METRICS, compare_scores, evaluate_run, read_scores
@@ -174,6 +179,7 @@ def cmd_augment(args: argparse.Namespace) -> None:
         gan_recipe=args.gan_recipe, gan_steps=args.gan_steps, gan_diffaugment=args.diffaugment,
         gan_mode_seeking=args.mode_seeking, synthetic_ratio=args.ratio,
         synthetic_weight=args.synthetic_weight, teacher_share=args.teacher_share,
+        teacher=args.teacher,
         filter_by_confidence=args.filter,
         classifier=ClassifierConfig(steps=args.classifier_steps), device=args.device)
     out = Path(args.out) if args.out else Path("runs") / (
@@ -474,8 +480,11 @@ def build_parser() -> argparse.ArgumentParser:
     aug.add_argument("--synthetic-weight", type=float, default=defaults.synthetic_weight,
                      help="weight of each update's synthetic batch in the loss (real: 1)")
     aug.add_argument("--teacher-share", type=float, default=defaults.teacher_share,
-                     help="share of a synthetic image's target taken from the real-data "
-                          "recogniser's prediction (0 = its GAN label only)")
+                     help="share of a synthetic image's target taken from the teacher "
+                          "recognisers' prediction (0 = its GAN label only)")
+    aug.add_argument("--teacher", default=defaults.teacher, choices=tuple(TEACHERS),
+                     help="teachers of the '+ GAN' recognisers: the real-data one with the "
+                          "same augmentation, or every earlier one of the seed")
     aug.add_argument("--filter", action="store_true",
                      help="keep the synthetic images a real-data recogniser is surest of")
     aug.add_argument("--classifier-steps", type=int, default=defaults.classifier.steps,

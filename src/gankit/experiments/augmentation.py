@@ -12,12 +12,14 @@ on the test split:
 
 GAN images add to the real ones rather than displace them: each update of a "+ GAN" recogniser
 takes a real batch and a synthetic batch, the synthetic loss weighted by `synthetic_weight`.
-A synthetic image's target blends its conditioning label with the prediction of the recogniser
-trained on the same real images under the same augmentation (`teacher_share`; knowledge
-distillation, Hinton et al. 2015), which softens the labels of images the GAN drew ambiguously.
-Measured on one seed at 100 images per class (docs/benchmarks.md): mixing GAN images in as if
-they were real cost 0.6-0.8 points against classical augmentation; weight 0.5 with half-teacher
-targets gained 0.6.
+A synthetic image's target blends its conditioning label with the mean prediction of teacher
+recognisers trained earlier in the seed on the same real images (`teacher_share`; knowledge
+distillation, Hinton et al. 2015), which softens the labels of images the GAN drew ambiguously;
+averaging several teachers (`teacher="ensemble"`) gives better targets than one
+(Lakshminarayanan et al. 2017). Measured at 100 images per class (docs/benchmarks.md): mixing
+GAN images in as if they were real cost 0.6-0.8 points against classical augmentation; weight
+0.5 with half-teacher targets gained 0.6 on one seed, and the three-recogniser ensemble teacher
+0.25 more than a single teacher on two.
 
 This is the set-up of Antoniou et al. 2017 ("Data Augmentation Generative Adversarial
 Networks") and Shmelkov et al. 2018 ("How good is my GAN?"), scaled to a CPU.
@@ -28,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -51,6 +54,15 @@ from gankit.stats import summarize
 from gankit.train import GANTrainer, make_config
 
 CONDITIONS = ("real", "real+classical", "real+gan", "real+classical+gan")
+# Which recognisers, trained earlier in the same seed, teach each "+ GAN" condition (their mean
+# softmax): the one trained on the same real images under the same augmentation ("same"), or
+# every earlier one whose augmentation the condition shares ("ensemble": no classically
+# augmented teacher for real + GAN). Measured by bench/augment_screen.py (docs/benchmarks.md).
+TEACHERS: dict[str, dict[str, tuple[str, ...]]] = {
+    "same": {"real+gan": ("real",), "real+classical+gan": ("real+classical",)},
+    "ensemble": {"real+gan": ("real",),
+                 "real+classical+gan": ("real", "real+classical", "real+gan")},
+}
 FILTER_OVERSAMPLE = 3  # candidates drawn per kept image when filtering by confidence
 GRID_PER_CLASS = 16
 
@@ -72,7 +84,8 @@ class AugmentConfig:
     gan_mode_seeking: float = 1.0
     synthetic_ratio: float = 10.0  # synthetic images per real image in the pool
     synthetic_weight: float = 0.5  # of the synthetic batch's loss against the real batch's
-    teacher_share: float = 0.5  # of a synthetic target from the real-data recogniser
+    teacher_share: float = 0.5  # of a synthetic target from the teacher recognisers
+    teacher: str = "ensemble"  # which earlier recognisers teach a "+ GAN" one (TEACHERS)
     filter_by_confidence: bool = False
     classifier: ClassifierConfig = field(default_factory=lambda: ClassifierConfig(steps=600))
     device: str = "auto"
@@ -134,11 +147,12 @@ def synthesize(trainer: GANTrainer, like: ImageDataset, n_per_class: int, seed: 
 
 
 def supplement(config: AugmentConfig, synthetic: ImageDataset,
-               teacher: torch.nn.Module) -> Supplement:
+               teachers: Sequence[torch.nn.Module]) -> Supplement:
     """The synthetic images with targets that blend each image's conditioning label with the
-    `teacher` recogniser's softmax (`config.teacher_share` of it)."""
+    `teachers`' mean softmax (`config.teacher_share` of it)."""
     onehot = torch.nn.functional.one_hot(synthetic.labels, synthetic.num_classes).float()
-    predicted = predict_logits(teacher, synthetic.images).softmax(dim=1)
+    predicted = torch.stack([predict_logits(t, synthetic.images).softmax(dim=1)
+                             for t in teachers]).mean(dim=0)
     share = config.teacher_share
     return Supplement(synthetic.images, (1 - share) * onehot + share * predicted,
                       config.synthetic_weight)
@@ -163,9 +177,9 @@ def run_seed(config: AugmentConfig, seed: int, data: SeedData, out: Path,
     models = {"real": real_model}
     models["real+classical"] = train_classifier(data.train, classical, device=config.device,
                                                 progress=progress)
-    for condition, teacher, cfg in (("real+gan", real_model, plain),
-                                    ("real+classical+gan", models["real+classical"], classical)):
-        extra = supplement(config, synthetic, teacher)
+    for condition, cfg in (("real+gan", plain), ("real+classical+gan", classical)):
+        teachers = [models[c] for c in TEACHERS[config.teacher][condition]]
+        extra = supplement(config, synthetic, teachers)
         models[condition] = train_classifier(data.train, cfg, device=config.device,
                                              progress=progress, supplement=extra)
     return {"seed": seed,
@@ -187,6 +201,9 @@ def run_experiment(config: AugmentConfig, out: str | Path, *,
     if not 0 <= config.teacher_share <= 1:
         raise GankitError(f"--teacher-share is a share between 0 and 1, got "
                           f"{config.teacher_share}")
+    if config.teacher not in TEACHERS:
+        raise GankitError(f"unknown --teacher {config.teacher!r}; choose from: "
+                          f"{', '.join(TEACHERS)}")
     out = Path(out)
     started = time.monotonic()
     full_train = load_dataset(config.data, "train", root=config.data_root)

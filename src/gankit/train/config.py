@@ -55,6 +55,9 @@ class TrainConfig:
     beta1: float = _opt("Adam beta1 for both networks", 0.5)
     beta2: float = _opt("Adam beta2 for both networks", 0.999)
     ema: float = _opt("generator EMA decay for sampling (0 = off)", 0.999)
+    lr_decay: float = _opt("last share of the budget (steps or minutes, whichever runs out "
+                           "first) over which both learning rates fall linearly to 0 (0 = off)",
+                           0.0)
     # bookkeeping
     seed: int = _opt("random seed for data order, noise and initial weights", 0)
     log_every: int = _opt("steps between logged scalars", 50)
@@ -147,6 +150,8 @@ def validate(config: TrainConfig) -> None:
             raise GankitError(f"--{name.replace('_', '-')} must be positive")
     if not (0 <= config.ema < 1 and 0 <= config.beta1 < 1 and 0 <= config.beta2 < 1):
         raise GankitError("--ema, --beta1 and --beta2 must lie in [0, 1)")
+    if not 0 <= config.lr_decay <= 1:
+        raise GankitError(f"--lr-decay is a share of the budget in [0, 1], got {config.lr_decay}")
     if config.r1 < 0:
         raise GankitError("--r1 must be non-negative")
     if config.mode_seeking < 0:

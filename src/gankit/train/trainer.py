@@ -185,6 +185,8 @@ class GANTrainer:
         try:
             with _deferred_interrupt() as interrupted:
                 while self.step < self.total_steps:
+                    if cfg.lr_decay:
+                        self._decay_learning_rates(time.monotonic() - start)
                     for name, value in self.train_step().items():
                         sums[name] = sums.get(name, 0) + value
                     self.step += 1
@@ -226,6 +228,20 @@ class GANTrainer:
         return TrainSummary(self.run.path, self.step, seconds,
                             done * cfg.batch_size * cfg.d_steps / max(seconds, 1e-9),
                             samples, stopped_by)
+
+    def _decay_learning_rates(self, elapsed: float) -> None:
+        """Linear decay to 0 over the last `lr_decay` of the budget. Progress is the larger of
+        the step and the wall-clock shares, so a minutes budget decays on time; it follows
+        from the step and the time since `fit()` began, so a resumed run needs no extra state
+        (its minutes count from the resume, like its budget)."""
+        cfg = self.config
+        progress = self.step / self.total_steps
+        if cfg.minutes is not None:
+            progress = max(progress, elapsed / (60 * cfg.minutes))
+        scale = min(1.0, max(0.0, 1 - progress) / cfg.lr_decay)
+        for opt, lr in ((self.opt_g, cfg.lr_g), (self.opt_d, cfg.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr * scale
 
     def _interval_means(self, sums: dict[str, torch.Tensor], n: int) -> dict[str, float]:
         """Per-step means of the summed scalars, averaged over ranks (the global batch's)."""

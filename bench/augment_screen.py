@@ -1,0 +1,148 @@
+"""Benchmark: screen how GAN images enter the recogniser's training, on GANs already trained.
+
+`bench/augment.py` spends a third of each seed on the conditional GAN. This screen reuses the
+GANs of a finished `bench/augment.py` experiment (its `seedS/gan` runs, resumed exactly),
+trains each seed's real-data recognisers once, then trains the real + classical + GAN
+recogniser once per variant of the supplement settings, and reports each variant's gain over
+real + classical on the same seeds. A variant that wins here is a candidate for a full 5-seed
+`bench/augment.py` run, not a result.
+
+    OMP_NUM_THREADS=1 nohup python bench/augment_screen.py --threads 1 --seeds 0 > a.log 2>&1 &
+    OMP_NUM_THREADS=1 nohup python bench/augment_screen.py --threads 1 --seeds 1 > b.log 2>&1 &
+    python bench/augment_screen.py --seeds 0,1 --only ''   # the table of what has finished
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from common import RESULTS, ROOT, add_only, machine, parse_only, publish
+
+from gankit.data import load_dataset
+from gankit.experiments.augmentation import (
+    TEACHERS,
+    AugmentConfig,
+    seed_data,
+    supplement,
+    synthesize,
+)
+from gankit.recognize import accuracy, train_classifier
+from gankit.train import GANTrainer
+
+# name -> the recognisers whose mean softmax teaches real + classical + GAN ("teachers"), and
+# overrides of `gankit augment`'s other defaults
+SAME = ("real+classical",)  # `gankit augment --teacher same`
+VARIANTS: dict[str, dict[str, Any]] = {
+    "same-teacher": {"teachers": SAME},
+    "weight1": {"teachers": SAME, "synthetic_weight": 1.0},
+    "teacher0.75": {"teachers": SAME, "teacher_share": 0.75},
+    "ensemble2-teacher": {"teachers": ("real", "real+classical")},
+    "ensemble3-teacher": {"teachers": ("real", "real+classical", "real+gan")},  # --teacher ensemble
+}
+GANS = ROOT / "bench" / "work" / "augment" / "pc100-seeds5-g3000-ms1-r10-w0.5-t0.5-same"
+
+
+def screen_seed(seed: int, names: list[str], args: argparse.Namespace) -> None:
+    base = AugmentConfig(per_class=args.per_class, device="cpu")
+    out = args.work / f"seed{seed}"
+    todo = [n for n in names if not (out / f"{n}.json").is_file()]
+    if not todo:
+        return
+    data = seed_data(base, seed, load_dataset(base.data, "train"), load_dataset(base.data, "test"))
+    trainer = GANTrainer.resume(args.gans / f"seed{seed}" / "gan", data=data.train,
+                                progress=False, tensorboard=False)
+    n_synthetic = round(base.synthetic_ratio * base.per_class)
+    synthetic = synthesize(trainer, data.train, n_synthetic, seed, None)
+    plain = replace(base.classifier, seed=seed, augment="none")
+    classical = replace(plain, augment="classical")
+    models = {"real": train_classifier(data.train, plain, device="cpu"),
+              "real+classical": train_classifier(data.train, classical, device="cpu")}
+    if any("real+gan" in VARIANTS[n]["teachers"] for n in todo):
+        gan_teachers = [models[c] for c in TEACHERS["ensemble"]["real+gan"]]
+        models["real+gan"] = train_classifier(data.train, plain, device="cpu",
+                                              supplement=supplement(base, synthetic, gan_teachers))
+    baseline = {c: 100 * accuracy(m, data.test) for c, m in models.items()}
+    for name in todo:
+        overrides = dict(VARIANTS[name])
+        teachers = [models[c] for c in overrides.pop("teachers")]
+        config = replace(base, **overrides)
+        extra = supplement(config, synthetic, teachers)
+        model = train_classifier(data.train, classical, device="cpu", supplement=extra)
+        acc = 100 * accuracy(model, data.test)
+        settings = {k: v for k, v in config.to_dict().items() if k != "teacher"}
+        record = {"seed": seed, "variant": name, "teachers": list(VARIANTS[name]["teachers"]),
+                  "config": settings,
+                  "accuracy": acc, "baseline": baseline,
+                  "gain": acc - baseline["real+classical"]}
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{name}.json").write_text(json.dumps(record, indent=2))
+        print(f"[seed {seed}] {name}: {acc:.2f}% ({record['gain']:+.2f})", flush=True)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = [
+        "## Augmentation screen: how GAN images enter the recogniser",
+        "",
+        f"Fashion-MNIST, {result['per_class']} labelled images per class, the 3,000-step "
+        "conditional GANs of the 5-seed `bench/augment.py` run (resumed, not retrained); "
+        "test accuracy of real + classical + GAN and its gain over real + classical on the "
+        f"same seed, {result['machine']['cpu']}. Command: `python bench/augment_screen.py "
+        "--threads 1 --seeds S` (one process per seed).",
+        "",
+        "| variant | teachers of real + classical + GAN | other settings | seeds "
+        "| accuracy % (mean) | gain (mean) | per-seed gains |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, v in sorted(result["variants"].items(), key=lambda kv: -kv[1]["gain"]):
+        overrides = dict(VARIANTS[name])
+        teachers = " + ".join(overrides.pop("teachers"))
+        changed = ", ".join(f"{k}={x}" for k, x in overrides.items()) or "—"
+        per_seed = ", ".join(f"{g:+.2f}" for g in v["gains"])
+        lines.append(f"| {name} | {teachers} | {changed} | {len(v['gains'])} | {v['accuracy']:.2f} "
+                     f"| {v['gain']:+.2f} | {per_seed} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default="0,1", help="comma-separated seeds")
+    parser.add_argument("--per-class", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--gans", type=Path, default=GANS,
+                        help="a finished bench/augment.py experiment whose GANs to reuse")
+    add_only(parser, VARIANTS)
+    parser.add_argument("--work", type=Path,
+                        default=ROOT / "bench" / "work" / "augment_screen")
+    parser.add_argument("--out", type=Path, default=RESULTS / "augment_screen.json")
+    args = parser.parse_args(argv)
+    names = parse_only(parser, args.only, VARIANTS, "variant")
+    seeds = [int(s) for s in args.seeds.split(",") if s]
+    torch.set_num_threads(args.threads)
+    for seed in seeds:
+        screen_seed(seed, names, args)
+
+    # Every finished variant, on the seeds it has finished for.
+    records: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(args.work.glob("seed*/*.json")):
+        record = json.loads(path.read_text())
+        records.setdefault(record["variant"], []).append(record)
+    variants = {name: {"seeds": [r["seed"] for r in rs], "gains": [r["gain"] for r in rs],
+                       "accuracy": statistics.mean(r["accuracy"] for r in rs),
+                       "gain": statistics.mean(r["gain"] for r in rs)}
+                for name, rs in records.items() if name in VARIANTS}
+    result = {"benchmark": "augment_screen", "machine": machine(), "threads": args.threads,
+              "per_class": args.per_class, "gans": str(args.gans.relative_to(ROOT)),
+              "variants": variants}
+    publish("augment_screen", result, args.out, markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
