@@ -37,7 +37,8 @@ HEADLINE_PER_CLASS = 100
 
 def experiment(per_class: int, args: argparse.Namespace) -> dict[str, Any]:
     out = args.work / (f"pc{per_class}-seeds{args.seeds}-g{args.gan_steps}-ms{args.mode_seeking:g}"
-                       f"-r{args.ratio:g}-w{args.synthetic_weight:g}-t{args.teacher_share:g}-{args.teacher}"
+                       f"-r{args.ratio:g}-w{args.synthetic_weight:g}-t{args.teacher_share:g}"
+                       f"-{args.teacher}"
                        + ("-filter" if args.filter else ""))
     done = out / "augment.json"
     if (record := finished(done)) is not None:

@@ -15,6 +15,7 @@ real + classical on the same seeds. A variant that wins here is a candidate for 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import sys
@@ -25,7 +26,7 @@ from typing import Any
 import torch
 from common import RESULTS, ROOT, add_only, machine, parse_only, publish
 
-from gankit.data import load_dataset
+from gankit.data import ImageDataset, load_dataset
 from gankit.experiments.augmentation import (
     TEACHERS,
     AugmentConfig,
@@ -38,15 +39,21 @@ from gankit.train import GANTrainer
 
 # name -> the recognisers whose mean softmax teaches real + classical + GAN ("teachers"), and
 # overrides of `gankit augment`'s other defaults
-SAME = ("real+classical",)  # `gankit augment --teacher same`
+SAME, ENSEMBLE = (TEACHERS[t]["real+classical+gan"] for t in ("same", "ensemble"))
 VARIANTS: dict[str, dict[str, Any]] = {
     "same-teacher": {"teachers": SAME},
     "weight1": {"teachers": SAME, "synthetic_weight": 1.0},
     "teacher0.75": {"teachers": SAME, "teacher_share": 0.75},
     "ensemble2-teacher": {"teachers": ("real", "real+classical")},
-    "ensemble3-teacher": {"teachers": ("real", "real+classical", "real+gan")},  # --teacher ensemble
+    "ensemble3-teacher": {"teachers": ENSEMBLE},
 }
 GANS = ROOT / "bench" / "work" / "augment" / "pc100-seeds5-g3000-ms1-r10-w0.5-t0.5-same"
+
+
+@functools.cache
+def splits(name: str) -> tuple[ImageDataset, ImageDataset]:
+    """The train and test splits, read once however many seeds a process screens."""
+    return load_dataset(name, "train"), load_dataset(name, "test")
 
 
 def screen_seed(seed: int, names: list[str], args: argparse.Namespace) -> None:
@@ -55,13 +62,11 @@ def screen_seed(seed: int, names: list[str], args: argparse.Namespace) -> None:
     todo = [n for n in names if not (out / f"{n}.json").is_file()]
     if not todo:
         return
-    data = seed_data(base, seed, load_dataset(base.data, "train"), load_dataset(base.data, "test"))
+    data = seed_data(base, seed, *splits(base.data))
     trainer = GANTrainer.resume(args.gans / f"seed{seed}" / "gan", data=data.train,
                                 progress=False, tensorboard=False)
-    n_synthetic = round(base.synthetic_ratio * base.per_class)
-    synthetic = synthesize(trainer, data.train, n_synthetic, seed, None)
-    plain = replace(base.classifier, seed=seed, augment="none")
-    classical = replace(plain, augment="classical")
+    synthetic = synthesize(trainer, data.train, base.synthetic_per_class(), seed, None)
+    plain, classical = base.recognisers(seed)
     models = {"real": train_classifier(data.train, plain, device="cpu"),
               "real+classical": train_classifier(data.train, classical, device="cpu")}
     if any("real+gan" in VARIANTS[n]["teachers"] for n in todo):

@@ -93,6 +93,14 @@ class AugmentConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def synthetic_per_class(self) -> int:
+        return max(1, round(self.synthetic_ratio * self.per_class))
+
+    def recognisers(self, seed: int) -> tuple[ClassifierConfig, ClassifierConfig]:
+        """The recogniser settings of the conditions without and with classical augmentation."""
+        plain = replace(self.classifier, seed=seed, augment="none")
+        return plain, replace(plain, augment="classical")
+
 
 @dataclass(frozen=True)
 class SeedData:
@@ -164,10 +172,9 @@ def run_seed(config: AugmentConfig, seed: int, data: SeedData, out: Path,
     trainer = train_gan(config, data.train, seed, out / "gan", progress)
     gan_seconds = time.monotonic() - started
 
-    plain = replace(config.classifier, seed=seed, augment="none")
-    classical = replace(plain, augment="classical")
+    plain, classical = config.recognisers(seed)
     real_model = train_classifier(data.train, plain, device=config.device, progress=progress)
-    n_synthetic = max(1, round(config.synthetic_ratio * config.per_class))
+    n_synthetic = config.synthetic_per_class()
     synthetic = synthesize(trainer, data.train, n_synthetic, seed,
                            real_model if config.filter_by_confidence else None)
     shown = min(n_synthetic, GRID_PER_CLASS)  # a row of each class

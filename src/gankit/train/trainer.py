@@ -209,8 +209,7 @@ class GANTrainer:
                         self._check_finite(self._interval_means(sums, self.step - interval_step))
                         self.save_checkpoint()
                     # Every rank must stop at the same step, whichever noticed the reason.
-                    out_of_time = (cfg.minutes is not None
-                                   and time.monotonic() - start > 60 * cfg.minutes)
+                    out_of_time = self._time_share(time.monotonic() - start) > 1
                     if any_rank(interrupted.is_set() or out_of_time, self.dist, self.device):
                         stopped_by = "minutes" if out_of_time else "interrupt"
                         break
@@ -229,15 +228,18 @@ class GANTrainer:
                             done * cfg.batch_size * cfg.d_steps / max(seconds, 1e-9),
                             samples, stopped_by)
 
+    def _time_share(self, elapsed: float) -> float:
+        """The share of the minutes budget that `elapsed` seconds used (0 without one)."""
+        minutes = self.config.minutes
+        return 0.0 if minutes is None else elapsed / (60 * minutes)
+
     def _decay_learning_rates(self, elapsed: float) -> None:
         """Linear decay to 0 over the last `lr_decay` of the budget. Progress is the larger of
         the step and the wall-clock shares, so a minutes budget decays on time; it follows
         from the step and the time since `fit()` began, so a resumed run needs no extra state
         (its minutes count from the resume, like its budget)."""
         cfg = self.config
-        progress = self.step / self.total_steps
-        if cfg.minutes is not None:
-            progress = max(progress, elapsed / (60 * cfg.minutes))
+        progress = max(self.step / self.total_steps, self._time_share(elapsed))
         scale = min(1.0, max(0.0, 1 - progress) / cfg.lr_decay)
         for opt, lr in ((self.opt_g, cfg.lr_g), (self.opt_d, cfg.lr_d)):
             for group in opt.param_groups:
