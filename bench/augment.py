@@ -38,7 +38,7 @@ HEADLINE_PER_CLASS = 100
 def experiment(per_class: int, args: argparse.Namespace) -> dict[str, Any]:
     out = args.work / (f"pc{per_class}-seeds{args.seeds}-g{args.gan_steps}-ms{args.mode_seeking:g}"
                        f"-r{args.ratio:g}-w{args.synthetic_weight:g}-t{args.teacher_share:g}"
-                       f"-{args.teacher}"
+                       f"-{args.teacher}-T{args.teacher_temperature:g}"
                        + ("-filter" if args.filter else ""))
     done = out / "augment.json"
     if (record := finished(done)) is not None:
@@ -48,6 +48,7 @@ def experiment(per_class: int, args: argparse.Namespace) -> dict[str, Any]:
                            synthetic_ratio=args.ratio,
                            synthetic_weight=args.synthetic_weight,
                            teacher_share=args.teacher_share, teacher=args.teacher,
+                           teacher_temperature=args.teacher_temperature,
                            filter_by_confidence=args.filter,
                            classifier=ClassifierConfig(steps=args.classifier_steps))
     print(f"[{per_class}/class] running {args.seeds} seeds", flush=True)
@@ -119,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--synthetic-weight", type=float, default=defaults.synthetic_weight)
     parser.add_argument("--teacher-share", type=float, default=defaults.teacher_share)
     parser.add_argument("--teacher", default=defaults.teacher, choices=tuple(TEACHERS))
+    parser.add_argument("--teacher-temperature", type=float,
+                        default=defaults.teacher_temperature)
     parser.add_argument("--filter", action="store_true")
     parser.add_argument("--cas-minutes", type=float, default=30.0)
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "augment")

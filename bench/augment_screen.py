@@ -46,8 +46,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "teacher0.75": {"teachers": SAME, "teacher_share": 0.75},
     "ensemble2-teacher": {"teachers": ("real", "real+classical")},
     "ensemble3-teacher": {"teachers": ENSEMBLE},
+    "ensemble3-T2": {"teachers": ENSEMBLE, "teacher_temperature": 2.0},
+    "ensemble3-teacher0.75": {"teachers": ENSEMBLE, "teacher_share": 0.75},
+    "ensemble3-ratio20": {"teachers": ENSEMBLE, "synthetic_ratio": 20.0},
 }
-GANS = ROOT / "bench" / "work" / "augment" / "pc100-seeds5-g3000-ms1-r10-w0.5-t0.5-same"
+GANS = ROOT / "bench" / "work" / "augment" / "pc100-seeds5-g3000-ms1-r10-w0.5-t0.5-same-T1"
 
 
 @functools.cache
@@ -57,7 +60,8 @@ def splits(name: str) -> tuple[ImageDataset, ImageDataset]:
 
 
 def screen_seed(seed: int, names: list[str], args: argparse.Namespace) -> None:
-    base = AugmentConfig(per_class=args.per_class, device="cpu")
+    # The settings the screened variants started from: temperature 1, as in the reused run.
+    base = AugmentConfig(per_class=args.per_class, device="cpu", teacher_temperature=1.0)
     out = args.work / f"seed{seed}"
     todo = [n for n in names if not (out / f"{n}.json").is_file()]
     if not todo:
@@ -65,20 +69,27 @@ def screen_seed(seed: int, names: list[str], args: argparse.Namespace) -> None:
     data = seed_data(base, seed, *splits(base.data))
     trainer = GANTrainer.resume(args.gans / f"seed{seed}" / "gan", data=data.train,
                                 progress=False, tensorboard=False)
-    synthetic = synthesize(trainer, data.train, base.synthetic_per_class(), seed, None)
+    pools: dict[int, ImageDataset] = {}
+
+    def pool(config: AugmentConfig) -> ImageDataset:  # one draw per pool size
+        n = config.synthetic_per_class()
+        if n not in pools:
+            pools[n] = synthesize(trainer, data.train, n, seed, None)
+        return pools[n]
+
     plain, classical = base.recognisers(seed)
     models = {"real": train_classifier(data.train, plain, device="cpu"),
               "real+classical": train_classifier(data.train, classical, device="cpu")}
     if any("real+gan" in VARIANTS[n]["teachers"] for n in todo):
         gan_teachers = [models[c] for c in TEACHERS["ensemble"]["real+gan"]]
         models["real+gan"] = train_classifier(data.train, plain, device="cpu",
-                                              supplement=supplement(base, synthetic, gan_teachers))
+                                              supplement=supplement(base, pool(base), gan_teachers))
     baseline = {c: 100 * accuracy(m, data.test) for c, m in models.items()}
     for name in todo:
         overrides = dict(VARIANTS[name])
         teachers = [models[c] for c in overrides.pop("teachers")]
         config = replace(base, **overrides)
-        extra = supplement(config, synthetic, teachers)
+        extra = supplement(config, pool(config), teachers)
         model = train_classifier(data.train, classical, device="cpu", supplement=extra)
         acc = 100 * accuracy(model, data.test)
         settings = {k: v for k, v in config.to_dict().items() if k != "teacher"}

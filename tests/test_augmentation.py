@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+import yaml
 from PIL import Image
 
 from gankit.cli import main
@@ -51,12 +52,22 @@ def test_synthetic_targets_blend_the_gan_label_with_the_teachers_mean_softmax():
     images = torch.zeros(2, 1, 4, 4)
     synthetic = ImageDataset("gan", "train", images, torch.tensor([0, 1]), ("a", "b"))
     teachers = [_Fixed([0.0, 0.0]), _Fixed([math.log(3.0), 0.0])]  # softmax 1/2 and 3/4 on "a"
-    extra = supplement(AugmentConfig(teacher_share=0.4, synthetic_weight=0.3), synthetic,
+    extra = supplement(AugmentConfig(teacher_share=0.4, synthetic_weight=0.3,
+                                     teacher_temperature=1.0), synthetic,
                        teachers)
     mean = torch.tensor([0.625, 0.375])
     expected = 0.6 * torch.eye(2) + 0.4 * mean
     assert extra.targets == pytest.approx(expected) and extra.weight == 0.3
     assert extra.targets.sum(dim=1) == pytest.approx(torch.ones(2))
+
+
+def test_teacher_temperature_softens_the_teachers_softmax():
+    synthetic = ImageDataset("gan", "train", torch.zeros(1, 1, 4, 4), torch.tensor([1]),
+                             ("a", "b"))
+    teacher = [_Fixed([math.log(9.0), 0.0])]  # softmax 0.9 on "a"; at temperature 2, 0.75
+    extra = supplement(AugmentConfig(teacher_share=1.0, teacher_temperature=2.0), synthetic,
+                       teacher)
+    assert extra.targets == pytest.approx(torch.tensor([[0.75, 0.25]]))
 
 
 def test_summary_gives_the_student_t_interval():
@@ -71,8 +82,10 @@ def test_summary_gives_the_student_t_interval():
 def test_a_miniature_experiment_writes_json_table_plot_and_grids(tmp_path, capsys):
     out = tmp_path / "aug"
     assert main(["augment", "--data", "digits", "--per-class", "5", "--seeds", "2",
-                 "--gan-steps", "3", "--classifier-steps", "4", "--filter", "--ratio", "2",
-                 "--out", str(out), "--no-progress"]) == 0
+                 "--gan-steps", "3", "--gan-lr", "3e-4", "--classifier-steps", "4", "--filter",
+                 "--ratio", "2", "--out", str(out), "--no-progress"]) == 0
+    gan_config = yaml.safe_load((out / "seed0" / "gan" / "config.yaml").read_text())
+    assert gan_config["lr_g"] == gan_config["lr_d"] == 3e-4 and gan_config["conditional"]
     result = json.loads((out / "augment.json").read_text())
     assert list(result["conditions"]) == list(CONDITIONS)
     for summary in result["conditions"].values():
@@ -99,5 +112,7 @@ def test_bad_experiment_input_is_named(tmp_path, capsys):
         run_experiment(AugmentConfig(data=f"folder:{plain}", seeds=1), tmp_path / "y")
     with pytest.raises(GankitError, match="--teacher-share is a share between 0 and 1"):
         run_experiment(AugmentConfig(data="digits", teacher_share=1.5), tmp_path / "z")
+    with pytest.raises(GankitError, match="--teacher-temperature must be positive, got 0"):
+        run_experiment(AugmentConfig(data="digits", teacher_temperature=0), tmp_path / "k")
     with pytest.raises(GankitError, match="unknown --teacher .oracle.; choose from: same, "):
         run_experiment(AugmentConfig(data="digits", teacher="oracle"), tmp_path / "t")

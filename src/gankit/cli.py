@@ -176,11 +176,11 @@ def _print_recognition(report: RecognitionReport) -> None:
 def cmd_augment(args: argparse.Namespace) -> None:
     config = AugmentConfig(
         data=args.data, data_root=args.data_root, per_class=args.per_class, seeds=args.seeds,
-        gan_recipe=args.gan_recipe, gan_steps=args.gan_steps, gan_diffaugment=args.diffaugment,
-        gan_mode_seeking=args.mode_seeking, synthetic_ratio=args.ratio,
-        synthetic_weight=args.synthetic_weight, teacher_share=args.teacher_share,
-        teacher=args.teacher,
-        filter_by_confidence=args.filter,
+        gan_recipe=args.gan_recipe, gan_lr=args.gan_lr, gan_steps=args.gan_steps,
+        gan_diffaugment=args.diffaugment, gan_mode_seeking=args.mode_seeking,
+        synthetic_ratio=args.ratio, synthetic_weight=args.synthetic_weight,
+        teacher_share=args.teacher_share, teacher=args.teacher,
+        teacher_temperature=args.teacher_temperature, filter_by_confidence=args.filter,
         classifier=ClassifierConfig(steps=args.classifier_steps), device=args.device)
     out = Path(args.out) if args.out else Path("runs") / (
         f"augment-{args.data.split(':')[0]}-{args.per_class}pc-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -470,6 +470,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="repetitions (subset, GAN, nets)")
     aug.add_argument("--gan-recipe", default=defaults.gan_recipe,
                      help="recipe of the conditional GAN")
+    aug.add_argument("--gan-lr", type=float, default=defaults.gan_lr,
+                     help="Adam learning rate of both GAN nets (default: %(default)s, "
+                          "measured on these small subsets)")
     aug.add_argument("--gan-steps", type=int, default=defaults.gan_steps)
     aug.add_argument("--diffaugment", default=defaults.gan_diffaugment,
                      help="DiffAugment transforms for the GAN ('' = off)")
@@ -485,6 +488,8 @@ def build_parser() -> argparse.ArgumentParser:
     aug.add_argument("--teacher", default=defaults.teacher, choices=tuple(TEACHERS),
                      help="teachers of the '+ GAN' recognisers: the real-data one with the "
                           "same augmentation, or every earlier one of the seed")
+    aug.add_argument("--teacher-temperature", type=float, default=defaults.teacher_temperature,
+                     help="softens the teachers' prediction: their logits are divided by it")
     aug.add_argument("--filter", action="store_true",
                      help="keep the synthetic images a real-data recogniser is surest of")
     aug.add_argument("--classifier-steps", type=int, default=defaults.classifier.steps,
