@@ -69,27 +69,24 @@ def screen_seed(seed: int, names: list[str], args: argparse.Namespace) -> None:
     data = seed_data(base, seed, *splits(base.data))
     trainer = GANTrainer.resume(args.gans / f"seed{seed}" / "gan", data=data.train,
                                 progress=False, tensorboard=False)
-    pools: dict[int, ImageDataset] = {}
 
-    def pool(config: AugmentConfig) -> ImageDataset:  # one draw per pool size
-        n = config.synthetic_per_class()
-        if n not in pools:
-            pools[n] = synthesize(trainer, data.train, n, seed, None)
-        return pools[n]
+    @functools.cache
+    def pool(per_class: int) -> ImageDataset:  # one draw per pool size
+        return synthesize(trainer, data.train, per_class, seed, None)
 
     plain, classical = base.recognisers(seed)
     models = {"real": train_classifier(data.train, plain, device="cpu"),
               "real+classical": train_classifier(data.train, classical, device="cpu")}
     if any("real+gan" in VARIANTS[n]["teachers"] for n in todo):
         gan_teachers = [models[c] for c in TEACHERS["ensemble"]["real+gan"]]
-        models["real+gan"] = train_classifier(data.train, plain, device="cpu",
-                                              supplement=supplement(base, pool(base), gan_teachers))
+        extra = supplement(base, pool(base.synthetic_per_class()), gan_teachers)
+        models["real+gan"] = train_classifier(data.train, plain, device="cpu", supplement=extra)
     baseline = {c: 100 * accuracy(m, data.test) for c, m in models.items()}
     for name in todo:
         overrides = dict(VARIANTS[name])
         teachers = [models[c] for c in overrides.pop("teachers")]
         config = replace(base, **overrides)
-        extra = supplement(config, pool(config), teachers)
+        extra = supplement(config, pool(config.synthetic_per_class()), teachers)
         model = train_classifier(data.train, classical, device="cpu", supplement=extra)
         acc = 100 * accuracy(model, data.test)
         settings = {k: v for k, v in config.to_dict().items() if k != "teacher"}
