@@ -1,7 +1,8 @@
 """Benchmark: screen how GAN images enter the recogniser's training, on GANs already trained.
 
 `bench/augment.py` spends a third of each seed on the conditional GAN. This screen reuses the
-GANs of a finished `bench/augment.py` experiment (its `seedS/gan` runs, resumed exactly),
+GANs of a finished `bench/augment.py` experiment (its `seedS/gan` runs, resumed exactly; a
+variant that changes a GAN setting trains its own GAN and real + GAN recogniser per seed),
 trains each seed's real-data recognisers once, then trains the real + classical + GAN
 recogniser once per variant of the supplement settings, and reports each variant's gain over
 real + classical on the same seeds. A variant that wins here is a candidate for a full 5-seed
@@ -33,6 +34,7 @@ from gankit.experiments.augmentation import (
     seed_data,
     supplement,
     synthesize,
+    train_gan,
 )
 from gankit.recognize import accuracy, train_classifier
 from gankit.train import GANTrainer
@@ -49,7 +51,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "ensemble3-T2": {"teachers": ENSEMBLE, "teacher_temperature": 2.0},
     "ensemble3-teacher0.75": {"teachers": ENSEMBLE, "teacher_share": 0.75},
     "ensemble3-ratio20": {"teachers": ENSEMBLE, "synthetic_ratio": 20.0},
+    "ensemble3-T3": {"teachers": ENSEMBLE, "teacher_temperature": 3.0},
+    "ensemble3-T4": {"teachers": ENSEMBLE, "teacher_temperature": 4.0},
+    "ensemble3-T2-weight0.75": {"teachers": ENSEMBLE, "teacher_temperature": 2.0,
+                                "synthetic_weight": 0.75},
+    # a GAN setting: this variant trains its own GANs (and real + GAN teachers) per seed
+    "ensemble3-T2-ganflip": {"teachers": ENSEMBLE, "teacher_temperature": 2.0,
+                             "gan_diffaugment": "flip,color,translation,cutout"},
 }
+GAN_SETTINGS = ("gan_recipe", "gan_lr", "gan_steps", "gan_diffaugment", "gan_mode_seeking")
 GANS = ROOT / "bench" / "work" / "augment" / "pc100-seeds5-g3000-ms1-r10-w0.5-t0.5-same-T1"
 
 
@@ -67,26 +77,42 @@ def screen_seed(seed: int, names: list[str], args: argparse.Namespace) -> None:
     if not todo:
         return
     data = seed_data(base, seed, *splits(base.data))
-    trainer = GANTrainer.resume(args.gans / f"seed{seed}" / "gan", data=data.train,
-                                progress=False, tensorboard=False)
 
     @functools.cache
-    def pool(per_class: int) -> ImageDataset:  # one draw per pool size
-        return synthesize(trainer, data.train, per_class, seed, None)
+    def gan(settings: tuple[tuple[str, Any], ...]) -> GANTrainer:
+        """The reused GAN for the base settings; otherwise one trained here, or resumed."""
+        if not settings:
+            run = args.gans / f"seed{seed}" / "gan"
+        else:
+            run = out / ("gan-" + "-".join(f"{k}={v}" for k, v in settings).replace(",", "+"))
+            if not (run / "checkpoint.safetensors").is_file():  # written at the last step
+                return train_gan(replace(base, **dict(settings)), data.train, seed, run, False)
+        return GANTrainer.resume(run, data=data.train, progress=False, tensorboard=False)
+
+    @functools.cache
+    def pool(settings: tuple[tuple[str, Any], ...], per_class: int) -> ImageDataset:
+        return synthesize(gan(settings), data.train, per_class, seed, None)
 
     plain, classical = base.recognisers(seed)
     models = {"real": train_classifier(data.train, plain, device="cpu"),
               "real+classical": train_classifier(data.train, classical, device="cpu")}
-    if any("real+gan" in VARIANTS[n]["teachers"] for n in todo):
-        gan_teachers = [models[c] for c in TEACHERS["ensemble"]["real+gan"]]
-        extra = supplement(base, pool(base.synthetic_per_class()), gan_teachers)
-        models["real+gan"] = train_classifier(data.train, plain, device="cpu", supplement=extra)
+
+    @functools.cache
+    def real_gan(settings: tuple[tuple[str, Any], ...]) -> torch.nn.Module:
+        """The real + GAN recogniser of `gankit augment`, on the pool of these GAN settings."""
+        teachers = [models[c] for c in TEACHERS["ensemble"]["real+gan"]]
+        extra = supplement(base, pool(settings, base.synthetic_per_class()), teachers)
+        return train_classifier(data.train, plain, device="cpu", supplement=extra)
+
+    models["real+gan"] = real_gan(())
     baseline = {c: 100 * accuracy(m, data.test) for c, m in models.items()}
     for name in todo:
         overrides = dict(VARIANTS[name])
-        teachers = [models[c] for c in overrides.pop("teachers")]
+        settings = tuple((k, overrides[k]) for k in GAN_SETTINGS if k in overrides)
+        teachers = [real_gan(settings) if c == "real+gan" else models[c]
+                    for c in overrides.pop("teachers")]
         config = replace(base, **overrides)
-        extra = supplement(config, pool(config.synthetic_per_class()), teachers)
+        extra = supplement(config, pool(settings, config.synthetic_per_class()), teachers)
         model = train_classifier(data.train, classical, device="cpu", supplement=extra)
         acc = 100 * accuracy(model, data.test)
         settings = {k: v for k, v in config.to_dict().items() if k != "teacher"}
@@ -104,7 +130,8 @@ def markdown(result: dict[str, Any]) -> str:
         "## Augmentation screen: how GAN images enter the recogniser",
         "",
         f"Fashion-MNIST, {result['per_class']} labelled images per class, the 3,000-step "
-        "conditional GANs of the 5-seed `bench/augment.py` run (resumed, not retrained); "
+        "conditional GANs of the 5-seed `bench/augment.py` run (resumed, not retrained; a "
+        "variant with a gan_ setting trains its own, and its own real + GAN teacher); "
         "test accuracy of real + classical + GAN and its gain over real + classical on the "
         f"same seed, {result['machine']['cpu']}. Command: `python bench/augment_screen.py "
         "--threads 1 --seeds S` (one process per seed).",

@@ -56,3 +56,14 @@ def test_seeded_and_empty_policies():
 def test_an_unknown_transform_lists_the_choices():
     with pytest.raises(GankitError, match="unknown DiffAugment transform 'mixup'.*cutout"):
         make_config({"diffaugment": "color,mixup"})
+
+
+def test_flip_mirrors_about_half_the_images_and_passes_gradients():
+    x = torch.rand(400, 1, 8, 8, requires_grad=True)
+    out = diff_augment(x, parse_policy("flip"), _gen())
+    pairs = list(zip(out, x.detach(), strict=True))
+    mirrored = torch.tensor([torch.equal(o, i.flip(-1)) for o, i in pairs])
+    kept = torch.tensor([torch.equal(o, i) for o, i in pairs])
+    assert torch.all(mirrored ^ kept) and 150 < int(mirrored.sum()) < 250
+    out.sum().backward()
+    assert torch.equal(x.grad, torch.ones_like(x))

@@ -20,6 +20,12 @@ def translate(images: torch.Tensor, shifts: torch.Tensor, fill: float) -> torch.
     return padded[batch, channel, rows[:, None, :, None], cols[:, None, None, :]]
 
 
+def mirror_half(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Flip each image left-right with probability 1/2 (one draw per image from `generator`)."""
+    draw = torch.rand(len(images), generator=generator, device=generator.device) < 0.5
+    return torch.where(draw.to(images.device)[:, None, None, None], images.flip(-1), images)
+
+
 def cutout_mask(n: int, h: int, w: int, size: tuple[int, int], centres: torch.Tensor,
                 device: torch.device | str = "cpu") -> torch.Tensor:
     """(n, 1, h, w) mask, 0 inside a size[0] x size[1] box around each centre (row, col)."""

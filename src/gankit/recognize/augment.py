@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from gankit.transforms import translate
+from gankit.transforms import mirror_half, translate
 
 AUGMENTATIONS = ("none", "classical")
 MAX_SHIFT = 2  # pixels; ~7% of a 28-pixel image, the usual choice for MNIST-like data
@@ -23,7 +23,4 @@ def shift_and_flip(images: torch.Tensor, generator: torch.Generator, *,
     background value -1) and, with `flip`, mirror half of them."""
     shifts = torch.randint(-max_shift, max_shift + 1, (len(images), 2), generator=generator)
     out = translate(images, shifts, fill=-1.0)
-    if flip:
-        mirror = torch.rand(len(images), generator=generator) < 0.5
-        out[mirror] = out[mirror].flip(-1)
-    return out
+    return mirror_half(out, generator) if flip else out

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 
 from gankit.errors import GankitError
-from gankit.transforms import cutout_mask, translate
+from gankit.transforms import cutout_mask, mirror_half, translate
 
 Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -48,7 +48,15 @@ def cutout(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.5) -> torch.T
     return x * cutout_mask(n, h, w, size, centres, x.device)
 
 
-POLICIES: dict[str, Transform] = {"color": color, "translation": translation, "cutout": cutout}
+def flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Mirror half the images. Not in the paper: like the x-flips of Karras et al. 2020 (ADA)
+    it suits only data whose mirror images belong to it (clothing, not digits), where D then
+    judges the mirror-symmetric version of each distribution."""
+    return mirror_half(x, gen)
+
+
+POLICIES: dict[str, Transform] = {"color": color, "translation": translation, "cutout": cutout,
+                                  "flip": flip}
 
 
 def parse_policy(policy: str) -> list[Transform]:
