@@ -59,7 +59,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "ensemble3-T2-ganflip": {"teachers": ENSEMBLE, "teacher_temperature": 2.0,
                              "gan_diffaugment": "flip,color,translation,cutout"},
 }
-GAN_SETTINGS = ("gan_recipe", "gan_lr", "gan_steps", "gan_diffaugment", "gan_mode_seeking")
 GANS = ROOT / "bench" / "work" / "augment" / "pc100-seeds5-g3000-ms1-r10-w0.5-t0.5-same-T1"
 
 
@@ -108,16 +107,16 @@ def screen_seed(seed: int, names: list[str], args: argparse.Namespace) -> None:
     baseline = {c: 100 * accuracy(m, data.test) for c, m in models.items()}
     for name in todo:
         overrides = dict(VARIANTS[name])
-        settings = tuple((k, overrides[k]) for k in GAN_SETTINGS if k in overrides)
+        settings = tuple((k, v) for k, v in overrides.items() if k.startswith("gan_"))
         teachers = [real_gan(settings) if c == "real+gan" else models[c]
                     for c in overrides.pop("teachers")]
         config = replace(base, **overrides)
         extra = supplement(config, pool(settings, config.synthetic_per_class()), teachers)
         model = train_classifier(data.train, classical, device="cpu", supplement=extra)
         acc = 100 * accuracy(model, data.test)
-        settings = {k: v for k, v in config.to_dict().items() if k != "teacher"}
+        recorded = {k: v for k, v in config.to_dict().items() if k != "teacher"}
         record = {"seed": seed, "variant": name, "teachers": list(VARIANTS[name]["teachers"]),
-                  "config": settings,
+                  "config": recorded,
                   "accuracy": acc, "baseline": baseline,
                   "gain": acc - baseline["real+classical"]}
         out.mkdir(parents=True, exist_ok=True)

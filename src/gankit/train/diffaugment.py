@@ -48,15 +48,11 @@ def cutout(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.5) -> torch.T
     return x * cutout_mask(n, h, w, size, centres, x.device)
 
 
-def flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Mirror half the images. Not in the paper: like the x-flips of Karras et al. 2020 (ADA)
-    it suits only data whose mirror images belong to it (clothing, not digits), where D then
-    judges the mirror-symmetric version of each distribution."""
-    return mirror_half(x, gen)
-
-
+# "flip" is not in the paper: like the x-flips of Karras et al. 2020 (ADA) it suits only data
+# whose mirror images belong to it (clothing, not digits); D then judges the mirror-symmetric
+# version of each distribution.
 POLICIES: dict[str, Transform] = {"color": color, "translation": translation, "cutout": cutout,
-                                  "flip": flip}
+                                  "flip": mirror_half}
 
 
 def parse_policy(policy: str) -> list[Transform]:
