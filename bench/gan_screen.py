@@ -61,6 +61,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "sngan": {"recipe": "sngan"},
     "lrdecay0.25": {"lr_decay": 0.25},
     "lrdecay0.5": {"lr_decay": 0.5},
+    "adam1.2e-3": {"lr_g": 1.2e-3, "lr_d": 1.2e-3},
+    "adam1.6e-3": {"lr_g": 1.6e-3, "lr_d": 1.6e-3},
 }
 METRIC = "domain-fid"
 
@@ -102,13 +104,14 @@ def markdown(result: dict[str, Any]) -> str:
         f"Fashion-MNIST on {m['cpu']}, two variants at a time with one torch thread each, "
         f"seed {result['seed']}; domain FID of {result['n']} generated (EMA generator) vs "
         f"{result['n']} test images. Command: `python bench/gan_screen.py --minutes M "
-        "--threads 1 --only …` (two processes).",
+        "--threads 1 --only …` (two processes). The row `default` is the default recipe of the "
+        "day its round started; Δ is against that row.",
     ]
     for budget in result["budgets"]:
         variants = budget["variants"]
         base = variants.get("default", {}).get(METRIC)
         lines += ["", f"**{budget['minutes']:g} min of training per variant**", "",
-                  "| variant | differences from today's `default` | domain FID ↓ | Δ vs default "
+                  "| variant | differences from today's `default` | domain FID ↓ | Δ vs row `default` "
                   "| images/s | steps |", "|---|---|---|---|---|---|"]
         for name, v in sorted(variants.items(), key=lambda kv: kv[1][METRIC]):
             delta = "" if base is None or name == "default" else f"{v[METRIC] - base:+.2f}"

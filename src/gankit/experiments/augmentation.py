@@ -79,7 +79,7 @@ class AugmentConfig:
     # Measured at 100/class over 5 seeds: 3,000 steps of Adam 4e-4 (the recipe's betas 0, 0.99)
     # gain as much as 5,000 of the earlier 2e-4 (0.5, 0.999) (+0.77 vs +0.75) and bring the
     # experiment from 70 to 59 minutes on 2 cores (docs/benchmarks.md). The full-data default
-    # recipe's 8e-4 was tuned on 60k images, not on these small subsets.
+    # recipe's 1.2e-3 was tuned on 60k images, not on these small subsets.
     gan_lr: float | None = 4e-4  # both Adam learning rates (None: the recipe's)
     gan_steps: int = 3000
     gan_diffaugment: str = "color,translation,cutout"

@@ -81,13 +81,13 @@ class TrainConfig:
 
 
 RECIPES: Registry[dict[str, Any]] = Registry("recipe")
-# Adam (0, 0.99): bench/gan_screen.py measured domain FID 37.1 -> 24.6 -> 22.5 for the textbook
-# 2e-4 (0.5, 0.999), 4e-4 and 8e-4 after 15 minutes on one CPU thread; bench/gan_quality.py
-# Inception FID 17.4 -> 16.3 for 4e-4 -> 8e-4 after 30 minutes on 2 cores, and 16.3 -> 15.9 for
-# EMA 0.999 -> 0.9999 (docs/benchmarks.md).
+# Adam (0, 0.99): bench/gan_screen.py measured domain FID 37.1 -> 24.6 -> 22.5 -> 19.6 (-> 21.3)
+# for the textbook 2e-4 (0.5, 0.999), 4e-4, 8e-4 and 1.2e-3 (1.6e-3) after 15 minutes on one
+# CPU thread; bench/gan_quality.py Inception FID 17.4 -> 16.3 for 4e-4 -> 8e-4 after 30 minutes
+# on 2 cores, and 16.3 -> 15.9 for EMA 0.999 -> 0.9999 (docs/benchmarks.md).
 RECIPES.add("default", {"model": "dcgan", "width": 32, "loss": "hinge", "ema": 0.9999,
-                        "lr_g": 8e-4, "lr_d": 8e-4, "beta1": 0.0, "beta2": 0.99},
-            "gankit's default: half-width DCGAN nets (fast on CPU), hinge loss, Adam 8e-4 "
+                        "lr_g": 1.2e-3, "lr_d": 1.2e-3, "beta1": 0.0, "beta2": 0.99},
+            "gankit's default: half-width DCGAN nets (fast on CPU), hinge loss, Adam 1.2e-3 "
             "(0, 0.99), generator EMA")
 RECIPES.add("dcgan", {"model": "dcgan", "loss": "nonsaturating", "ema": 0.0,
                       "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "batch_size": 64},
