@@ -111,8 +111,8 @@ def markdown(result: dict[str, Any]) -> str:
         variants = budget["variants"]
         base = variants.get("default", {}).get(METRIC)
         lines += ["", f"**{budget['minutes']:g} min of training per variant**", "",
-                  "| variant | differences from today's `default` | domain FID ↓ | Δ vs row `default` "
-                  "| images/s | steps |", "|---|---|---|---|---|---|"]
+                  "| variant | differences from today's `default` | domain FID ↓ "
+                  "| Δ vs row `default` | images/s | steps |", "|---|---|---|---|---|---|"]
         for name, v in sorted(variants.items(), key=lambda kv: kv[1][METRIC]):
             delta = "" if base is None or name == "default" else f"{v[METRIC] - base:+.2f}"
             changed = differences(v["train"]["config"], default)
