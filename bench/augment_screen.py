@@ -116,7 +116,7 @@ def screen_seed(seed: int, names: list[str], args: argparse.Namespace) -> None:
         acc = 100 * accuracy(model, data.test)
         recorded = {k: v for k, v in config.to_dict().items() if k != "teacher"}
         record = {"seed": seed, "variant": name, "teachers": list(VARIANTS[name]["teachers"]),
-                  "config": recorded,
+                  "threads": torch.get_num_threads(), "config": recorded,
                   "accuracy": acc, "baseline": baseline,
                   "gain": acc - baseline["real+classical"]}
         out.mkdir(parents=True, exist_ok=True)
@@ -176,7 +176,12 @@ def main(argv: list[str] | None = None) -> int:
                        "accuracy": statistics.mean(r["accuracy"] for r in rs),
                        "gain": statistics.mean(r["gain"] for r in rs)}
                 for name, rs in records.items() if name in VARIANTS}
-    result = {"benchmark": "augment_screen", "machine": machine(), "threads": args.threads,
+    # The thread counts the records ran with, not this process's (redrawing the table with
+    # --only '' must not restate them), so the machine's torch_threads is left out.
+    threads = sorted({r["threads"] for name, rs in records.items() if name in VARIANTS
+                      for r in rs})
+    host = {k: v for k, v in machine().items() if k != "torch_threads"}
+    result = {"benchmark": "augment_screen", "machine": host, "threads": threads,
               "per_class": args.per_class, "gans": str(args.gans.relative_to(ROOT)),
               "variants": variants}
     publish("augment_screen", result, args.out, markdown(result))
