@@ -167,19 +167,19 @@ def main(argv: list[str] | None = None) -> int:
     for seed in seeds:
         screen_seed(seed, names, args)
 
-    # Every finished variant, on the seeds it has finished for.
+    # Every finished variant still defined here, on the seeds it has finished for.
     records: dict[str, list[dict[str, Any]]] = {}
     for path in sorted(args.work.glob("seed*/*.json")):
         record = json.loads(path.read_text())
-        records.setdefault(record["variant"], []).append(record)
+        if record["variant"] in VARIANTS:
+            records.setdefault(record["variant"], []).append(record)
     variants = {name: {"seeds": [r["seed"] for r in rs], "gains": [r["gain"] for r in rs],
                        "accuracy": statistics.mean(r["accuracy"] for r in rs),
                        "gain": statistics.mean(r["gain"] for r in rs)}
-                for name, rs in records.items() if name in VARIANTS}
+                for name, rs in records.items()}
     # The thread counts the records ran with, not this process's (redrawing the table with
     # --only '' must not restate them), so the machine's torch_threads is left out.
-    threads = sorted({r["threads"] for name, rs in records.items() if name in VARIANTS
-                      for r in rs})
+    threads = sorted({r["threads"] for rs in records.values() for r in rs})
     host = {k: v for k, v in machine().items() if k != "torch_threads"}
     result = {"benchmark": "augment_screen", "machine": host, "threads": threads,
               "per_class": args.per_class, "gans": str(args.gans.relative_to(ROOT)),
