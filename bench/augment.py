@@ -22,7 +22,6 @@ from common import (
     RESULTS,
     ROOT,
     commit,
-    finished,
     machine,
     publish,
     share_cache,
@@ -35,15 +34,18 @@ from gankit.recognize import ClassifierConfig
 HEADLINE_PER_CLASS = 100
 
 
-def experiment(per_class: int, args: argparse.Namespace) -> dict[str, Any]:
-    out = args.work / (f"pc{per_class}-seeds{args.seeds}-g{args.gan_steps}-ms{args.mode_seeking:g}"
+def experiment(per_class: int, seeds: int, args: argparse.Namespace) -> dict[str, Any]:
+    """One size's experiment; `gankit augment` itself resumes at the first unfinished seed,
+    and a finished size with as many seeds is reused whole."""
+    out = args.work / (f"pc{per_class}-g{args.gan_steps}-ms{args.mode_seeking:g}"
                        f"-r{args.ratio:g}-w{args.synthetic_weight:g}-t{args.teacher_share:g}"
                        f"-{args.teacher}-T{args.teacher_temperature:g}"
                        + ("-filter" if args.filter else ""))
     done = out / "augment.json"
-    if (record := finished(done)) is not None:
+    if done.is_file() and (record := json.loads(done.read_text()))["config"]["seeds"] == seeds:
+        print(f"[{out.name}] already done with {seeds} seeds, reusing {done}", flush=True)
         return record
-    config = AugmentConfig(data="fashion-mnist", per_class=per_class, seeds=args.seeds,
+    config = AugmentConfig(data="fashion-mnist", per_class=per_class, seeds=seeds,
                            gan_steps=args.gan_steps, gan_mode_seeking=args.mode_seeking,
                            synthetic_ratio=args.ratio,
                            synthetic_weight=args.synthetic_weight,
@@ -51,7 +53,7 @@ def experiment(per_class: int, args: argparse.Namespace) -> dict[str, Any]:
                            teacher_temperature=args.teacher_temperature,
                            filter_by_confidence=args.filter,
                            classifier=ClassifierConfig(steps=args.classifier_steps))
-    print(f"[{per_class}/class] running {args.seeds} seeds", flush=True)
+    print(f"[{per_class}/class] running {seeds} seeds", flush=True)
     result = run_experiment(config, out)
     result["commit"] = commit()
     done.write_text(json.dumps(result, indent=2))
@@ -81,20 +83,20 @@ def markdown(result: dict[str, Any]) -> str:
         c = exp["conditions"]
         cells = " | ".join(f"{c[k]['mean']:.2f} [{c[k]['ci95'][0]:.2f}, {c[k]['ci95'][1]:.2f}]"
                            for k in c)
-        rows.append(f"| {per_class} | {cells} | {exp['minutes']:.1f} |")
+        rows.append(f"| {per_class} | {exp['config']['seeds']} | {cells} | {exp['minutes']:.1f} |")
     h, m = result["headline"], result["machine"]
     gain = h["acc_real_classical_gan"] - h["acc_real_classical"]
     separated = h["ci95_real_classical_gan"][0] > h["ci95_real_classical"][1]
     return "\n".join([
         "## GAN augmentation for a recogniser (Fashion-MNIST)",
         "",
-        f"{m['cpu']} ({m['cores']} cores); {result['seeds']} seeds per size; test accuracy % "
-        "as mean [Student-t 95% interval]; every condition trains for the same number of "
+        f"{m['cpu']} ({m['cores']} cores); test accuracy % as mean [Student-t 95% interval] "
+        "over seeds; every condition trains for the same number of "
         f"updates. Command: `{result['command']}`.",
         "",
-        "| labelled / class | real | real + classical | real + GAN | real + classical + GAN "
-        "| minutes |",
-        "|---|---|---|---|---|---|",
+        "| labelled / class | seeds | real | real + classical | real + GAN "
+        "| real + classical + GAN | minutes |",
+        "|---|---|---|---|---|---|---|",
         *rows,
         "",
         f"At {h['per_class']} per class, GAN images add {gain:+.2f} points to classical "
@@ -111,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-class", default="100,10,50,500",
                         help="labelled images per class, comma-separated (100 is the headline)")
     defaults = AugmentConfig()  # gankit augment's defaults, so the benchmark measures them
-    parser.add_argument("--seeds", type=int, default=defaults.seeds)
+    parser.add_argument("--seeds", default=str(defaults.seeds),
+                        help="seeds per size: one number, or one per --per-class size")
     parser.add_argument("--gan-steps", type=int, default=defaults.gan_steps)
     parser.add_argument("--classifier-steps", type=int, default=defaults.classifier.steps)
     parser.add_argument("--mode-seeking", type=float, default=defaults.gan_mode_seeking,
@@ -129,10 +132,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     share_cache()
     sizes = [int(p) for p in args.per_class.split(",") if p]
+    seeds = [int(p) for p in args.seeds.split(",") if p]
+    if len(seeds) == 1:
+        seeds *= len(sizes)
+    if len(seeds) != len(sizes):
+        parser.error(f"--seeds gives {len(seeds)} counts for {len(sizes)} --per-class sizes")
     started = time.monotonic()
-    experiments = {str(n): experiment(n, args) for n in sizes}
+    experiments = {str(n): experiment(n, s, args) for n, s in zip(sizes, seeds, strict=True)}
     result: dict[str, Any] = {
-        "benchmark": "augment", "machine": machine(), "seeds": args.seeds,
+        "benchmark": "augment", "machine": machine(),
         "command": "python bench/augment.py " + " ".join(argv or sys.argv[1:]),
         "experiments": experiments}
     if str(HEADLINE_PER_CLASS) in experiments:

@@ -59,7 +59,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "ensemble3-T2-ganflip": {"teachers": ENSEMBLE, "teacher_temperature": 2.0,
                              "gan_diffaugment": "flip,color,translation,cutout"},
 }
-GANS = ROOT / "bench" / "work" / "augment" / "pc100-seeds5-g3000-ms1-r10-w0.5-t0.5-same-T1"
+GANS = ROOT / "bench" / "work" / "augment" / "pc100-g3000-ms1-r10-w0.5-t0.5-same-T1"
 
 
 @functools.cache

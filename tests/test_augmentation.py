@@ -2,6 +2,7 @@
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -11,6 +12,7 @@ from PIL import Image
 from gankit.cli import main
 from gankit.data import ImageDataset, load_dataset
 from gankit.errors import GankitError
+from gankit.recognize import ClassifierConfig
 from gankit.experiments.augmentation import (
     CONDITIONS,
     AugmentConfig,
@@ -99,6 +101,25 @@ def test_a_miniature_experiment_writes_json_table_plot_and_grids(tmp_path, capsy
     side = 2 * (10 * (8 + 2) + 2)  # 10 x 10 images of 8 px, 2 px padding, scale 2
     assert Image.open(out / "seed0" / "synthetic.png").size == (side, side)
     assert "real+gan" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_an_interrupted_experiment_resumes_at_its_first_unfinished_seed(tmp_path):
+    tiny = AugmentConfig(data="digits", per_class=5, seeds=1, gan_steps=2, synthetic_ratio=1,
+                         classifier=ClassifierConfig(steps=2), device="cpu")
+    out = tmp_path / "aug"
+    first = run_experiment(tiny, out)
+    checkpoint = out / "seed0" / "gan" / "checkpoint.safetensors"
+    written = checkpoint.stat().st_mtime_ns
+    (out / "seed1").mkdir()
+    (out / "seed1" / "leftover.txt").write_text("a cut-off attempt")
+    resumed = run_experiment(replace(tiny, seeds=2), out)
+    assert resumed["reused_seeds"] == [0] and resumed["seeds"][0] == first["seeds"][0]
+    assert checkpoint.stat().st_mtime_ns == written  # seed 0's GAN was not retrained
+    assert not (out / "seed1" / "leftover.txt").exists()
+    assert resumed["seeds"][1]["train_index_sha"] != first["seeds"][0]["train_index_sha"]
+    changed = run_experiment(replace(tiny, seeds=2, teacher_temperature=2.0), out)
+    assert changed["reused_seeds"] == []  # other settings: every seed runs again
 
 
 def test_bad_experiment_input_is_named(tmp_path, capsys):

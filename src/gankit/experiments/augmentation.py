@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -67,6 +68,7 @@ TEACHERS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 FILTER_OVERSAMPLE = 3  # candidates drawn per kept image when filtering by confidence
 GRID_PER_CLASS = 16
+SEED_RECORD = "seed.json"  # a finished seed's result, which a resumed experiment reuses
 
 
 @dataclass(frozen=True)
@@ -231,17 +233,27 @@ def run_experiment(config: AugmentConfig, out: str | Path, *,
         raise GankitError(f"{full_train.name} has no labels, so a class-conditional GAN cannot "
                           "be trained on it; give it class sub-folders")
     test = load_dataset(config.data, "test", root=config.data_root)
-    seeds = []
+    seeds, reused = [], []
     for seed in range(config.seeds):
-        data = seed_data(config, seed, full_train, test)
-        seeds.append(run_seed(config, seed, data, out / f"seed{seed}", progress))
-        print(f"seed {seed}: " + ", ".join(f"{c} {a:.2f}%"
-                                           for c, a in seeds[-1]["accuracy"].items()))
+        folder = out / f"seed{seed}"
+        record = finished_seed(config, folder)
+        if record is not None:
+            reused.append(record)
+        else:
+            record = run_seed(config, seed, seed_data(config, seed, full_train, test), folder,
+                              progress)
+            atomic_write(folder / SEED_RECORD, json.dumps(
+                {"config": _seed_settings(config), **record}, indent=2).encode())
+        seeds.append(record)
+        print(f"seed {seed}{' (reused)' if reused and reused[-1] is record else ''}: "
+              + ", ".join(f"{c} {a:.2f}%" for c, a in record["accuracy"].items()))
     summaries = {c: summarize([s["accuracy"][c] for s in seeds]).to_dict() for c in CONDITIONS}
+    # A resumed experiment's cost counts the reused seeds' own time, not only this call's.
+    seconds = time.monotonic() - started + sum(s["seconds"] for s in reused)
     result = {"experiment": "gan_augmentation", "config": config.to_dict(),
               "conditions": summaries, "seeds": seeds,
-              "minutes": round((time.monotonic() - started) / 60, 2)}
-    out.mkdir(parents=True, exist_ok=True)
+              "reused_seeds": [s["seed"] for s in reused],
+              "minutes": round(seconds / 60, 2)}
     atomic_write(out / "augment.json", json.dumps(result, indent=2).encode())
     atomic_write(out / "augment.md", markdown_table(result).encode())
     interval_bars_png(list(CONDITIONS), [summaries[c]["mean"] for c in CONDITIONS],
@@ -250,6 +262,27 @@ def run_experiment(config: AugmentConfig, out: str | Path, *,
                             f"{config.seeds} seeds: mean and 95% interval",
                       ylabel="test accuracy (%)")
     return result
+
+
+def finished_seed(config: AugmentConfig, folder: Path) -> dict[str, Any] | None:
+    """The record of a seed that an earlier call with the same settings finished in `folder`,
+    or None after clearing what a cut-off or differently configured attempt left there, so
+    that an interrupted experiment resumes at its first unfinished seed."""
+    record_file = folder / SEED_RECORD
+    if record_file.is_file():
+        record = json.loads(record_file.read_text())
+        if record.pop("config") == _seed_settings(config):
+            return record
+    if folder.exists():
+        shutil.rmtree(folder)
+    return None
+
+
+def _seed_settings(config: AugmentConfig) -> dict[str, Any]:
+    """Everything that decides a seed's result: the settings less the number of seeds."""
+    settings = config.to_dict()
+    del settings["seeds"]
+    return settings
 
 
 def markdown_table(result: dict[str, Any]) -> str:
