@@ -28,7 +28,7 @@ from common import (
     train_gan_once,
 )
 
-from gankit.experiments.augmentation import TEACHERS, AugmentConfig, run_experiment
+from gankit.experiments.augmentation import TEACHERS, AugmentConfig, gan_gains, run_experiment
 from gankit.recognize import ClassifierConfig
 
 HEADLINE_PER_CLASS = 100
@@ -83,6 +83,8 @@ def markdown(result: dict[str, Any]) -> str:
         c = exp["conditions"]
         cells = " | ".join(f"{c[k]['mean']:.2f} [{c[k]['ci95'][0]:.2f}, {c[k]['ci95'][1]:.2f}]"
                            for k in c)
+        cells += " | " + " | ".join(f"{g['mean']:+.2f} [{g['ci95'][0]:+.2f}, {g['ci95'][1]:+.2f}]"
+                                    for g in exp["gains"].values())
         rows.append(f"| {per_class} | {exp['config']['seeds']} | {cells} | {exp['minutes']:.1f} |")
     h, m = result["headline"], result["machine"]
     gain = h["acc_real_classical_gan"] - h["acc_real_classical"]
@@ -91,12 +93,14 @@ def markdown(result: dict[str, Any]) -> str:
         "## GAN augmentation for a recogniser (Fashion-MNIST)",
         "",
         f"{m['cpu']} ({m['cores']} cores); test accuracy % as mean [Student-t 95% interval] "
-        "over seeds; every condition trains for the same number of "
+        "over seeds; a GAN gain is the accuracy difference on the same seed (same subset), "
+        "in points, with its own interval; every condition trains for the same number of "
         f"updates. Command: `{result['command']}`.",
         "",
         "| labelled / class | seeds | real | real + classical | real + GAN "
-        "| real + classical + GAN | minutes |",
-        "|---|---|---|---|---|---|---|",
+        "| real + classical + GAN | GAN gain over real | GAN gain over real + classical "
+        "| minutes |",
+        "|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
         f"At {h['per_class']} per class, GAN images add {gain:+.2f} points to classical "
@@ -139,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--seeds gives {len(seeds)} counts for {len(sizes)} --per-class sizes")
     started = time.monotonic()
     experiments = {str(n): experiment(n, s, args) for n, s in zip(sizes, seeds, strict=True)}
+    for exp in experiments.values():  # also for experiments finished before gains were kept
+        exp["gains"] = gan_gains(exp["seeds"])
     result: dict[str, Any] = {
         "benchmark": "augment", "machine": machine(),
         "command": "python bench/augment.py " + " ".join(argv or sys.argv[1:]),

@@ -12,14 +12,15 @@ from PIL import Image
 from gankit.cli import main
 from gankit.data import ImageDataset, load_dataset
 from gankit.errors import GankitError
-from gankit.recognize import ClassifierConfig
 from gankit.experiments.augmentation import (
     CONDITIONS,
     AugmentConfig,
+    gan_gains,
     run_experiment,
     seed_data,
     supplement,
 )
+from gankit.recognize import ClassifierConfig
 from gankit.stats import summarize
 
 
@@ -80,6 +81,19 @@ def test_summary_gives_the_student_t_interval():
     assert summarize([5.0]).ci95 == (5.0, 5.0)
 
 
+def test_gan_gains_pair_each_gan_condition_with_its_baseline_on_the_same_seed():
+    def seed(real, classical, gan, both):
+        return {"accuracy": {"real": real, "real+classical": classical, "real+gan": gan,
+                             "real+classical+gan": both}}
+
+    # Seeds differ by 10 points in every condition; the paired gains do not.
+    gains = gan_gains([seed(70.0, 71.0, 72.0, 74.0), seed(80.0, 81.0, 83.0, 84.0),
+                       seed(90.0, 91.0, 94.0, 94.0)])
+    assert gains["real+gan"]["mean"] == pytest.approx(3.0)
+    assert gains["real+gan"]["std"] == pytest.approx(1.0)
+    assert gains["real+classical+gan"] == summarize([3.0, 3.0, 3.0]).to_dict()
+
+
 @pytest.mark.slow
 def test_a_miniature_experiment_writes_json_table_plot_and_grids(tmp_path, capsys):
     out = tmp_path / "aug"
@@ -96,7 +110,9 @@ def test_a_miniature_experiment_writes_json_table_plot_and_grids(tmp_path, capsy
         assert seed["train_images"] == 50 and seed["synthetic_images"] == 100
         assert set(seed["accuracy"]) == set(CONDITIONS)
     assert result["seeds"][0]["train_index_sha"] != result["seeds"][1]["train_index_sha"]
-    assert "real+classical+gan" in (out / "augment.md").read_text()
+    assert result["gains"] == json.loads(json.dumps(gan_gains(result["seeds"])))
+    table = (out / "augment.md").read_text()
+    assert "real+classical+gan" in table and "paired by seed" in table
     assert Image.open(out / "augment.png").size[0] > 200
     side = 2 * (10 * (8 + 2) + 2)  # 10 x 10 images of 8 px, 2 px padding, scale 2
     assert Image.open(out / "seed0" / "synthetic.png").size == (side, side)
