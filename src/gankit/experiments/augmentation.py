@@ -240,7 +240,8 @@ def run_experiment(config: AugmentConfig, out: str | Path, *,
     for seed in range(config.seeds):
         folder = out / f"seed{seed}"
         record = finished_seed(config, folder)
-        if record is not None:
+        was_finished = record is not None
+        if was_finished:
             reused.append(record)
         else:
             record = run_seed(config, seed, seed_data(config, seed, full_train, test), folder,
@@ -248,7 +249,7 @@ def run_experiment(config: AugmentConfig, out: str | Path, *,
             atomic_write(folder / SEED_RECORD, json.dumps(
                 {"config": _seed_settings(config), **record}, indent=2).encode())
         seeds.append(record)
-        print(f"seed {seed}{' (reused)' if reused and reused[-1] is record else ''}: "
+        print(f"seed {seed}{' (reused)' if was_finished else ''}: "
               + ", ".join(f"{c} {a:.2f}%" for c, a in record["accuracy"].items()))
     summaries = {c: summarize([s["accuracy"][c] for s in seeds]).to_dict() for c in CONDITIONS}
     # A resumed experiment's cost counts the reused seeds' own time, not only this call's.
