@@ -28,10 +28,29 @@ from common import (
     train_gan_once,
 )
 
-from gankit.experiments.augmentation import TEACHERS, AugmentConfig, gan_gains, run_experiment
+from gankit.experiments.augmentation import (
+    DISTILLATIONS,
+    TEACHERS,
+    AugmentConfig,
+    gan_gains,
+    run_experiment,
+)
 from gankit.recognize import ClassifierConfig
+from gankit.train import make_config
 
 HEADLINE_PER_CLASS = 100
+# Settings that results recorded before they existed lack: how that code behaved.
+BEFORE_THE_OPTION = {"distillation": "soft-targets"}
+
+
+def augment_config(per_class: int, seeds: int, args: argparse.Namespace) -> AugmentConfig:
+    return AugmentConfig(data="fashion-mnist", per_class=per_class, seeds=seeds,
+                         gan_steps=args.gan_steps, gan_mode_seeking=args.mode_seeking,
+                         synthetic_ratio=args.ratio, synthetic_weight=args.synthetic_weight,
+                         teacher_share=args.teacher_share, teacher=args.teacher,
+                         teacher_temperature=args.teacher_temperature,
+                         distillation=args.distillation, filter_by_confidence=args.filter,
+                         classifier=ClassifierConfig(steps=args.classifier_steps))
 
 
 def experiment(per_class: int, seeds: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -40,37 +59,56 @@ def experiment(per_class: int, seeds: int, args: argparse.Namespace) -> dict[str
     out = args.work / (f"pc{per_class}-g{args.gan_steps}-ms{args.mode_seeking:g}"
                        f"-r{args.ratio:g}-w{args.synthetic_weight:g}-t{args.teacher_share:g}"
                        f"-{args.teacher}-T{args.teacher_temperature:g}"
+                       + ("" if args.distillation == "soft-targets" else f"-{args.distillation}")
                        + ("-filter" if args.filter else ""))
     done = out / "augment.json"
     if done.is_file() and (record := json.loads(done.read_text()))["config"]["seeds"] == seeds:
         print(f"[{out.name}] already done with {seeds} seeds, reusing {done}", flush=True)
         return record
-    config = AugmentConfig(data="fashion-mnist", per_class=per_class, seeds=seeds,
-                           gan_steps=args.gan_steps, gan_mode_seeking=args.mode_seeking,
-                           synthetic_ratio=args.ratio,
-                           synthetic_weight=args.synthetic_weight,
-                           teacher_share=args.teacher_share, teacher=args.teacher,
-                           teacher_temperature=args.teacher_temperature,
-                           filter_by_confidence=args.filter,
-                           classifier=ClassifierConfig(steps=args.classifier_steps))
     print(f"[{per_class}/class] running {seeds} seeds", flush=True)
-    result = run_experiment(config, out)
+    result = run_experiment(augment_config(per_class, seeds, args), out)
     result["commit"] = commit()
     done.write_text(json.dumps(result, indent=2))
     return result
 
 
-def cas_full(args: argparse.Namespace) -> dict[str, Any]:
+def carried_over(args: argparse.Namespace, sizes: list[int]) -> tuple[dict[str, Any], Any]:
+    """The experiments of the sizes this run does not train, and the CAS record, from the
+    earlier results file --keep-from, each marked with the command and the settings it ran
+    with where they differ from this run's (what a reader must know to compare rows)."""
+    if args.keep_from is None:
+        return {}, None
+    earlier = json.loads(args.keep_from.read_text())
+    experiments = {}
+    for name, exp in earlier["experiments"].items():
+        if int(name) in sizes:
+            continue
+        now = augment_config(int(name), exp["config"]["seeds"], args).to_dict()
+        then = {**BEFORE_THE_OPTION, **exp["config"]}
+        differs = {k: then[k] for k, v in now.items() if then[k] != v}
+        origin = exp.get("carried_from", earlier["command"])  # where it ran, if carried twice
+        experiments[name] = {**exp, "carried_from": origin, "differs": differs}
+    cas = earlier.get("cas_full")
+    return experiments, cas and {**cas, "carried_from": cas.get("carried_from",
+                                                                earlier["command"])}
+
+
+def cas_full(args: argparse.Namespace, carried: dict[str, Any] | None) -> dict[str, Any]:
     from gankit.metrics import evaluate_run
 
     run = args.work / f"cas-gan-{args.cas_minutes:g}min-ms{args.mode_seeking:g}"
     done = run / "bench_cas.json"
     if done.is_file():
         return json.loads(done.read_text())
-    train = train_gan_once(run, {"recipe": "default", "data": "fashion-mnist",
-                                 "conditional": True, "mode_seeking": args.mode_seeking,
-                                 "minutes": args.cas_minutes, "steps": 10**9,
-                                 "sample_every": 5000, "checkpoint_every": 5000})
+    options = {"recipe": "default", "data": "fashion-mnist", "conditional": True,
+               "mode_seeking": args.mode_seeking, "minutes": args.cas_minutes,
+               "steps": 10**9, "sample_every": 5000, "checkpoint_every": 5000}
+    # An earlier score counts only if its GAN trained with today's settings (the default
+    # recipe changes as it is tuned).
+    today = json.loads(json.dumps(make_config(options).to_dict()))
+    if carried is not None and carried["train"]["config"] == today:
+        return carried
+    train = train_gan_once(run, options)
     score = evaluate_run(run, "cas", n=60_000, progress=True)["cas"]
     record = {"cas": score["value"], "protocol": score["protocol"], "train": train}
     done.write_text(json.dumps(record, indent=2))
@@ -85,7 +123,13 @@ def markdown(result: dict[str, Any]) -> str:
                            for k in c)
         cells += " | " + " | ".join(f"{g['mean']:+.2f} [{g['ci95'][0]:+.2f}, {g['ci95'][1]:+.2f}]"
                                     for g in exp["gains"].values())
-        rows.append(f"| {per_class} | {exp['config']['seeds']} | {cells} | {exp['minutes']:.1f} |")
+        mark = " †" if "carried_from" in exp else ""
+        rows.append(f"| {per_class}{mark} | {exp['config']['seeds']} | {cells} "
+                    f"| {exp['minutes']:.1f} |")
+    carried = [f"{n} per class from `{e['carried_from']}` at commit {e['commit']}, "
+               + (", ".join(f"{k}={v}" for k, v in e["differs"].items()) or "same settings")
+               for n, e in result["experiments"].items() if "carried_from" in e]
+    cas = result["cas_full"]
     h, m = result["headline"], result["machine"]
     gain = h["acc_real_classical_gan"] - h["acc_real_classical"]
     separated = h["ci95_real_classical_gan"][0] > h["ci95_real_classical"][1]
@@ -103,11 +147,16 @@ def markdown(result: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
+        *(["† carried over unchanged from an earlier run, with the settings where it differs "
+           "from this one: " + "; ".join(carried) + ".", ""] if carried else []),
         f"At {h['per_class']} per class, GAN images add {gain:+.2f} points to classical "
         f"augmentation (target ≥ +1.5 with separated intervals: "
         f"{'met' if gain >= 1.5 and separated else 'not met'}). "
         f"CAS of the conditional GAN trained on all 60k images: {100 * h['cas_full']:.2f}% "
-        f"(target ≥ 88%: {'met' if h['cas_full'] >= 0.88 else 'not met'}).",
+        f"(target ≥ 88%: {'met' if h['cas_full'] >= 0.88 else 'not met'})"
+        + (f"; carried over from `{cas['carried_from']}` (GAN trained at commit "
+           f"{cas['train']['commit']}, Adam {cas['train']['config']['lr_g']:g}, EMA "
+           f"{cas['train']['config']['ema']:g})" if "carried_from" in cas else "") + ".",
         "",
     ])
 
@@ -129,10 +178,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--teacher", default=defaults.teacher, choices=tuple(TEACHERS))
     parser.add_argument("--teacher-temperature", type=float,
                         default=defaults.teacher_temperature)
+    parser.add_argument("--distillation", default=defaults.distillation,
+                        choices=tuple(DISTILLATIONS))
     parser.add_argument("--filter", action="store_true")
     parser.add_argument("--cas-minutes", type=float, default=30.0)
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "augment")
     parser.add_argument("--out", type=Path, default=RESULTS / "augment.json")
+    parser.add_argument("--keep-from", type=Path,
+                        help="an earlier results file whose other sizes and CAS to carry over "
+                             "(marked in the table) instead of running them")
     args = parser.parse_args(argv)
     share_cache()
     sizes = [int(p) for p in args.per_class.split(",") if p]
@@ -143,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--seeds gives {len(seeds)} counts for {len(sizes)} --per-class sizes")
     started = time.monotonic()
     experiments = {str(n): experiment(n, s, args) for n, s in zip(sizes, seeds, strict=True)}
+    carried_experiments, carried_cas = carried_over(args, sizes)
+    experiments.update(carried_experiments)
     for exp in experiments.values():  # also for experiments finished before gains were kept
         exp["gains"] = gan_gains(exp["seeds"])
     result: dict[str, Any] = {
@@ -150,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python bench/augment.py " + " ".join(argv or sys.argv[1:]),
         "experiments": experiments}
     if str(HEADLINE_PER_CLASS) in experiments:
-        cas = cas_full(args)
+        cas = cas_full(args, carried_cas)
         head = experiments[str(HEADLINE_PER_CLASS)]["conditions"]
         result["cas_full"] = cas
         result["headline"] = {

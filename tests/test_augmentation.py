@@ -59,18 +59,26 @@ def test_synthetic_targets_blend_the_gan_label_with_the_teachers_mean_softmax():
                                      teacher_temperature=1.0), synthetic,
                        teachers)
     mean = torch.tensor([0.625, 0.375])
-    expected = 0.6 * torch.eye(2) + 0.4 * mean
-    assert extra.targets == pytest.approx(expected) and extra.weight == 0.3
-    assert extra.targets.sum(dim=1) == pytest.approx(torch.ones(2))
+    assert extra.targets == pytest.approx(mean.expand(2, 2)) and extra.weight == 0.3
+    assert extra.labels.tolist() == [0, 1] and extra.label_share == pytest.approx(0.6)
+    # at temperature 1 the loss is the cross-entropy with the blended target
+    logits = torch.tensor([[0.3, -1.2], [2.0, 0.5]])
+    blend = 0.6 * torch.eye(2) + 0.4 * mean
+    expected = torch.nn.functional.cross_entropy(logits, blend)
+    assert extra.loss(logits, torch.arange(2)) == pytest.approx(expected.item())
 
 
 def test_teacher_temperature_softens_the_teachers_softmax():
     synthetic = ImageDataset("gan", "train", torch.zeros(1, 1, 4, 4), torch.tensor([1]),
                              ("a", "b"))
     teacher = [_Fixed([math.log(9.0), 0.0])]  # softmax 0.9 on "a"; at temperature 2, 0.75
-    extra = supplement(AugmentConfig(teacher_share=1.0, teacher_temperature=2.0), synthetic,
-                       teacher)
-    assert extra.targets == pytest.approx(torch.tensor([[0.75, 0.25]]))
+    soft = supplement(AugmentConfig(teacher_share=1.0, teacher_temperature=2.0), synthetic,
+                      teacher)
+    assert soft.targets == pytest.approx(torch.tensor([[0.75, 0.25]]))
+    assert soft.temperature == 1.0  # "soft-targets": the student's logits as they are
+    hinton = supplement(AugmentConfig(teacher_share=1.0, teacher_temperature=2.0,
+                                      distillation="hinton"), synthetic, teacher)
+    assert hinton.temperature == 2.0 and torch.equal(hinton.targets, soft.targets)
 
 
 def test_summary_gives_the_student_t_interval():
@@ -151,5 +159,7 @@ def test_bad_experiment_input_is_named(tmp_path, capsys):
         run_experiment(AugmentConfig(data="digits", teacher_share=1.5), tmp_path / "z")
     with pytest.raises(GankitError, match="--teacher-temperature must be positive, got 0"):
         run_experiment(AugmentConfig(data="digits", teacher_temperature=0), tmp_path / "k")
+    with pytest.raises(GankitError, match="unknown --distillation .kd.; choose from: soft-t"):
+        run_experiment(AugmentConfig(data="digits", distillation="kd"), tmp_path / "d")
     with pytest.raises(GankitError, match="unknown --teacher .oracle.; choose from: same, "):
         run_experiment(AugmentConfig(data="digits", teacher="oracle"), tmp_path / "t")

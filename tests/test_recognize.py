@@ -51,6 +51,26 @@ def test_a_supplement_is_learnt_with_its_soft_targets_only_when_weighted(tiny_im
         train_classifier(real, config, supplement=Supplement(extra, targets[:, :2]))
 
 
+def test_a_supplement_at_a_temperature_is_hintons_distillation_loss():
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.5, 1.5, 0.0]])
+    targets = torch.tensor([[0.6, 0.3, 0.1], [0.2, 0.7, 0.1]])
+    images = torch.zeros(2, 1, 2, 2)
+    soft = Supplement(images, targets, temperature=4.0)
+    log_student = (logits / 4.0).log_softmax(dim=1)
+    expected = 16.0 * -(targets * log_student).sum(dim=1).mean()
+    assert soft.loss(logits, torch.arange(2)) == pytest.approx(expected.item())
+    # a share of hard labels, learnt at temperature 1
+    mixed = Supplement(images, targets, temperature=4.0, labels=torch.tensor([0, 2]),
+                       label_share=0.25)
+    hard = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 2]))
+    assert mixed.loss(logits, torch.arange(2)) == pytest.approx(
+        0.25 * hard.item() + 0.75 * expected.item())
+    # the loss is read for the supplement rows a batch drew, in their order
+    assert mixed.loss(logits.flip(0), torch.tensor([1, 0])) == pytest.approx(
+        0.25 * torch.nn.functional.cross_entropy(logits.flip(0), torch.tensor([2, 0])).item()
+        + 0.75 * 16.0 * -(targets.flip(0) * log_student.flip(0)).sum(dim=1).mean().item())
+
+
 def test_shift_and_flip_moves_pixels_and_keeps_the_rest():
     images = torch.full((64, 1, 9, 9), -1.0)
     images[:, 0, 4, 4] = 1.0  # one bright pixel in the centre

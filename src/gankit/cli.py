@@ -13,6 +13,7 @@ import torch
 from gankit.data import DATASETS, load_dataset
 from gankit.errors import GankitError
 from gankit.experiments.augmentation import (
+    DISTILLATIONS,
     TEACHERS,
     AugmentConfig,
     markdown_table,
@@ -180,7 +181,8 @@ def cmd_augment(args: argparse.Namespace) -> None:
         gan_diffaugment=args.diffaugment, gan_mode_seeking=args.mode_seeking,
         synthetic_ratio=args.ratio, synthetic_weight=args.synthetic_weight,
         teacher_share=args.teacher_share, teacher=args.teacher,
-        teacher_temperature=args.teacher_temperature, filter_by_confidence=args.filter,
+        teacher_temperature=args.teacher_temperature, distillation=args.distillation,
+        filter_by_confidence=args.filter,
         classifier=ClassifierConfig(steps=args.classifier_steps), device=args.device)
     out = Path(args.out) if args.out else Path("runs") / (
         f"augment-{args.data.split(':')[0]}-{args.per_class}pc-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -490,6 +492,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "same augmentation, or every earlier one of the seed")
     aug.add_argument("--teacher-temperature", type=float, default=defaults.teacher_temperature,
                      help="softens the teachers' prediction: their logits are divided by it")
+    aug.add_argument("--distillation", default=defaults.distillation,
+                     choices=tuple(DISTILLATIONS),
+                     help="the student matches the softened prediction with its logits as "
+                          "they are, or divided by the temperature too (Hinton et al. 2015)")
     aug.add_argument("--filter", action="store_true",
                      help="keep the synthetic images a real-data recogniser is surest of")
     aug.add_argument("--classifier-steps", type=int, default=defaults.classifier.steps,

@@ -21,7 +21,8 @@ Measured at 100 images per class (docs/benchmarks.md): mixing
 GAN images in as if they were real cost 0.6-0.8 points against classical augmentation; weight
 0.5 with half-teacher targets gained 0.6 on one seed, the three-recogniser ensemble teacher
 0.25 more than a single teacher on two, and that ensemble gained +0.92 over 5 seeds at
-temperature 1, +1.16 at 2, +1.34 at 4 and +1.28 at 8.
+temperature 1, +1.16 at 2, +1.34 at 4 and +1.28 at 8; Hinton et al.'s loss at temperature 4
+("hinton" in DISTILLATIONS) gained +0.27 against +0.97 on the one seed it ran.
 
 This is the set-up of Antoniou et al. 2017 ("Data Augmentation Generative Adversarial
 Networks") and Shmelkov et al. 2018 ("How good is my GAN?"), scaled to a CPU.
@@ -69,6 +70,11 @@ TEACHERS: dict[str, dict[str, tuple[str, ...]]] = {
     "ensemble": {"real+gan": ("real",),
                  "real+classical+gan": ("real", "real+classical", "real+gan")},
 }
+# How a "+ GAN" recogniser matches the teachers' softened predictions: with its own logits as
+# they are ("soft-targets": the softened predictions act as informed label smoothing), or
+# divided by the teachers' temperature, the loss scaled by its square ("hinton": Hinton et
+# al. 2015's distillation loss). Each maps the teachers' temperature to the student's.
+DISTILLATIONS = {"soft-targets": lambda temperature: 1.0, "hinton": lambda temperature: temperature}
 FILTER_OVERSAMPLE = 3  # candidates drawn per kept image when filtering by confidence
 GRID_PER_CLASS = 16
 SEED_RECORD = "seed.json"  # a finished seed's result, which a resumed experiment reuses
@@ -98,6 +104,7 @@ class AugmentConfig:
     # Divides the teachers' logits before their softmax (Hinton et al. 2015's temperature);
     # 4 is the best measured (module docstring).
     teacher_temperature: float = 4.0
+    distillation: str = "soft-targets"  # how the student matches them (DISTILLATIONS)
     filter_by_confidence: bool = False
     classifier: ClassifierConfig = field(default_factory=lambda: ClassifierConfig(steps=600))
     device: str = "auto"
@@ -170,15 +177,16 @@ def synthesize(trainer: GANTrainer, like: ImageDataset, n_per_class: int, seed: 
 
 def supplement(config: AugmentConfig, synthetic: ImageDataset,
                teachers: Sequence[torch.nn.Module]) -> Supplement:
-    """The synthetic images with targets that blend each image's conditioning label with the
-    `teachers`' mean softmax (`config.teacher_share` of it)."""
-    onehot = torch.nn.functional.one_hot(synthetic.labels, synthetic.num_classes).float()
+    """The synthetic images with two targets: their conditioning labels
+    (`1 - config.teacher_share` of the loss) and the `teachers`' mean softmax at
+    `config.teacher_temperature`, which the student matches at the temperature that
+    `config.distillation` names."""
     temperature = config.teacher_temperature
     predicted = torch.stack([(predict_logits(t, synthetic.images) / temperature).softmax(dim=1)
                              for t in teachers]).mean(dim=0)
-    share = config.teacher_share
-    return Supplement(synthetic.images, (1 - share) * onehot + share * predicted,
-                      config.synthetic_weight)
+    return Supplement(synthetic.images, predicted, config.synthetic_weight,
+                      temperature=DISTILLATIONS[config.distillation](temperature),
+                      labels=synthetic.labels, label_share=1 - config.teacher_share)
 
 
 def run_seed(config: AugmentConfig, seed: int, data: SeedData, out: Path,
@@ -226,6 +234,9 @@ def run_experiment(config: AugmentConfig, out: str | Path, *,
     if config.teacher_temperature <= 0:
         raise GankitError(f"--teacher-temperature must be positive, got "
                           f"{config.teacher_temperature}")
+    if config.distillation not in DISTILLATIONS:
+        raise GankitError(f"unknown --distillation {config.distillation!r}; choose from: "
+                          f"{', '.join(DISTILLATIONS)}")
     if config.teacher not in TEACHERS:
         raise GankitError(f"unknown --teacher {config.teacher!r}; choose from: "
                           f"{', '.join(TEACHERS)}")

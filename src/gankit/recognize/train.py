@@ -35,12 +35,28 @@ class ClassifierConfig:
 @dataclass(frozen=True)
 class Supplement:
     """Extra training images that add to the real ones instead of displacing them: every
-    update also draws a batch of these, with soft `targets` (N, classes; rows sum to 1), and
-    their cross-entropy counts `weight` times in the loss. gankit's use: GAN images."""
+    update also draws a batch of these, and their loss counts `weight` times in the total.
+    That loss is the cross-entropy with soft `targets` (N, classes; rows sum to 1) of the
+    model's logits divided by `temperature`, times its square (Hinton et al. 2015's
+    distillation loss, whose gradient keeps its size at any temperature), mixed with
+    `label_share` of the plain cross-entropy with hard `labels`. gankit's use: GAN images,
+    their conditioning labels and a teacher's softened predictions."""
 
     images: torch.Tensor
     targets: torch.Tensor
     weight: float = 1.0
+    temperature: float = 1.0
+    labels: torch.Tensor | None = None
+    label_share: float = 0.0
+
+    def loss(self, logits: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """This supplement's loss on the logits of its images `index`, before `weight`."""
+        t = self.temperature
+        soft = t * t * F.cross_entropy(logits / t, self.targets[index].to(logits.device))
+        if self.labels is None or self.label_share == 0:
+            return soft
+        hard = F.cross_entropy(logits, self.labels[index].to(logits.device))
+        return self.label_share * hard + (1 - self.label_share) * soft
 
 
 def train_classifier(data: ImageDataset, config: ClassifierConfig = ClassifierConfig(), *,
@@ -59,7 +75,9 @@ def train_classifier(data: ImageDataset, config: ClassifierConfig = ClassifierCo
     if supplement is not None and (
             len(supplement.images) != len(supplement.targets)
             or supplement.targets.shape[1:] != (data.num_classes,)
-            or supplement.images.shape[1:] != data.images.shape[1:]):
+            or supplement.images.shape[1:] != data.images.shape[1:]
+            or (supplement.labels is not None
+                and len(supplement.labels) != len(supplement.images))):
         raise GankitError(
             f"supplement of {tuple(supplement.images.shape)} images with "
             f"{tuple(supplement.targets.shape)} targets does not fit {data.name} "
@@ -97,8 +115,7 @@ def train_classifier(data: ImageDataset, config: ClassifierConfig = ClassifierCo
         logits = step_model(images)
         loss = F.cross_entropy(logits[:len(labels)], labels)
         if extra_batches is not None:
-            loss = loss + supplement.weight * F.cross_entropy(
-                logits[len(labels):], supplement.targets[extra_index].to(dev))
+            loss = loss + supplement.weight * supplement.loss(logits[len(labels):], extra_index)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
