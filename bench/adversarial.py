@@ -27,7 +27,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import RESULTS, ROOT, commit, machine, publish, share_cache, train_gan_once
+from common import (
+    RESULTS,
+    ROOT,
+    command_line,
+    commit,
+    machine,
+    publish,
+    share_cache,
+    train_gan_once,
+)
 
 from gankit.adversarial import (
     AdvGANConfig,
@@ -234,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     hardened[best]["advgan_white_box"] = report.to_dict()
     result: dict[str, Any] = {
         "benchmark": "adversarial", "machine": machine(), "commit": commit(),
-        "command": "python bench/adversarial.py " + " ".join(argv or sys.argv[1:]),
+        "command": command_line("adversarial.py", argv),
         "budget": asdict(BUDGET), "n_test": 10_000, "pgd_n": args.pgd_n,
         "settings": {k: str(v) for k, v in vars(args).items()},
         "recognisers": recognisers, "defense_gan": defense(standard, args)}

@@ -21,6 +21,7 @@ from typing import Any
 from common import (
     RESULTS,
     ROOT,
+    command_line,
     commit,
     machine,
     publish,
@@ -126,9 +127,16 @@ def markdown(result: dict[str, Any]) -> str:
         mark = " †" if "carried_from" in exp else ""
         rows.append(f"| {per_class}{mark} | {exp['config']['seeds']} | {cells} "
                     f"| {exp['minutes']:.1f} |")
-    carried = [f"{n} per class from `{e['carried_from']}` at commit {e['commit']}, "
-               + (", ".join(f"{k}={v}" for k, v in e["differs"].items()) or "same settings")
-               for n, e in result["experiments"].items() if "carried_from" in e]
+    carried: dict[str, list[str]] = {}  # origin command -> its rows, with what differs
+    for n, e in result["experiments"].items():
+        if "carried_from" in e:
+            differs = ", ".join(f"{k}={v}" for k, v in e["differs"].items())
+            carried.setdefault(e["carried_from"], []).append(
+                f"{n} per class at commit {e['commit']}" + (f" ({differs})" if differs else ""))
+    carried_note = ["† carried over unchanged from "
+                    + "; ".join(f"`{cmd}`: {', '.join(rows)}" for cmd, rows in carried.items())
+                    + ". Settings named in brackets differ from this run's; the others match.",
+                    ""] if carried else []
     cas = result["cas_full"]
     h, m = result["headline"], result["machine"]
     gain = h["acc_real_classical_gan"] - h["acc_real_classical"]
@@ -147,12 +155,13 @@ def markdown(result: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
-        *(["† carried over unchanged from an earlier run, with the settings where it differs "
-           "from this one: " + "; ".join(carried) + ".", ""] if carried else []),
+        *carried_note,
         f"At {h['per_class']} per class, GAN images add {gain:+.2f} points to classical "
         f"augmentation (target ≥ +1.5 with separated intervals: "
         f"{'met' if gain >= 1.5 and separated else 'not met'}). "
-        f"CAS of the conditional GAN trained on all 60k images: {100 * h['cas_full']:.2f}% "
+        f"CAS of the conditional GAN trained on all 60k images "
+        f"({cas['train']['config']['minutes']:g} minutes, {cas['train']['steps']:,} updates): "
+        f"{100 * h['cas_full']:.2f}% "
         f"(target ≥ 88%: {'met' if h['cas_full'] >= 0.88 else 'not met'})"
         + (f"; carried over from `{cas['carried_from']}` (GAN trained at commit "
            f"{cas['train']['commit']}, Adam {cas['train']['config']['lr_g']:g}, EMA "
@@ -203,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         exp["gains"] = gan_gains(exp["seeds"])
     result: dict[str, Any] = {
         "benchmark": "augment", "machine": machine(),
-        "command": "python bench/augment.py " + " ".join(argv or sys.argv[1:]),
+        "command": command_line("augment.py", argv),
         "experiments": experiments}
     if str(HEADLINE_PER_CLASS) in experiments:
         cas = cas_full(args, carried_cas)

@@ -10,7 +10,6 @@ bench/results/classify.json and its section of docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from dataclasses import asdict
@@ -19,7 +18,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from common import RESULTS, commit, machine, publish
+from common import RESULTS, command_line, commit, machine, publish
 from torch import nn
 
 from gankit.data import load_dataset
@@ -62,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     baseline = mlp_baseline(config.epochs, config.batch_size, config.seed)
     m = machine()
     result = {"benchmark": "classify", "machine": m, "commit": commit(),
-              "command": " ".join(["python bench/classify.py", *(argv or sys.argv[1:])]),
+              "command": command_line("classify.py", argv),
               "default": default, "mlp_baseline": baseline,
               "headline": {"accuracy": report.accuracy, "minutes": round(minutes, 2),
                            "mlp_accuracy": baseline["accuracy"]}}

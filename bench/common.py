@@ -6,8 +6,10 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,11 @@ def commit() -> str:
                               capture_output=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def command_line(script: str, argv: list[str] | None) -> str:
+    """How this benchmark was run, quoted so that it can be pasted into a shell."""
+    return shlex.join(["python", f"bench/{script}", *(sys.argv[1:] if argv is None else argv)])
 
 
 def write_section(name: str, table: str, path: Path = TABLE) -> None:

@@ -27,6 +27,7 @@ from common import (
     ROOT,
     TABLE,
     add_only,
+    command_line,
     machine,
     parse_only,
     publish,
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "benchmark": "gan_quality", "machine": machine(), "seed": args.seed,
         "n_real": recipes[names[0]]["scores"]["fid"]["protocol"]["n_real"],
-        "command": "python bench/gan_quality.py " + " ".join(argv or sys.argv[1:]),
+        "command": command_line("gan_quality.py", argv),
         "recipes": recipes,
     }
     if set(names) == set(RECIPES):

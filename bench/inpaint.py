@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import RESULTS, ROOT, commit, machine, publish, share_cache
+from common import RESULTS, ROOT, command_line, commit, machine, publish, share_cache
 
 from gankit.data import ImageDataset, load_dataset, to_uint8
 from gankit.inpaint import make_masks, telea_available
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             "cgan-l2": completion_run(args, 0.0)}
     methods = ["mean", "biharmonic"] + (["telea"] if telea_available() else []) + list(runs)
     clean = ImageDataset("clean", "test", images, labels, test.classes)
-    command = "python bench/inpaint.py " + " ".join(argv or sys.argv[1:])
+    command = command_line("inpaint.py", argv)
     result: dict[str, Any] = {"benchmark": "inpaint", "machine": machine(), "commit": commit(),
                               "command": command,
                               "n": args.n, "latent_n": args.latent_n,

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 import yaml
-from common import RESULTS, ROOT, commit, machine, publish, share_cache
+from common import RESULTS, ROOT, command_line, commit, machine, publish, share_cache
 
 from gankit.data import ImageDataset, load_dataset, to_uint8
 from gankit.metrics import scores
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     best = max(classical, key=lambda k: classical[k]["accuracy"])
     result: dict[str, Any] = {
         "benchmark": "translate", "machine": machine(), "commit": commit(),
-        "command": "python bench/translate.py " + " ".join(argv or sys.argv[1:]),
+        "command": command_line("translate.py", argv),
         "steps": args.steps,
         "cyclegan_train": yaml.safe_load((run / "config.yaml").read_text()),
         "test_time": test_time, "augmentation": augmentation,
