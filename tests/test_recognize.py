@@ -49,6 +49,9 @@ def test_a_supplement_is_learnt_with_its_soft_targets_only_when_weighted(tiny_im
     assert ignored[2] < 0.7  # weight 0: the extra images are only seen, never fitted
     with pytest.raises(GankitError, match="does not fit tiny"):
         train_classifier(real, config, supplement=Supplement(extra, targets[:, :2]))
+    with pytest.raises(GankitError, match="targets and 5 labels does not fit tiny"):
+        train_classifier(real, config, supplement=Supplement(
+            extra, targets, labels=torch.zeros(5, dtype=torch.long), label_share=0.5))
 
 
 def test_a_supplement_at_a_temperature_is_hintons_distillation_loss():
