@@ -60,7 +60,9 @@ def experiment(per_class: int, seeds: int, args: argparse.Namespace) -> dict[str
     out = args.work / (f"pc{per_class}-g{args.gan_steps}-ms{args.mode_seeking:g}"
                        f"-r{args.ratio:g}-w{args.synthetic_weight:g}-t{args.teacher_share:g}"
                        f"-{args.teacher}-T{args.teacher_temperature:g}"
-                       + ("" if args.distillation == "soft-targets" else f"-{args.distillation}")
+                       # the default leaves the name that runs before the option had
+                       + ("" if args.distillation == AugmentConfig.distillation
+                          else f"-{args.distillation}")
                        + ("-filter" if args.filter else ""))
     done = out / "augment.json"
     if done.is_file() and (record := json.loads(done.read_text()))["config"]["seeds"] == seeds:
@@ -73,7 +75,8 @@ def experiment(per_class: int, seeds: int, args: argparse.Namespace) -> dict[str
     return result
 
 
-def carried_over(args: argparse.Namespace, sizes: list[int]) -> tuple[dict[str, Any], Any]:
+def carried_over(args: argparse.Namespace,
+                 sizes: list[int]) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The experiments of the sizes this run does not train, and the CAS record, from the
     earlier results file --keep-from, each marked with the command and the settings it ran
     with where they differ from this run's (what a reader must know to compare rows)."""
@@ -163,9 +166,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"({cas['train']['config']['minutes']:g} minutes, {cas['train']['steps']:,} updates): "
         f"{100 * h['cas_full']:.2f}% "
         f"(target ≥ 88%: {'met' if h['cas_full'] >= 0.88 else 'not met'})"
+        # a carried CAS trained with today's settings (cas_full), so its commit says enough
         + (f"; carried over from `{cas['carried_from']}` (GAN trained at commit "
-           f"{cas['train']['commit']}, Adam {cas['train']['config']['lr_g']:g}, EMA "
-           f"{cas['train']['config']['ema']:g})" if "carried_from" in cas else "") + ".",
+           f"{cas['train']['commit']})" if "carried_from" in cas else "") + ".",
         "",
     ])
 
