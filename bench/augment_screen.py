@@ -1,12 +1,14 @@
 """Benchmark: screen how GAN images enter the recogniser's training, on GANs already trained.
 
 `bench/augment.py` spends a third of each seed on the conditional GAN. This screen reuses the
-GANs of a finished `bench/augment.py` experiment (its `seedS/gan` runs, resumed exactly; a
-variant that changes a GAN setting trains its own GAN and real + GAN recogniser per seed),
-trains each seed's real-data recognisers once, then trains the real + classical + GAN
-recogniser once per variant of the supplement settings, and reports each variant's gain over
-real + classical on the same seeds. A variant that wins here is a candidate for a full 5-seed
-`bench/augment.py` run, not a result.
+GANs of a finished `bench/augment.py` experiment with today's GAN settings (its `seedS/gan`
+runs, resumed exactly; a variant that changes a GAN setting trains its own GAN and real + GAN
+recogniser per seed), trains each seed's real, real + classical and real + GAN recognisers
+once with today's `gankit augment` defaults, then trains the real + classical + GAN
+recogniser once per variant of those defaults, and reports each variant's gain over real +
+classical on the same seeds. A variant that wins here is a candidate for a full 5-seed
+`bench/augment.py` run, not a result. Variants whose records are not in --work are carried
+over from the results file, marked with the GANs they ran on.
 
     OMP_NUM_THREADS=1 nohup python bench/augment_screen.py --threads 1 --seeds 0 > a.log 2>&1 &
     OMP_NUM_THREADS=1 nohup python bench/augment_screen.py --threads 1 --seeds 1 > b.log 2>&1 &
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import RESULTS, ROOT, add_only, machine, parse_only, publish
+from common import RESULTS, ROOT, add_only, commit, machine, parse_only, publish
 
 from gankit.data import ImageDataset, load_dataset
 from gankit.experiments.augmentation import (
@@ -43,14 +45,17 @@ from gankit.train import GANTrainer
 # overrides of `gankit augment`'s other defaults
 SAME, ENSEMBLE = (TEACHERS[t]["real+classical+gan"] for t in ("same", "ensemble"))
 VARIANTS: dict[str, dict[str, Any]] = {
-    "same-teacher": {"teachers": SAME},
-    "weight1": {"teachers": SAME, "synthetic_weight": 1.0},
-    "teacher0.75": {"teachers": SAME, "teacher_share": 0.75},
-    "ensemble2-teacher": {"teachers": ("real", "real+classical")},
-    "ensemble3-teacher": {"teachers": ENSEMBLE},
+    # the first round, from the temperature-1 settings that were then the default
+    "same-teacher": {"teachers": SAME, "teacher_temperature": 1.0},
+    "weight1": {"teachers": SAME, "teacher_temperature": 1.0, "synthetic_weight": 1.0},
+    "teacher0.75": {"teachers": SAME, "teacher_temperature": 1.0, "teacher_share": 0.75},
+    "ensemble2-teacher": {"teachers": ("real", "real+classical"), "teacher_temperature": 1.0},
+    "ensemble3-teacher": {"teachers": ENSEMBLE, "teacher_temperature": 1.0},
     "ensemble3-T2": {"teachers": ENSEMBLE, "teacher_temperature": 2.0},
-    "ensemble3-teacher0.75": {"teachers": ENSEMBLE, "teacher_share": 0.75},
-    "ensemble3-ratio20": {"teachers": ENSEMBLE, "synthetic_ratio": 20.0},
+    "ensemble3-teacher0.75": {"teachers": ENSEMBLE, "teacher_temperature": 1.0,
+                              "teacher_share": 0.75},
+    "ensemble3-ratio20": {"teachers": ENSEMBLE, "teacher_temperature": 1.0,
+                          "synthetic_ratio": 20.0},
     "ensemble3-T3": {"teachers": ENSEMBLE, "teacher_temperature": 3.0},
     "ensemble3-T4": {"teachers": ENSEMBLE, "teacher_temperature": 4.0},
     "ensemble3-T2-weight0.75": {"teachers": ENSEMBLE, "teacher_temperature": 2.0,
@@ -58,8 +63,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # a GAN setting: this variant trains its own GANs (and real + GAN teachers) per seed
     "ensemble3-T2-ganflip": {"teachers": ENSEMBLE, "teacher_temperature": 2.0,
                              "gan_diffaugment": "flip,color,translation,cutout"},
+    # the second round, from today's default (ensemble3-T4)
+    "ensemble3-T4-weight0.75": {"teachers": ENSEMBLE, "synthetic_weight": 0.75},
+    # a control: so hot a temperature that the teachers' share of each target is uniform,
+    # i.e. plain label smoothing of the GAN images' labels
+    "uniform-teacher": {"teachers": ENSEMBLE, "teacher_temperature": 1e6},
+    "ensemble3-T4-filter": {"teachers": ENSEMBLE, "filter_by_confidence": True},
+    "ensemble3-T4-ganlr8e-4": {"teachers": ENSEMBLE, "gan_lr": 8e-4},
 }
-GANS = ROOT / "bench" / "work" / "augment" / "pc100-g3000-ms1-r10-w0.5-t0.5-same-T1"
+GANS = ROOT / "bench" / "work" / "augment" / "pc100-g3000-ms1-r10-w0.5-t0.5-ensemble-T4"
 
 
 @functools.cache
@@ -69,12 +81,17 @@ def splits(name: str) -> tuple[ImageDataset, ImageDataset]:
 
 
 def screen_seed(seed: int, names: list[str], args: argparse.Namespace) -> None:
-    # The settings the screened variants started from: temperature 1, as in the reused run.
-    base = AugmentConfig(per_class=args.per_class, device="cpu", teacher_temperature=1.0)
+    base = AugmentConfig(per_class=args.per_class, device="cpu")
     out = args.work / f"seed{seed}"
     todo = [n for n in names if not (out / f"{n}.json").is_file()]
     if not todo:
         return
+    reused = json.loads((args.gans / "augment.json").read_text())["config"]
+    differs = {k: (reused[k], v) for k, v in base.to_dict().items()
+               if (k.startswith("gan_") or k in ("data", "per_class")) and reused[k] != v}
+    if differs:
+        raise SystemExit(f"{args.gans} trained its GANs with other settings than today's "
+                         f"defaults (theirs, today's): {differs}")
     data = seed_data(base, seed, *splits(base.data))
 
     @functools.cache
@@ -89,8 +106,10 @@ def screen_seed(seed: int, names: list[str], args: argparse.Namespace) -> None:
         return GANTrainer.resume(run, data=data.train, progress=False, tensorboard=False)
 
     @functools.cache
-    def pool(settings: tuple[tuple[str, Any], ...], per_class: int) -> ImageDataset:
-        return synthesize(gan(settings), data.train, per_class, seed, None)
+    def pool(settings: tuple[tuple[str, Any], ...], per_class: int,
+             filtered: bool) -> ImageDataset:
+        judge = models["real"] if filtered else None
+        return synthesize(gan(settings), data.train, per_class, seed, judge)
 
     plain, classical = base.recognisers(seed)
     models = {"real": train_classifier(data.train, plain, device="cpu"),
@@ -100,7 +119,7 @@ def screen_seed(seed: int, names: list[str], args: argparse.Namespace) -> None:
     def real_gan(settings: tuple[tuple[str, Any], ...]) -> torch.nn.Module:
         """The real + GAN recogniser of `gankit augment`, on the pool of these GAN settings."""
         teachers = [models[c] for c in TEACHERS["ensemble"]["real+gan"]]
-        extra = supplement(base, pool(settings, base.synthetic_per_class()), teachers)
+        extra = supplement(base, pool(settings, base.synthetic_per_class(), False), teachers)
         return train_classifier(data.train, plain, device="cpu", supplement=extra)
 
     models["real+gan"] = real_gan(())
@@ -111,12 +130,14 @@ def screen_seed(seed: int, names: list[str], args: argparse.Namespace) -> None:
         teachers = [real_gan(settings) if c == "real+gan" else models[c]
                     for c in overrides.pop("teachers")]
         config = replace(base, **overrides)
-        extra = supplement(config, pool(settings, config.synthetic_per_class()), teachers)
+        extra = supplement(config, pool(settings, config.synthetic_per_class(),
+                                        config.filter_by_confidence), teachers)
         model = train_classifier(data.train, classical, device="cpu", supplement=extra)
         acc = 100 * accuracy(model, data.test)
         recorded = {k: v for k, v in config.to_dict().items() if k != "teacher"}
         record = {"seed": seed, "variant": name, "teachers": list(VARIANTS[name]["teachers"]),
                   "threads": torch.get_num_threads(), "config": recorded,
+                  "gans": str(args.gans.resolve().relative_to(ROOT)), "commit": commit(),
                   "accuracy": acc, "baseline": baseline,
                   "gain": acc - baseline["real+classical"]}
         out.mkdir(parents=True, exist_ok=True)
@@ -129,11 +150,12 @@ def markdown(result: dict[str, Any]) -> str:
         "## Augmentation screen: how GAN images enter the recogniser",
         "",
         f"Fashion-MNIST, {result['per_class']} labelled images per class, the 3,000-step "
-        "conditional GANs of the 5-seed `bench/augment.py` run (resumed, not retrained; a "
+        "conditional GANs of a 5-seed `bench/augment.py` run (resumed, not retrained; a "
         "variant with a gan_ setting trains its own, and its own real + GAN teacher); "
         "test accuracy of real + classical + GAN and its gain over real + classical on the "
-        f"same seed, {result['machine']['cpu']}. Command: `python bench/augment_screen.py "
-        "--threads 1 --seeds S` (one process per seed).",
+        f"same seed, {result['machine']['cpu']}, {'/'.join(map(str, result['threads']))} "
+        "torch thread(s) per process. Command: `python bench/augment_screen.py --threads 1 "
+        "--seeds S` (one process per seed).",
         "",
         "| variant | teachers of real + classical + GAN | other settings | seeds "
         "| accuracy % (mean) | gain (mean) | per-seed gains |",
@@ -142,10 +164,19 @@ def markdown(result: dict[str, Any]) -> str:
     for name, v in sorted(result["variants"].items(), key=lambda kv: -kv[1]["gain"]):
         overrides = dict(VARIANTS[name])
         teachers = " + ".join(overrides.pop("teachers"))
-        changed = ", ".join(f"{k}={x}" for k, x in overrides.items()) or "—"
+        changed = ", ".join(f"{k}={x:g}" if isinstance(x, float) else f"{k}={x}"
+                            for k, x in overrides.items()) or "—"
         per_seed = ", ".join(f"{g:+.2f}" for g in v["gains"])
-        lines.append(f"| {name} | {teachers} | {changed} | {len(v['gains'])} | {v['accuracy']:.2f} "
-                     f"| {v['gain']:+.2f} | {per_seed} |")
+        mark = " †" if v.get("carried") else ""
+        lines.append(f"| {name}{mark} | {teachers} | {changed} | {len(v['gains'])} "
+                     f"| {v['accuracy']:.2f} | {v['gain']:+.2f} | {per_seed} |")
+    rounds = sorted({v["gans"] for v in result["variants"].values()})
+    lines += ["", "GANs reused: " + "; ".join(
+        f"`{g}`" + (" (rows marked †, carried over from an earlier run of this screen, whose "
+                    "real + GAN teacher trained with the settings then the default)"
+                    if any(v.get("carried") and v["gans"] == g
+                           for v in result["variants"].values()) else "")
+        for g in rounds) + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -175,15 +206,19 @@ def main(argv: list[str] | None = None) -> int:
             records.setdefault(record["variant"], []).append(record)
     variants = {name: {"seeds": [r["seed"] for r in rs], "gains": [r["gain"] for r in rs],
                        "accuracy": statistics.mean(r["accuracy"] for r in rs),
-                       "gain": statistics.mean(r["gain"] for r in rs)}
+                       "gain": statistics.mean(r["gain"] for r in rs), "gans": rs[0]["gans"]}
                 for name, rs in records.items()}
     # The thread counts the records ran with, not this process's (redrawing the table with
     # --only '' must not restate them), so the machine's torch_threads is left out.
-    threads = sorted({r["threads"] for rs in records.values() for r in rs})
+    threads = {r["threads"] for rs in records.values() for r in rs}
+    earlier = json.loads(args.out.read_text()) if args.out.is_file() else {"variants": {}}
+    for name, v in earlier["variants"].items():
+        if name in VARIANTS and name not in variants:
+            variants[name] = {**v, "gans": v.get("gans", earlier.get("gans")), "carried": True}
+            threads.update(earlier["threads"])
     host = {k: v for k, v in machine().items() if k != "torch_threads"}
-    result = {"benchmark": "augment_screen", "machine": host, "threads": threads,
-              "per_class": args.per_class, "gans": str(args.gans.relative_to(ROOT)),
-              "variants": variants}
+    result = {"benchmark": "augment_screen", "machine": host, "threads": sorted(threads),
+              "per_class": args.per_class, "variants": variants}
     publish("augment_screen", result, args.out, markdown(result))
     return 0
 
