@@ -150,7 +150,7 @@ def markdown(result: dict[str, Any]) -> str:
         "## Augmentation screen: how GAN images enter the recogniser",
         "",
         f"Fashion-MNIST, {result['per_class']} labelled images per class, the 3,000-step "
-        "conditional GANs of a 5-seed `bench/augment.py` run (resumed, not retrained; a "
+        "conditional GANs of a finished `gankit augment` run (resumed, not retrained; a "
         "variant with a gan_ setting trains its own, and its own real + GAN teacher); "
         "test accuracy of real + classical + GAN and its gain over real + classical on the "
         f"same seed, {result['machine']['cpu']}, {'/'.join(map(str, result['threads']))} "
@@ -161,7 +161,9 @@ def markdown(result: dict[str, Any]) -> str:
         "| accuracy % (mean) | gain (mean) | per-seed gains |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name, v in sorted(result["variants"].items(), key=lambda kv: -kv[1]["gain"]):
+    # this run's rows first: only rows on the same GANs and baselines compare closely
+    for name, v in sorted(result["variants"].items(),
+                          key=lambda kv: (kv[1].get("carried", False), -kv[1]["gain"])):
         overrides = dict(VARIANTS[name])
         teachers = " + ".join(overrides.pop("teachers"))
         changed = ", ".join(f"{k}={x:g}" if isinstance(x, float) else f"{k}={x}"

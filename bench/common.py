@@ -47,15 +47,21 @@ def parse_only(parser: argparse.ArgumentParser, value: str, choices: Iterable[st
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
+    """The host a result was measured on. Machines lent here share one model name ("AMD
+    EPYC") across CPU generations whose speeds differ by half, so the family/model numbers
+    and the vector instructions torch uses (AVX2 or AVX512) are recorded too."""
+    info: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+    cpu = info.get("model name") or platform.processor() or platform.machine()
+    family_model = f"{info.get('cpu family', '?')}/{info.get('model', '?')}"
+    return {"cpu": cpu, "cpu_family_model": family_model,
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__, "python": platform.python_version(),
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
