@@ -80,18 +80,24 @@ def splits(name: str) -> tuple[ImageDataset, ImageDataset]:
     return load_dataset(name, "train"), load_dataset(name, "test")
 
 
+def check_gans(args: argparse.Namespace) -> None:
+    """Refuse --gans whose GANs trained with other settings than the screen's base: its
+    variants would then differ from `gankit augment`'s default in more than they name."""
+    reused = json.loads((args.gans / "augment.json").read_text())["config"]
+    base = AugmentConfig(per_class=args.per_class).to_dict()
+    differs = {k: (reused[k], v) for k, v in base.items()
+               if (k.startswith("gan_") or k in ("data", "per_class")) and reused[k] != v}
+    if differs:
+        raise SystemExit(f"{args.gans} trained its GANs with other settings than today's "
+                         f"defaults (theirs, today's): {differs}")
+
+
 def screen_seed(seed: int, names: list[str], args: argparse.Namespace) -> None:
     base = AugmentConfig(per_class=args.per_class, device="cpu")
     out = args.work / f"seed{seed}"
     todo = [n for n in names if not (out / f"{n}.json").is_file()]
     if not todo:
         return
-    reused = json.loads((args.gans / "augment.json").read_text())["config"]
-    differs = {k: (reused[k], v) for k, v in base.to_dict().items()
-               if (k.startswith("gan_") or k in ("data", "per_class")) and reused[k] != v}
-    if differs:
-        raise SystemExit(f"{args.gans} trained its GANs with other settings than today's "
-                         f"defaults (theirs, today's): {differs}")
     data = seed_data(base, seed, *splits(base.data))
 
     @functools.cache
@@ -172,13 +178,12 @@ def markdown(result: dict[str, Any]) -> str:
         mark = " †" if v.get("carried") else ""
         lines.append(f"| {name}{mark} | {teachers} | {changed} | {len(v['gains'])} "
                      f"| {v['accuracy']:.2f} | {v['gain']:+.2f} | {per_seed} |")
-    rounds = sorted({v["gans"] for v in result["variants"].values()})
+    gans = sorted({v["gans"] for v in result["variants"].values()})
+    carried = {v["gans"] for v in result["variants"].values() if v.get("carried")}
     lines += ["", "GANs reused: " + "; ".join(
         f"`{g}`" + (" (rows marked †, carried over from an earlier run of this screen, whose "
                     "real + GAN teacher trained with the settings then the default)"
-                    if any(v.get("carried") and v["gans"] == g
-                           for v in result["variants"].values()) else "")
-        for g in rounds) + "."]
+                    if g in carried else "") for g in gans) + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -197,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     names = parse_only(parser, args.only, VARIANTS, "variant")
     seeds = [int(s) for s in args.seeds.split(",") if s]
     torch.set_num_threads(args.threads)
+    if seeds and names:
+        check_gans(args)
     for seed in seeds:
         screen_seed(seed, names, args)
 
@@ -216,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     earlier = json.loads(args.out.read_text()) if args.out.is_file() else {"variants": {}}
     for name, v in earlier["variants"].items():
         if name in VARIANTS and name not in variants:
-            variants[name] = {**v, "gans": v.get("gans", earlier.get("gans")), "carried": True}
+            variants[name] = {**v, "carried": True}
             threads.update(earlier["threads"])
     host = {k: v for k, v in machine().items() if k != "torch_threads"}
     result = {"benchmark": "augment_screen", "machine": host, "threads": sorted(threads),
