@@ -1,14 +1,15 @@
-"""Benchmark: screen how GAN images enter the recogniser's training, on GANs already trained.
+"""Benchmark: screen how GAN images enter the recogniser's training, one GAN per seed for all.
 
-`bench/augment.py` spends a third of each seed on the conditional GAN. This screen reuses the
-GANs of a finished `bench/augment.py` experiment with today's GAN settings (its `seedS/gan`
-runs, resumed exactly; a variant that changes a GAN setting trains its own GAN and real + GAN
-recogniser per seed), trains each seed's real, real + classical and real + GAN recognisers
-once with today's `gankit augment` defaults, then trains the real + classical + GAN
-recogniser once per variant of those defaults, and reports each variant's gain over real +
-classical on the same seeds. A variant that wins here is a candidate for a full 5-seed
-`bench/augment.py` run, not a result. Variants whose records are not in --work are carried
-over from the results file, marked with the GANs they ran on.
+`bench/augment.py` spends a third of each seed on the conditional GAN. This screen trains each
+seed's GAN with today's `gankit augment` defaults once (into --work), or reuses those of a
+finished `bench/augment.py` experiment with the same GAN settings (--gans: its `seedS/gan`
+runs, resumed exactly); a variant that changes a GAN setting trains its own GAN and real +
+GAN recogniser per seed. It trains each seed's real, real + classical and real + GAN
+recognisers once with today's defaults, then the real + classical + GAN recogniser once per
+variant of those defaults, and reports each variant's gain over real + classical on the same
+seeds. A variant that wins here is a candidate for a full 5-seed `bench/augment.py` run, not
+a result. Variants whose records are not in --work are carried over from the results file,
+marked with the GANs they ran on.
 
     OMP_NUM_THREADS=1 nohup python bench/augment_screen.py --threads 1 --seeds 0 > a.log 2>&1 &
     OMP_NUM_THREADS=1 nohup python bench/augment_screen.py --threads 1 --seeds 1 > b.log 2>&1 &
@@ -83,6 +84,8 @@ def splits(name: str) -> tuple[ImageDataset, ImageDataset]:
 def check_gans(args: argparse.Namespace) -> None:
     """Refuse --gans whose GANs trained with other settings than the screen's base: its
     variants would then differ from `gankit augment`'s default in more than they name."""
+    if args.gans is None:
+        return
     reused = json.loads((args.gans / "augment.json").read_text())["config"]
     base = AugmentConfig(per_class=args.per_class).to_dict()
     differs = {k: (reused[k], v) for k, v in base.items()
@@ -102,11 +105,11 @@ def screen_seed(seed: int, names: list[str], args: argparse.Namespace) -> None:
 
     @functools.cache
     def gan(settings: tuple[tuple[str, Any], ...]) -> GANTrainer:
-        """The reused GAN for the base settings; otherwise one trained here, or resumed."""
-        if not settings:
+        """The base settings' GAN from --gans; otherwise one trained here, or resumed."""
+        if not settings and args.gans is not None:
             run = args.gans / f"seed{seed}" / "gan"
         else:
-            run = out / ("gan-" + "-".join(f"{k}={v}" for k, v in settings).replace(",", "+"))
+            run = out / "-".join(["gan", *(f"{k}={v}" for k, v in settings)]).replace(",", "+")
             if not (run / "checkpoint.safetensors").is_file():  # written at the last step
                 return train_gan(replace(base, **dict(settings)), data.train, seed, run, False)
         return GANTrainer.resume(run, data=data.train, progress=False, tensorboard=False)
@@ -143,7 +146,8 @@ def screen_seed(seed: int, names: list[str], args: argparse.Namespace) -> None:
         recorded = {k: v for k, v in config.to_dict().items() if k != "teacher"}
         record = {"seed": seed, "variant": name, "teachers": list(VARIANTS[name]["teachers"]),
                   "threads": torch.get_num_threads(), "config": recorded,
-                  "gans": str(args.gans.resolve().relative_to(ROOT)), "commit": commit(),
+                  "gans": str((args.gans or args.work).resolve().relative_to(ROOT)),
+                  "commit": commit(),
                   "accuracy": acc, "baseline": baseline,
                   "gain": acc - baseline["real+classical"]}
         out.mkdir(parents=True, exist_ok=True)
@@ -156,8 +160,9 @@ def markdown(result: dict[str, Any]) -> str:
         "## Augmentation screen: how GAN images enter the recogniser",
         "",
         f"Fashion-MNIST, {result['per_class']} labelled images per class, the 3,000-step "
-        "conditional GANs of a finished `gankit augment` run (resumed, not retrained; a "
-        "variant with a gan_ setting trains its own, and its own real + GAN teacher); "
+        "conditional GANs of `gankit augment`'s defaults, one per seed, shared by the "
+        "variants (a variant with a gan_ setting trains its own, and its own real + GAN "
+        "teacher); "
         "test accuracy of real + classical + GAN and its gain over real + classical on the "
         f"same seed, {result['machine']['cpu']}, {'/'.join(map(str, result['threads']))} "
         "torch thread(s) per process. Command: `python bench/augment_screen.py --threads 1 "
@@ -180,7 +185,7 @@ def markdown(result: dict[str, Any]) -> str:
                      f"| {v['accuracy']:.2f} | {v['gain']:+.2f} | {per_seed} |")
     gans = sorted({v["gans"] for v in result["variants"].values()})
     carried = {v["gans"] for v in result["variants"].values() if v.get("carried")}
-    lines += ["", "GANs reused: " + "; ".join(
+    lines += ["", "GANs (each folder's `seedS/gan`): " + "; ".join(
         f"`{g}`" + (" (rows marked †, carried over from an earlier run of this screen, whose "
                     "real + GAN teacher trained with the settings then the default)"
                     if g in carried else "") for g in gans) + "."]
@@ -192,8 +197,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0,1", help="comma-separated seeds")
     parser.add_argument("--per-class", type=int, default=100)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--gans", type=Path, default=GANS,
-                        help="a finished bench/augment.py experiment whose GANs to reuse")
+    parser.add_argument("--gans", type=Path,
+                        default=GANS if (GANS / "augment.json").is_file() else None,
+                        help="a finished bench/augment.py experiment whose GANs to reuse "
+                             f"(default: {GANS.relative_to(ROOT)} if it has finished; without "
+                             "one, the screen trains them into --work)")
     add_only(parser, VARIANTS)
     parser.add_argument("--work", type=Path,
                         default=ROOT / "bench" / "work" / "augment_screen")
