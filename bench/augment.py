@@ -41,13 +41,14 @@ from gankit.train import make_config
 
 HEADLINE_PER_CLASS = 100
 # Settings that results recorded before they existed lack: how that code behaved.
-BEFORE_THE_OPTION = {"distillation": "soft-targets"}
+BEFORE_THE_OPTION = {"distillation": "soft-targets", "synthetic_batch": None}
 
 
 def augment_config(per_class: int, seeds: int, args: argparse.Namespace) -> AugmentConfig:
     return AugmentConfig(data="fashion-mnist", per_class=per_class, seeds=seeds,
                          gan_steps=args.gan_steps, gan_mode_seeking=args.mode_seeking,
                          synthetic_ratio=args.ratio, synthetic_weight=args.synthetic_weight,
+                         synthetic_batch=args.synthetic_batch,
                          teacher_share=args.teacher_share, teacher=args.teacher,
                          teacher_temperature=args.teacher_temperature,
                          distillation=args.distillation, filter_by_confidence=args.filter,
@@ -63,6 +64,7 @@ def experiment(per_class: int, seeds: int, args: argparse.Namespace) -> dict[str
                        # the default leaves the name that runs before the option had
                        + ("" if args.distillation == AugmentConfig.distillation
                           else f"-{args.distillation}")
+                       + ("" if args.synthetic_batch is None else f"-sb{args.synthetic_batch}")
                        + ("-filter" if args.filter else ""))
     done = out / "augment.json"
     if done.is_file() and (record := json.loads(done.read_text()))["config"]["seeds"] == seeds:
@@ -186,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the conditional GANs' mode-seeking weight (0 = off)")
     parser.add_argument("--ratio", type=float, default=defaults.synthetic_ratio)
     parser.add_argument("--synthetic-weight", type=float, default=defaults.synthetic_weight)
+    parser.add_argument("--synthetic-batch", type=int, default=defaults.synthetic_batch)
     parser.add_argument("--teacher-share", type=float, default=defaults.teacher_share)
     parser.add_argument("--teacher", default=defaults.teacher, choices=tuple(TEACHERS))
     parser.add_argument("--teacher-temperature", type=float,

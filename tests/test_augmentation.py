@@ -55,11 +55,12 @@ def test_synthetic_targets_blend_the_gan_label_with_the_teachers_mean_softmax():
     images = torch.zeros(2, 1, 4, 4)
     synthetic = ImageDataset("gan", "train", images, torch.tensor([0, 1]), ("a", "b"))
     teachers = [_Fixed([0.0, 0.0]), _Fixed([math.log(3.0), 0.0])]  # softmax 1/2 and 3/4 on "a"
-    extra = supplement(AugmentConfig(teacher_share=0.4, synthetic_weight=0.3,
+    extra = supplement(AugmentConfig(teacher_share=0.4, synthetic_weight=0.3, synthetic_batch=7,
                                      teacher_temperature=1.0), synthetic,
                        teachers)
     mean = torch.tensor([0.625, 0.375])
     assert extra.targets == pytest.approx(mean.expand(2, 2)) and extra.weight == 0.3
+    assert extra.batch_size == 7
     assert extra.labels.tolist() == [0, 1] and extra.label_share == pytest.approx(0.6)
     # at temperature 1 the loss is the cross-entropy with the blended target
     logits = torch.tensor([[0.3, -1.2], [2.0, 0.5]])
@@ -157,6 +158,8 @@ def test_bad_experiment_input_is_named(tmp_path, capsys):
         run_experiment(AugmentConfig(data=f"folder:{plain}", seeds=1), tmp_path / "y")
     with pytest.raises(GankitError, match="--teacher-share is a share between 0 and 1"):
         run_experiment(AugmentConfig(data="digits", teacher_share=1.5), tmp_path / "z")
+    with pytest.raises(GankitError, match="--synthetic-batch must be at least 1, got 0"):
+        run_experiment(AugmentConfig(data="digits", synthetic_batch=0), tmp_path / "b")
     with pytest.raises(GankitError, match="--teacher-temperature must be positive, got 0"):
         run_experiment(AugmentConfig(data="digits", teacher_temperature=0), tmp_path / "k")
     with pytest.raises(GankitError, match="unknown --distillation .kd.; choose from: soft-t"):

@@ -54,6 +54,26 @@ def test_a_supplement_is_learnt_with_its_soft_targets_only_when_weighted(tiny_im
             extra, targets, labels=torch.zeros(5, dtype=torch.long), label_share=0.5))
 
 
+
+def test_each_update_draws_the_supplements_batch_size(tiny_images):
+    real = tiny_images.select(torch.arange(24))
+    extra = torch.rand(30, 1, 8, 8, generator=torch.Generator().manual_seed(2)) * 2 - 1
+    targets = torch.full((30, 3), 1 / 3)
+    config = ClassifierConfig(steps=5, batch_size=12, width=8)
+    drawn: list[int] = []
+
+    class Counted(Supplement):
+        def loss(self, logits: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+            assert len(logits) == len(index)  # the synthetic rows of the forward pass
+            drawn.append(len(index))
+            return super().loss(logits, index)
+
+    train_classifier(real, config, supplement=Counted(extra, targets, batch_size=4))
+    train_classifier(real, config, supplement=Counted(extra, targets))
+    assert drawn == [4] * 5 + [12] * 5  # its own size, else the real batch's
+    with pytest.raises(GankitError, match="0 a batch"):
+        train_classifier(real, config, supplement=Supplement(extra, targets, batch_size=0))
+
 def test_a_supplement_at_a_temperature_is_hintons_distillation_loss():
     logits = torch.tensor([[2.0, 0.0, -1.0], [0.5, 1.5, 0.0]])
     targets = torch.tensor([[0.6, 0.3, 0.1], [0.2, 0.7, 0.1]])

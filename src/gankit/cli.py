@@ -180,9 +180,9 @@ def cmd_augment(args: argparse.Namespace) -> None:
         gan_recipe=args.gan_recipe, gan_lr=args.gan_lr, gan_steps=args.gan_steps,
         gan_diffaugment=args.diffaugment, gan_mode_seeking=args.mode_seeking,
         synthetic_ratio=args.ratio, synthetic_weight=args.synthetic_weight,
-        teacher_share=args.teacher_share, teacher=args.teacher,
-        teacher_temperature=args.teacher_temperature, distillation=args.distillation,
-        filter_by_confidence=args.filter,
+        synthetic_batch=args.synthetic_batch, teacher_share=args.teacher_share,
+        teacher=args.teacher, teacher_temperature=args.teacher_temperature,
+        distillation=args.distillation, filter_by_confidence=args.filter,
         classifier=ClassifierConfig(steps=args.classifier_steps), device=args.device)
     out = Path(args.out) if args.out else Path("runs") / (
         f"augment-{args.data.split(':')[0]}-{args.per_class}pc-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -484,6 +484,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="synthetic images per real one in the pool")
     aug.add_argument("--synthetic-weight", type=float, default=defaults.synthetic_weight,
                      help="weight of each update's synthetic batch in the loss (real: 1)")
+    aug.add_argument("--synthetic-batch", type=int, default=defaults.synthetic_batch,
+                     help="synthetic images per update (default: as many as real ones)")
     aug.add_argument("--teacher-share", type=float, default=defaults.teacher_share,
                      help="share of a synthetic image's target taken from the teacher "
                           "recognisers' prediction (0 = its GAN label only)")

@@ -101,6 +101,7 @@ class AugmentConfig:
     gan_mode_seeking: float = 1.0
     synthetic_ratio: float = 10.0  # synthetic images per real image in the pool
     synthetic_weight: float = 0.5  # of the synthetic batch's loss against the real batch's
+    synthetic_batch: int | None = None  # synthetic images per update (None: the real batch's)
     teacher_share: float = 0.5  # of a synthetic target from the teacher recognisers
     teacher: str = "ensemble"  # which earlier recognisers teach a "+ GAN" one (TEACHERS)
     # Divides the teachers' logits before their softmax (Hinton et al. 2015's temperature);
@@ -188,7 +189,8 @@ def supplement(config: AugmentConfig, synthetic: ImageDataset,
                              for t in teachers]).mean(dim=0)
     return Supplement(synthetic.images, predicted, config.synthetic_weight,
                       temperature=DISTILLATIONS[config.distillation](temperature),
-                      labels=synthetic.labels, label_share=1 - config.teacher_share)
+                      labels=synthetic.labels, label_share=1 - config.teacher_share,
+                      batch_size=config.synthetic_batch)
 
 
 def run_seed(config: AugmentConfig, seed: int, data: SeedData, out: Path,
@@ -230,6 +232,8 @@ def run_experiment(config: AugmentConfig, out: str | Path, *,
     if config.synthetic_ratio <= 0 or config.synthetic_weight < 0:
         raise GankitError(f"--ratio must be positive and --synthetic-weight not negative, got "
                           f"{config.synthetic_ratio} and {config.synthetic_weight}")
+    if config.synthetic_batch is not None and config.synthetic_batch < 1:
+        raise GankitError(f"--synthetic-batch must be at least 1, got {config.synthetic_batch}")
     if not 0 <= config.teacher_share <= 1:
         raise GankitError(f"--teacher-share is a share between 0 and 1, got "
                           f"{config.teacher_share}")

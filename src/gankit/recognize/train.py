@@ -39,8 +39,9 @@ class Supplement:
     That loss is the cross-entropy with soft `targets` (N, classes; rows sum to 1) of the
     model's logits divided by `temperature`, times its square (Hinton et al. 2015's
     distillation loss, whose gradient keeps its size at any temperature), mixed with
-    `label_share` of the plain cross-entropy with hard `labels`. gankit's use: GAN images,
-    their conditioning labels and a teacher's softened predictions."""
+    `label_share` of the plain cross-entropy with hard `labels`. Each update draws
+    `batch_size` of them (None: as many as real images). gankit's use: GAN images, their
+    conditioning labels and a teacher's softened predictions."""
 
     images: torch.Tensor
     targets: torch.Tensor
@@ -48,6 +49,7 @@ class Supplement:
     temperature: float = 1.0
     labels: torch.Tensor | None = None
     label_share: float = 0.0
+    batch_size: int | None = None
 
     def loss(self, logits: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """This supplement's loss on the logits of its images `index`, before `weight`."""
@@ -77,11 +79,13 @@ def train_classifier(data: ImageDataset, config: ClassifierConfig = ClassifierCo
             or supplement.targets.shape[1:] != (data.num_classes,)
             or supplement.images.shape[1:] != data.images.shape[1:]
             or (supplement.labels is not None
-                and len(supplement.labels) != len(supplement.images))):
+                and len(supplement.labels) != len(supplement.images))
+            or (supplement.batch_size is not None and supplement.batch_size < 1)):
         raise GankitError(
             f"supplement of {tuple(supplement.images.shape)} images with "
             f"{tuple(supplement.targets.shape)} targets"
             + ("" if supplement.labels is None else f" and {len(supplement.labels)} labels")
+            + ("" if supplement.batch_size is None else f", {supplement.batch_size} a batch,")
             + f" does not fit {data.name} "
             f"({tuple(data.images.shape[1:])} images, {data.num_classes} classes)")
     if config.augment not in AUGMENTATIONS:
@@ -101,7 +105,8 @@ def train_classifier(data: ImageDataset, config: ClassifierConfig = ClassifierCo
     batches = BatchStream(len(data), batch_size, config.seed, where.rank, where.world_size)
     steps = config.steps or max(1, round(config.epochs * batches.batches_per_epoch))
     extra_batches = None if supplement is None else BatchStream(
-        len(supplement.images), min(config.batch_size, len(supplement.images)), config.seed + 1,
+        len(supplement.images), min(supplement.batch_size or config.batch_size,
+                                    len(supplement.images)), config.seed + 1,
         where.rank, where.world_size)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=steps)
