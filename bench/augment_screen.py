@@ -74,6 +74,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # half the synthetic images per update: the "+ GAN" recognisers' updates cost 1.5 times
     # a plain one's instead of twice
     "ensemble3-T4-synbatch64": {"teachers": ENSEMBLE, "synthetic_batch": 64},
+    # twice the synthetic images per update (3 times a plain update's cost)
+    "ensemble3-T4-synbatch256": {"teachers": ENSEMBLE, "synthetic_batch": 256},
 }
 GANS = ROOT / "bench" / "work" / "augment" / "pc100-g3000-ms1-r10-w0.5-t0.5-ensemble-T4"
 
