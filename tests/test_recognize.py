@@ -54,7 +54,6 @@ def test_a_supplement_is_learnt_with_its_soft_targets_only_when_weighted(tiny_im
             extra, targets, labels=torch.zeros(5, dtype=torch.long), label_share=0.5))
 
 
-
 def test_each_update_draws_the_supplements_batch_size(tiny_images):
     real = tiny_images.select(torch.arange(24))
     extra = torch.rand(30, 1, 8, 8, generator=torch.Generator().manual_seed(2)) * 2 - 1
@@ -73,6 +72,7 @@ def test_each_update_draws_the_supplements_batch_size(tiny_images):
     assert drawn == [4] * 5 + [12] * 5  # its own size, else the real batch's
     with pytest.raises(GankitError, match="0 a batch"):
         train_classifier(real, config, supplement=Supplement(extra, targets, batch_size=0))
+
 
 def test_a_supplement_at_a_temperature_is_hintons_distillation_loss():
     logits = torch.tensor([[2.0, 0.0, -1.0], [0.5, 1.5, 0.0]])
