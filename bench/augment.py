@@ -42,6 +42,7 @@ from gankit.train import make_config
 HEADLINE_PER_CLASS = 100
 # Settings that results recorded before they existed lack: how that code behaved.
 BEFORE_THE_OPTION = {"distillation": "soft-targets", "synthetic_batch": None}
+NOT_A_SETTING = ("workers",)  # how many processes ran the seeds decides no result
 
 
 def augment_config(per_class: int, seeds: int, args: argparse.Namespace) -> AugmentConfig:
@@ -91,7 +92,8 @@ def carried_over(args: argparse.Namespace,
             continue
         now = augment_config(int(name), exp["config"]["seeds"], args).to_dict()
         then = {**BEFORE_THE_OPTION, **exp["config"]}
-        differs = {k: then[k] for k, v in now.items() if then[k] != v}
+        differs = {k: then[k] for k, v in now.items()
+                   if k not in NOT_A_SETTING and then[k] != v}
         origin = exp.get("carried_from", earlier["command"])  # where it ran, if carried twice
         experiments[name] = {**exp, "carried_from": origin, "differs": differs}
     cas = earlier.get("cas_full")

@@ -125,7 +125,7 @@ def screen_seed(seed: int, names: list[str], args: argparse.Namespace) -> None:
         judge = models["real"] if filtered else None
         return synthesize(gan(settings), data.train, per_class, seed, judge)
 
-    plain, classical = base.recognisers(seed)
+    plain, classical = (base.recogniser(c, seed) for c in ("real", "real+classical"))
     models = {"real": train_classifier(data.train, plain, device="cpu"),
               "real+classical": train_classifier(data.train, classical, device="cpu")}
 

@@ -183,7 +183,8 @@ def cmd_augment(args: argparse.Namespace) -> None:
         synthetic_batch=args.synthetic_batch, teacher_share=args.teacher_share,
         teacher=args.teacher, teacher_temperature=args.teacher_temperature,
         distillation=args.distillation, filter_by_confidence=args.filter,
-        classifier=ClassifierConfig(steps=args.classifier_steps), device=args.device)
+        classifier=ClassifierConfig(steps=args.classifier_steps), device=args.device,
+        workers=args.workers)
     out = Path(args.out) if args.out else Path("runs") / (
         f"augment-{args.data.split(':')[0]}-{args.per_class}pc-{time.strftime('%Y%m%d-%H%M%S')}")
     result = run_experiment(config, out, progress=not args.no_progress)
@@ -504,6 +505,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="recogniser updates, the same in every condition")
     aug.add_argument("--out", help="output folder (default: runs/augment-DATA-Npc-TIME)")
     aug.add_argument("--device", default="auto")
+    aug.add_argument("--workers", type=int,
+                     help="processes training side by side, each on its share of the torch "
+                          "threads (default: one per thread on the CPU, one on a GPU)")
     aug.add_argument("--no-progress", action="store_true")
     aug.set_defaults(func=cmd_augment)
 

@@ -34,6 +34,7 @@ Networks") and Shmelkov et al. 2018 ("How good is my GAN?"), scaled to a CPU.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -46,19 +47,23 @@ from typing import Any
 import torch
 
 from gankit.data import ImageDataset, load_dataset, per_class_indices, to_float
+from gankit.device import select_device
 from gankit.errors import GankitError
 from gankit.imaging import save_grid
-from gankit.io import atomic_write
+from gankit.io import atomic_write, load_state, save_state
 from gankit.plots import interval_bars_png
 from gankit.recognize import (
     ClassifierConfig,
     Supplement,
     accuracy,
+    load_recogniser,
     predict_logits,
+    save_recogniser,
     train_classifier,
 )
 from gankit.sampling import generate
 from gankit.stats import summarize
+from gankit.taskgraph import Task, run_graph
 from gankit.train import GANTrainer, make_config
 
 CONDITIONS = ("real", "real+classical", "real+gan", "real+classical+gan")
@@ -114,6 +119,8 @@ class AugmentConfig:
     filter_by_confidence: bool = False
     classifier: ClassifierConfig = field(default_factory=lambda: ClassifierConfig(steps=600))
     device: str = "auto"
+    # Processes training side by side (None: resolve_workers' choice for the device).
+    workers: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -121,10 +128,10 @@ class AugmentConfig:
     def synthetic_per_class(self) -> int:
         return max(1, round(self.synthetic_ratio * self.per_class))
 
-    def recognisers(self, seed: int) -> tuple[ClassifierConfig, ClassifierConfig]:
-        """The recogniser settings of the conditions without and with classical augmentation."""
-        plain = replace(self.classifier, seed=seed, augment="none")
-        return plain, replace(plain, augment="classical")
+    def recogniser(self, condition: str, seed: int) -> ClassifierConfig:
+        """The recogniser settings of a condition: classical augmentation where it names it."""
+        augment = "classical" if "classical" in condition.split("+") else "none"
+        return replace(self.classifier, seed=seed, augment=augment)
 
 
 @dataclass(frozen=True)
@@ -196,42 +203,200 @@ def supplement(config: AugmentConfig, synthetic: ImageDataset,
                       batch_size=config.synthetic_batch)
 
 
-def run_seed(config: AugmentConfig, seed: int, data: SeedData, out: Path,
-             progress: bool) -> dict[str, Any]:
-    started = time.monotonic()
-    trainer = train_gan(config, data.train, seed, out / "gan", progress)
-    gan_seconds = time.monotonic() - started
+# A seed's work is five tasks, each leaving one file in the seed's folder that later tasks
+# (and a resumed experiment) read: the GAN with its pool of synthetic images ("gan", which
+# waits for the "real" recogniser when it filters the pool), then one recogniser per condition,
+# each "+ GAN" one after the GAN and its teachers. Costs order the ready tasks (taskgraph):
+# measured, a GAN step costs 0.6 of a recogniser update (augment's shapes, 2 CPU threads).
+POOL = "synthetic.safetensors"
+SETTINGS = "settings.json"
+GAN_STEP_COST = 0.6
 
-    plain, classical = config.recognisers(seed)
-    real_model = train_classifier(data.train, plain, device=config.device, progress=progress)
+
+@functools.lru_cache(maxsize=1)
+def _splits(data: str, root: str | None) -> tuple[ImageDataset, ImageDataset]:
+    """The train and test splits, read once per process however many tasks use them."""
+    train = load_dataset(data, "train", root=root)
+    if not train.labeled:
+        raise GankitError(f"{train.name} has no labels, so a class-conditional GAN cannot "
+                          "be trained on it; give it class sub-folders")
+    return train, load_dataset(data, "test", root=root)
+
+
+def _seed_data(config: AugmentConfig, seed: int) -> SeedData:
+    return seed_data(config, seed, *_splits(config.data, config.data_root))
+
+
+def _recogniser_file(folder: Path, condition: str) -> Path:
+    return folder / f"{condition}.safetensors"
+
+
+def _teachers(config: AugmentConfig, condition: str) -> tuple[str, ...]:
+    return TEACHERS[config.teacher].get(condition, ())
+
+
+def _seed_tasks(config: AugmentConfig, seed: int, folder: Path, progress: bool) -> list[Task]:
+    """The tasks of `seed` whose files are not yet in `folder`."""
+    recogniser = config.classifier
+    updates = recogniser.steps or max(1, round(
+        recogniser.epochs * len(_seed_data(config, seed).train) / recogniser.batch_size))
+    synthetic_share = (config.synthetic_batch or recogniser.batch_size) / recogniser.batch_size
+    tasks = []
+    if not (folder / POOL).is_file():
+        gan_after = ("real",) if config.filter_by_confidence else ()
+        tasks.append(Task((seed, "gan"), _gan_task, (config, seed, folder, progress),
+                          tuple((seed, k) for k in gan_after), GAN_STEP_COST * config.gan_steps))
+    for condition in CONDITIONS:
+        if _recogniser_file(folder, condition).is_file():
+            continue
+        with_gan = condition in GAN_GAINS
+        after = _teachers(config, condition) + (("gan",) if with_gan else ())
+        tasks.append(Task((seed, condition), _recogniser_task,
+                          (config, seed, folder, condition, progress),
+                          tuple((seed, k) for k in after),
+                          updates * (1 + synthetic_share * with_gan)))
+    return tasks
+
+
+def _gan_task(config: AugmentConfig, seed: int, folder: Path, progress: bool) -> str:
+    """Train the seed's conditional GAN (a cut-off one continues from its checkpoint) and
+    write its pool of synthetic images and a grid of them."""
+    started = time.monotonic()
+    data = _seed_data(config, seed)
+    run = folder / "gan"
+    if (run / "checkpoint.safetensors").is_file():
+        trainer = GANTrainer.resume(run, data=data.train, progress=progress, tensorboard=False)
+        trainer.fit()
+    else:
+        trainer = train_gan(config, data.train, seed, run, progress)
+    gan_seconds = time.monotonic() - started
+    judge = _load(config, folder, "real") if config.filter_by_confidence else None
     n_synthetic = config.synthetic_per_class()
-    synthetic = synthesize(trainer, data.train, n_synthetic, seed,
-                           real_model if config.filter_by_confidence else None)
+    synthetic = synthesize(trainer, data.train, n_synthetic, seed, judge)
     shown = min(n_synthetic, GRID_PER_CLASS)  # a row of each class
     rows = [synthetic.images[synthetic.labels == c][:shown] for c in range(data.train.num_classes)]
-    save_grid(torch.cat(rows), out / "synthetic.png", nrow=shown, scale=2)
+    save_grid(torch.cat(rows), folder / "synthetic.png", nrow=shown, scale=2)
+    seconds = time.monotonic() - started
+    save_state(folder / POOL, {"images": synthetic.images, "labels": synthetic.labels,
+                               "gan_seconds": round(gan_seconds, 1), "seconds": round(seconds, 1),
+                               "threads": torch.get_num_threads()})
+    return f"{len(synthetic)} synthetic images ({gan_seconds:.0f} s of GAN, {seconds:.0f} s)"
 
-    models = {"real": real_model}
-    models["real+classical"] = train_classifier(data.train, classical, device=config.device,
-                                                progress=progress)
-    for condition, cfg in (("real+gan", plain), ("real+classical+gan", classical)):
-        teachers = [models[c] for c in TEACHERS[config.teacher][condition]]
+
+def _recogniser_task(config: AugmentConfig, seed: int, folder: Path, condition: str,
+                     progress: bool) -> str:
+    """Train and test the recogniser of one condition and save it with its test accuracy."""
+    started = time.monotonic()
+    data = _seed_data(config, seed)
+    settings = config.recogniser(condition, seed)
+    extra = None
+    if condition in GAN_GAINS:
+        pool = load_state(folder / POOL, parts=("images", "labels"))
+        synthetic = ImageDataset(f"gan:{folder / 'gan'}", "train", pool["images"], pool["labels"],
+                                 data.train.classes)
+        teachers = [_load(config, folder, t) for t in _teachers(config, condition)]
         extra = supplement(config, synthetic, teachers)
-        models[condition] = train_classifier(data.train, cfg, device=config.device,
-                                             progress=progress, supplement=extra)
-    return {"seed": seed,
-            "accuracy": {c: 100 * accuracy(models[c], data.test) for c in CONDITIONS},
-            "train_images": len(data.train), "synthetic_images": len(synthetic),
-            "train_index_sha": _index_digest(data.train_index),
-            "gan_seconds": round(gan_seconds, 1),
-            "seconds": round(time.monotonic() - started, 1)}
+    model = train_classifier(data.train, settings, device=config.device, progress=progress,
+                             supplement=extra)
+    percent = 100 * accuracy(model, data.test)
+    seconds = time.monotonic() - started
+    save_recogniser(_recogniser_file(folder, condition), model, data.train.classes,
+                    {"accuracy": percent, "seconds": round(seconds, 1),
+                     "threads": torch.get_num_threads()})
+    return f"test accuracy {percent:.2f}% ({seconds:.0f} s)"
+
+
+def _load(config: AugmentConfig, folder: Path, condition: str) -> torch.nn.Module:
+    return load_recogniser(_recogniser_file(folder, condition),
+                           device=str(select_device(config.device))).model
+
+
+def _seed_record(config: AugmentConfig, seed: int, folder: Path) -> dict[str, Any]:
+    """The finished seed's result, from the files its tasks wrote."""
+    pool = load_state(folder / POOL, parts=("labels", "gan_seconds", "seconds", "threads"))
+    info = {c: load_recogniser(_recogniser_file(folder, c)).info for c in CONDITIONS}
+    index = _seed_data(config, seed).train_index
+    return {"seed": seed, "accuracy": {c: info[c]["accuracy"] for c in CONDITIONS},
+            "train_images": len(index), "synthetic_images": len(pool["labels"]),
+            "train_index_sha": _index_digest(index), "gan_seconds": pool["gan_seconds"],
+            # the tasks' own time, which side-by-side workers overlap
+            "seconds": round(pool["seconds"] + sum(i["seconds"] for i in info.values()), 1),
+            "threads": sorted({pool["threads"], *(i["threads"] for i in info.values())})}
+
+
+def resolve_workers(config: AugmentConfig) -> int:
+    """`config.workers`, or by default one per CPU thread (torch's) on the CPU, where
+    trainings side by side on one thread each beat one after another on all (taskgraph), and
+    one on a GPU."""
+    if config.workers is not None:
+        return config.workers
+    if select_device(config.device).type != "cpu":
+        return 1
+    return max(1, min(torch.get_num_threads(), 3 * config.seeds))  # 3 tasks a seed start ready
 
 
 def run_experiment(config: AugmentConfig, out: str | Path, *,
                    progress: bool = False) -> dict[str, Any]:
     """Run every seed and write augment.json, augment.md and augment.png into `out`."""
+    _check(config)
+    config = replace(config, workers=resolve_workers(config))
+    out = Path(out)
+    started = time.monotonic()
+    _splits(config.data, config.data_root)  # bad data fails here, before any task starts
+    records: dict[int, dict[str, Any]] = {}
+    reused: list[int] = []
+    unfinished: dict[int, int] = {}
+    tasks: list[Task] = []
+
+    def seed_done(seed: int) -> None:
+        record = records[seed] = _seed_record(config, seed, out / f"seed{seed}")
+        atomic_write(out / f"seed{seed}" / SEED_RECORD, json.dumps(record, indent=2).encode())
+        print(f"seed {seed}{' (reused)' if seed in reused else ''}: "
+              + ", ".join(f"{c} {a:.2f}%" for c, a in record["accuracy"].items()), flush=True)
+
+    for seed in range(config.seeds):
+        folder = out / f"seed{seed}"
+        if _prepare_seed(config, folder):
+            reused.append(seed)
+            seed_done(seed)
+            continue
+        todo = _seed_tasks(config, seed, folder, progress and config.workers == 1)
+        tasks += todo
+        unfinished[seed] = len(todo)
+        if not todo:  # every file written, only the record missing
+            seed_done(seed)
+
+    def task_done(task: Task, summary: str) -> None:
+        seed, name = task.key
+        print(f"seed {seed} {name}: {summary}", flush=True)
+        unfinished[seed] -= 1
+        if unfinished[seed] == 0:
+            seed_done(seed)
+
+    run_graph(tasks, config.workers, task_done)
+    seeds = [records[s] for s in range(config.seeds)]
+    summaries = {c: summarize([s["accuracy"][c] for s in seeds]).to_dict() for c in CONDITIONS}
+    # A resumed experiment's cost counts the reused seeds' own time, not only this call's.
+    seconds = time.monotonic() - started + sum(records[s]["seconds"] for s in reused)
+    result = {"experiment": "gan_augmentation", "config": config.to_dict(),
+              "conditions": summaries, "gains": gan_gains(seeds), "seeds": seeds,
+              "reused_seeds": reused, "minutes": round(seconds / 60, 2)}
+    atomic_write(out / "augment.json", json.dumps(result, indent=2).encode())
+    atomic_write(out / "augment.md", markdown_table(result).encode())
+    interval_bars_png(list(CONDITIONS), [summaries[c]["mean"] for c in CONDITIONS],
+                      [tuple(summaries[c]["ci95"]) for c in CONDITIONS], out / "augment.png",
+                      title=f"{config.data}, {config.per_class} per class, "
+                            f"{config.seeds} seeds: mean and 95% interval",
+                      ylabel="test accuracy (%)")
+    return result
+
+
+def _check(config: AugmentConfig) -> None:
+    """A clear error for each setting out of range, before anything trains."""
     if config.seeds < 1:
         raise GankitError(f"--seeds must be at least 1, got {config.seeds}")
+    if config.workers is not None and config.workers < 1:
+        raise GankitError(f"--workers must be at least 1, got {config.workers}")
     if config.synthetic_ratio <= 0 or config.synthetic_weight < 0:
         raise GankitError(f"--ratio must be positive and --synthetic-weight not negative, got "
                           f"{config.synthetic_ratio} and {config.synthetic_weight}")
@@ -249,43 +414,6 @@ def run_experiment(config: AugmentConfig, out: str | Path, *,
     if config.teacher not in TEACHERS:
         raise GankitError(f"unknown --teacher {config.teacher!r}; choose from: "
                           f"{', '.join(TEACHERS)}")
-    out = Path(out)
-    started = time.monotonic()
-    full_train = load_dataset(config.data, "train", root=config.data_root)
-    if not full_train.labeled:
-        raise GankitError(f"{full_train.name} has no labels, so a class-conditional GAN cannot "
-                          "be trained on it; give it class sub-folders")
-    test = load_dataset(config.data, "test", root=config.data_root)
-    seeds, reused = [], []
-    for seed in range(config.seeds):
-        folder = out / f"seed{seed}"
-        record = finished_seed(config, folder)
-        was_finished = record is not None
-        if was_finished:
-            reused.append(record)
-        else:
-            record = run_seed(config, seed, seed_data(config, seed, full_train, test), folder,
-                              progress)
-            atomic_write(folder / SEED_RECORD, json.dumps(
-                {"config": _seed_settings(config), **record}, indent=2).encode())
-        seeds.append(record)
-        print(f"seed {seed}{' (reused)' if was_finished else ''}: "
-              + ", ".join(f"{c} {a:.2f}%" for c, a in record["accuracy"].items()))
-    summaries = {c: summarize([s["accuracy"][c] for s in seeds]).to_dict() for c in CONDITIONS}
-    # A resumed experiment's cost counts the reused seeds' own time, not only this call's.
-    seconds = time.monotonic() - started + sum(s["seconds"] for s in reused)
-    result = {"experiment": "gan_augmentation", "config": config.to_dict(),
-              "conditions": summaries, "gains": gan_gains(seeds), "seeds": seeds,
-              "reused_seeds": [s["seed"] for s in reused],
-              "minutes": round(seconds / 60, 2)}
-    atomic_write(out / "augment.json", json.dumps(result, indent=2).encode())
-    atomic_write(out / "augment.md", markdown_table(result).encode())
-    interval_bars_png(list(CONDITIONS), [summaries[c]["mean"] for c in CONDITIONS],
-                      [tuple(summaries[c]["ci95"]) for c in CONDITIONS], out / "augment.png",
-                      title=f"{config.data}, {config.per_class} per class, "
-                            f"{config.seeds} seeds: mean and 95% interval",
-                      ylabel="test accuracy (%)")
-    return result
 
 
 def gan_gains(seeds: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -296,24 +424,25 @@ def gan_gains(seeds: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             for gan, base in GAN_GAINS.items()}
 
 
-def finished_seed(config: AugmentConfig, folder: Path) -> dict[str, Any] | None:
-    """The record of a seed that an earlier call with the same settings finished in `folder`,
-    or None after clearing what a cut-off or differently configured attempt left there, so
-    that an interrupted experiment resumes at its first unfinished seed."""
-    record_file = folder / SEED_RECORD
-    if record_file.is_file():
-        record = json.loads(record_file.read_text())
-        if record.pop("config") == _seed_settings(config):
-            return record
+def _prepare_seed(config: AugmentConfig, folder: Path) -> bool:
+    """Whether an earlier call with the same settings finished the seed in `folder`. If not,
+    the files its finished tasks left stay (a resumed experiment reruns only the rest), unless
+    other settings wrote them: then the folder starts empty."""
+    settings = json.dumps(_seed_settings(config), indent=2)
+    if (folder / SETTINGS).is_file() and (folder / SETTINGS).read_text() == settings:
+        return (folder / SEED_RECORD).is_file()
     if folder.exists():
         shutil.rmtree(folder)
-    return None
+    folder.mkdir(parents=True)
+    atomic_write(folder / SETTINGS, settings.encode())
+    return False
 
 
 def _seed_settings(config: AugmentConfig) -> dict[str, Any]:
-    """Everything that decides a seed's result: the settings less the number of seeds."""
+    """Everything that decides a seed's result: the settings less the number of seeds and of
+    workers (a seed records the threads it ran on)."""
     settings = config.to_dict()
-    del settings["seeds"]
+    del settings["seeds"], settings["workers"]
     return settings
 
 
