@@ -146,6 +146,11 @@ def markdown(result: dict[str, Any]) -> str:
                     ""] if carried else []
     cas = result["cas_full"]
     h, m = result["headline"], result["machine"]
+    head = result["experiments"][str(h["per_class"])]
+    # experiments from before side-by-side workers ran in one process, on the machine's threads
+    workers = head["config"].get("workers") or 1
+    threads = sorted({t for s in head["seeds"] for t in s.get("threads", [])}) \
+        or [m["torch_threads"]]
     gain = h["acc_real_classical_gan"] - h["acc_real_classical"]
     separated = h["ci95_real_classical_gan"][0] > h["ci95_real_classical"][1]
     return "\n".join([
@@ -154,7 +159,10 @@ def markdown(result: dict[str, Any]) -> str:
         f"{m['cpu']} ({m['cores']} cores); test accuracy % as mean [Student-t 95% interval] "
         "over seeds; a GAN gain is the accuracy difference on the same seed (same subset), "
         "in points, with its own interval; every condition trains for the same number of "
-        f"updates. Command: `{result['command']}`.",
+        f"updates. Command: `{result['command']}`. The {h['per_class']}-per-class experiment "
+        f"ran its tasks in {workers} worker process{'es' if workers > 1 else ''} of "
+        f"{'/'.join(map(str, threads))} "
+        "torch thread(s) each; its minutes are wall-clock time.",
         "",
         "| labelled / class | seeds | real | real + classical | real + GAN "
         "| real + classical + GAN | GAN gain over real | GAN gain over real + classical "

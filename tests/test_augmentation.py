@@ -20,7 +20,7 @@ from gankit.experiments.augmentation import (
     seed_data,
     supplement,
 )
-from gankit.recognize import ClassifierConfig
+from gankit.recognize import ClassifierConfig, load_recogniser
 from gankit.stats import summarize
 
 
@@ -129,22 +129,53 @@ def test_a_miniature_experiment_writes_json_table_plot_and_grids(tmp_path, capsy
 
 
 @pytest.mark.slow
-def test_an_interrupted_experiment_resumes_at_its_first_unfinished_seed(tmp_path):
+def test_an_interrupted_experiment_reruns_only_its_unfinished_tasks(tmp_path):
     tiny = AugmentConfig(data="digits", per_class=5, seeds=1, gan_steps=2, synthetic_ratio=1,
-                         classifier=ClassifierConfig(steps=2), device="cpu")
+                         classifier=ClassifierConfig(steps=2), device="cpu", workers=1)
     out = tmp_path / "aug"
     first = run_experiment(tiny, out)
-    checkpoint = out / "seed0" / "gan" / "checkpoint.safetensors"
-    written = checkpoint.stat().st_mtime_ns
+    seed0 = out / "seed0"
+    kept = {f: f.stat().st_mtime_ns for f in (seed0 / "gan" / "checkpoint.safetensors",
+                                            seed0 / "synthetic.safetensors",
+                                            seed0 / "real.safetensors")}
+    # cut off before its last recogniser: that one and the record are missing
+    (seed0 / "real+classical+gan.safetensors").unlink()
+    (seed0 / "seed.json").unlink()
     (out / "seed1").mkdir()
-    (out / "seed1" / "leftover.txt").write_text("a cut-off attempt")
+    (out / "seed1" / "leftover.txt").write_text("an attempt with unknown settings")
     resumed = run_experiment(replace(tiny, seeds=2), out)
-    assert resumed["reused_seeds"] == [0] and resumed["seeds"][0] == first["seeds"][0]
-    assert checkpoint.stat().st_mtime_ns == written  # seed 0's GAN was not retrained
+    assert resumed["reused_seeds"] == []
+    assert resumed["seeds"][0]["accuracy"] == first["seeds"][0]["accuracy"]
+    assert {f: f.stat().st_mtime_ns for f in kept} == kept  # not trained again
     assert not (out / "seed1" / "leftover.txt").exists()
     assert resumed["seeds"][1]["train_index_sha"] != first["seeds"][0]["train_index_sha"]
+    again = run_experiment(replace(tiny, seeds=2, workers=2), out)  # workers decide nothing
+    assert again["reused_seeds"] == [0, 1] and again["seeds"] == resumed["seeds"]
     changed = run_experiment(replace(tiny, seeds=2, teacher_temperature=2.0), out)
     assert changed["reused_seeds"] == []  # other settings: every seed runs again
+    assert all(f.stat().st_mtime_ns != t for f, t in kept.items())
+
+
+@pytest.mark.slow
+def test_side_by_side_workers_train_exactly_what_one_process_does(tmp_path):
+    tiny = AugmentConfig(data="digits", per_class=5, seeds=2, gan_steps=3, synthetic_ratio=1,
+                         classifier=ClassifierConfig(steps=3), device="cpu")
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        parallel = run_experiment(replace(tiny, workers=2), tmp_path / "p")  # a thread each
+        torch.set_num_threads(1)
+        serial = run_experiment(replace(tiny, workers=1), tmp_path / "s")
+    finally:
+        torch.set_num_threads(threads)
+    assert parallel["config"]["workers"] == 2
+    assert [s["threads"] for s in parallel["seeds"]] == [[1], [1]]
+    assert parallel["seeds"][1]["accuracy"] == serial["seeds"][1]["accuracy"]
+    for seed in range(2):
+        for condition in CONDITIONS:
+            a, b = (load_recogniser(tmp_path / run / f"seed{seed}" / f"{condition}.safetensors")
+                    .model.state_dict() for run in "ps")
+            assert all(torch.equal(a[k], b[k]) for k in a), (seed, condition)
 
 
 def test_bad_experiment_input_is_named(tmp_path, capsys):
@@ -164,5 +195,7 @@ def test_bad_experiment_input_is_named(tmp_path, capsys):
         run_experiment(AugmentConfig(data="digits", teacher_temperature=0), tmp_path / "k")
     with pytest.raises(GankitError, match="unknown --distillation .kd.; choose from: soft-t"):
         run_experiment(AugmentConfig(data="digits", distillation="kd"), tmp_path / "d")
+    with pytest.raises(GankitError, match="--workers must be at least 1, got 0"):
+        run_experiment(AugmentConfig(data="digits", workers=0), tmp_path / "w")
     with pytest.raises(GankitError, match="unknown --teacher .oracle.; choose from: same, "):
         run_experiment(AugmentConfig(data="digits", teacher="oracle"), tmp_path / "t")

@@ -120,6 +120,16 @@ def test_flips_mirror_about_half_the_images():
     assert not mirror_safe("digits") and not mirror_safe("mnist")
 
 
+def test_bf16_autocast_changes_the_forward_pass_but_keeps_fp32_weights(tiny_images):
+    tiny = tiny_images.select(torch.arange(24))
+    fp32, bf16 = (train_classifier(tiny, ClassifierConfig(steps=5, batch_size=8, amp=amp),
+                                   device="cpu") for amp in ("off", "on"))
+    assert all(p.dtype == torch.float32 for p in bf16.parameters())
+    assert not torch.equal(predict_logits(fp32, tiny.images), predict_logits(bf16, tiny.images))
+    with pytest.raises(GankitError, match="amp must be one of auto, on, off, got 'fp8'"):
+        train_classifier(tiny, ClassifierConfig(amp="fp8"))
+
+
 def test_unknown_augmentation_lists_the_choices(tiny_images):
     with pytest.raises(GankitError, match="unknown augmentation 'cutmix'.*classical"):
         train_classifier(tiny_images, ClassifierConfig(augment="cutmix"))

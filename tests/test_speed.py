@@ -1,5 +1,5 @@
-"""GPU speed-up switches: what `auto` means on each device, bad values, and that the bf16 and
-channels-last paths train (exercised on the CPU, where they are off by default)."""
+"""Speed-up switches: what `auto` means on each device, bad values, and that the bf16 and
+channels-last paths train (exercised on the CPU whatever its default)."""
 
 import json
 
@@ -12,9 +12,12 @@ from gankit.train import GANTrainer, make_config
 from gankit.train.speed import resolve
 
 
-def test_auto_turns_everything_off_on_the_cpu():
+@pytest.mark.parametrize("amx", [False, True])
+def test_auto_turns_bf16_on_only_for_a_cpu_with_amx_and_the_rest_off(monkeypatch, amx):
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
     cpu = torch.device("cpu")
-    assert resolve(cpu) == resolve(cpu, amp="off", channels_last="off", pin_memory="off")
+    assert resolve(cpu) == resolve(cpu, amp="on" if amx else "off", channels_last="off",
+                                   pin_memory="off")
     on = resolve(cpu, amp="on", channels_last="on", pin_memory="on", compile=True)
     assert on.amp and on.channels_last and on.compile
     assert not on.pin_memory  # page-locked memory only helps copies to a GPU

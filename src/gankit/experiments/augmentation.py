@@ -10,6 +10,9 @@ on the test split:
 
     real, real + classical, real + GAN, real + classical + GAN
 
+Those are five tasks a seed (the GAN and its pool, one recogniser per condition), which run
+side by side on worker processes as soon as what they need is done (`gankit.taskgraph`).
+
 GAN images add to the real ones rather than displace them: each update of a "+ GAN" recogniser
 takes a real batch and a synthetic batch, the synthetic loss weighted by `synthetic_weight`.
 A synthetic image's target blends its conditioning label with the mean prediction of teacher
@@ -65,6 +68,7 @@ from gankit.sampling import generate
 from gankit.stats import summarize
 from gankit.taskgraph import Task, run_graph
 from gankit.train import GANTrainer, make_config
+from gankit.train.speed import resolve
 
 CONDITIONS = ("real", "real+classical", "real+gan", "real+classical+gan")
 # Each "+ GAN" condition and the condition it adds GAN images to; their accuracy difference on
@@ -279,7 +283,7 @@ def _gan_task(config: AugmentConfig, seed: int, folder: Path, progress: bool) ->
     seconds = time.monotonic() - started
     save_state(folder / POOL, {"images": synthetic.images, "labels": synthetic.labels,
                                "gan_seconds": round(gan_seconds, 1), "seconds": round(seconds, 1),
-                               "threads": torch.get_num_threads()})
+                               "threads": torch.get_num_threads(), "bf16": trainer.speed.amp})
     return f"{len(synthetic)} synthetic images ({gan_seconds:.0f} s of GAN, {seconds:.0f} s)"
 
 
@@ -302,7 +306,8 @@ def _recogniser_task(config: AugmentConfig, seed: int, folder: Path, condition: 
     seconds = time.monotonic() - started
     save_recogniser(_recogniser_file(folder, condition), model, data.train.classes,
                     {"accuracy": percent, "seconds": round(seconds, 1),
-                     "threads": torch.get_num_threads()})
+                     "threads": torch.get_num_threads(),
+                     "bf16": resolve(select_device(config.device), amp=settings.amp).amp})
     return f"test accuracy {percent:.2f}% ({seconds:.0f} s)"
 
 
@@ -313,7 +318,8 @@ def _load(config: AugmentConfig, folder: Path, condition: str) -> torch.nn.Modul
 
 def _seed_record(config: AugmentConfig, seed: int, folder: Path) -> dict[str, Any]:
     """The finished seed's result, from the files its tasks wrote."""
-    pool = load_state(folder / POOL, parts=("labels", "gan_seconds", "seconds", "threads"))
+    pool = load_state(folder / POOL,
+                      parts=("labels", "gan_seconds", "seconds", "threads", "bf16"))
     info = {c: load_recogniser(_recogniser_file(folder, c)).info for c in CONDITIONS}
     index = _seed_data(config, seed).train_index
     return {"seed": seed, "accuracy": {c: info[c]["accuracy"] for c in CONDITIONS},
@@ -321,7 +327,9 @@ def _seed_record(config: AugmentConfig, seed: int, folder: Path) -> dict[str, An
             "train_index_sha": _index_digest(index), "gan_seconds": pool["gan_seconds"],
             # the tasks' own time, which side-by-side workers overlap
             "seconds": round(pool["seconds"] + sum(i["seconds"] for i in info.values()), 1),
-            "threads": sorted({pool["threads"], *(i["threads"] for i in info.values())})}
+            "threads": sorted({pool["threads"], *(i["threads"] for i in info.values())}),
+            # whether the GAN and the recognisers trained in bf16 autocast (gankit.train.speed)
+            "bf16": {"gan": pool["bf16"], "recognisers": all(i["bf16"] for i in info.values())}}
 
 
 def resolve_workers(config: AugmentConfig) -> int:

@@ -15,6 +15,7 @@ from gankit.errors import GankitError
 from gankit.recognize.augment import AUGMENTATIONS, mirror_safe, shift_and_flip
 from gankit.recognize.model import SmallCNN
 from gankit.train.batches import BatchStream
+from gankit.train.speed import SWITCHES, resolve
 
 # (model in training, images, labels) -> the images to train on instead (adversarial training)
 Adversary = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -30,6 +31,7 @@ class ClassifierConfig:
     width: int = 32
     augment: str = "none"  # or "classical": shifts, plus flips where mirror_safe(data)
     seed: int = 0
+    amp: str = "auto"  # bf16 autocast of the forward pass: auto (gankit.train.speed), on, off
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,9 @@ def train_classifier(data: ImageDataset, config: ClassifierConfig = ClassifierCo
                      device: str = "auto", progress: bool = False,
                      adversary: Adversary | None = None,
                      supplement: Supplement | None = None) -> SmallCNN:
-    """AdamW with a one-cycle schedule (Smith & Topin 2019) on labelled images in [-1, 1];
-    with an `adversary`, on the images it makes from each batch instead; with a `supplement`,
+    """AdamW with a one-cycle schedule (Smith & Topin 2019) on labelled images in [-1, 1],
+    the forward pass in bf16 where `config.amp` resolves on (as GAN training's); with an
+    `adversary`, on the images it makes from each batch instead; with a `supplement`,
     on each batch together with a batch of the supplement's images (one forward pass, so
     batch norm sees both). Under torchrun the model trains with DDP, each rank on its share
     of every batch."""
@@ -91,7 +94,10 @@ def train_classifier(data: ImageDataset, config: ClassifierConfig = ClassifierCo
     if config.augment not in AUGMENTATIONS:
         raise GankitError(f"unknown augmentation {config.augment!r}; choose one of: "
                           f"{', '.join(AUGMENTATIONS)}")
+    if config.amp not in SWITCHES:
+        raise GankitError(f"amp must be one of {', '.join(SWITCHES)}, got {config.amp!r}")
     where, dev = init_distributed(device)
+    speed = resolve(dev, amp=config.amp)
     augment_rng = torch.Generator().manual_seed(config.seed + 1)
     flip = mirror_safe(data.name)
     torch.manual_seed(config.seed)
@@ -123,7 +129,9 @@ def train_classifier(data: ImageDataset, config: ClassifierConfig = ClassifierCo
         images, labels = images.to(dev), data.labels[index].to(dev)
         if adversary is not None:  # attacks the plain model: DDP's hooks are for updates
             images = adversary(model, images, labels)
-        logits = step_model(images)
+        with speed.autocast(dev):
+            logits = step_model(images)
+        logits = logits.float()  # the losses in fp32 whatever the forward pass ran in
         loss = F.cross_entropy(logits[:len(labels)], labels)
         if extra_batches is not None:
             loss = loss + supplement.weight * supplement.loss(logits[len(labels):], extra_index)

@@ -64,7 +64,8 @@ class TrainConfig:
     sample_every: int = _opt("steps between sample grids", 500)
     checkpoint_every: int = _opt("steps between checkpoints", 1000)
     device: str = _opt("auto, cpu, cuda or cuda:N", "auto")
-    # speed (GPU): auto = on for CUDA, off on the CPU; none changes what is computed but amp
+    # speed: auto = on for CUDA (amp: also on CPUs with AMX, speed.py); none changes what is
+    # computed but amp
     amp: str = _opt("bf16 autocast for forward passes: auto, on or off", "auto")
     channels_last: str = _opt("NHWC memory order for conv nets: auto, on or off", "auto")
     compile: bool = _opt("torch.compile the training networks", False)

@@ -1,9 +1,11 @@
-"""GPU speed-ups, resolved once per run from the config and the device.
+"""Speed-ups, resolved once per run from the config and the device.
 
 - amp: bf16 autocast for the networks' forward passes (bf16 keeps fp32's exponent range, so
   GAN losses need no loss scaling); the losses themselves are computed in fp32 from fp32
-  logits. `auto` = on for CUDA devices with bf16 support, off on the CPU (on the reference
-  2-core CPU, bf16 ran ~20x slower than fp32).
+  logits. `auto` = on where bf16 matrices multiply in hardware (`native_bf16`): CUDA devices
+  with bf16 support, and CPUs with Intel AMX tiles, where one thread ran a conditional GAN
+  step 1.6 times and a recogniser update 2.45 times as fast as in fp32; off on other CPUs
+  (on a 2-core CPU without AMX, bf16 ran ~20x slower than fp32).
 - channels_last: NHWC memory order for convolutional networks, which cuDNN's tensor-core
   kernels prefer; `auto` = on for CUDA.
 - compile: torch.compile on the training networks (off unless asked: the first steps pay
@@ -46,10 +48,18 @@ def _switch(value: str, default: bool) -> bool:
     return default if value == "auto" else value == "on"
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` multiplies bf16 matrices in hardware: a CUDA GPU with bf16, or a
+    CPU with AMX tiles (torch has no public query for them)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and torch.cpu._is_amx_tile_supported()
+
+
 def resolve(device: torch.device, *, amp: str = "auto", channels_last: str = "auto",
             compile: bool = False, pin_memory: str = "auto") -> Speedups:
     """The speed-ups to use; the switches are auto, on or off (checked by the config)."""
     cuda = device.type == "cuda"
-    bf16 = cuda and torch.cuda.is_bf16_supported()
-    return Speedups(amp=_switch(amp, bf16), channels_last=_switch(channels_last, cuda),
+    return Speedups(amp=_switch(amp, native_bf16(device)),
+                    channels_last=_switch(channels_last, cuda),
                     compile=compile, pin_memory=_switch(pin_memory, cuda) and cuda)
