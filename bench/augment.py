@@ -41,7 +41,9 @@ from gankit.train import make_config
 
 HEADLINE_PER_CLASS = 100
 # Settings that results recorded before they existed lack: how that code behaved.
-BEFORE_THE_OPTION = {"distillation": "soft-targets", "synthetic_batch": None}
+# (The recognisers trained in fp32 before they had the amp switch.)
+BEFORE_THE_OPTION = {"distillation": "soft-targets", "synthetic_batch": None,
+                     "classifier.amp": "off"}
 NOT_A_SETTING = ("workers",)  # how many processes ran the seeds decides no result
 
 
@@ -90,8 +92,8 @@ def carried_over(args: argparse.Namespace,
     for name, exp in earlier["experiments"].items():
         if int(name) in sizes:
             continue
-        now = augment_config(int(name), exp["config"]["seeds"], args).to_dict()
-        then = {**BEFORE_THE_OPTION, **exp["config"]}
+        now = _flat(augment_config(int(name), exp["config"]["seeds"], args).to_dict())
+        then = {**BEFORE_THE_OPTION, **_flat(exp["config"])}
         differs = {k: then[k] for k, v in now.items()
                    if k not in NOT_A_SETTING and then[k] != v}
         origin = exp.get("carried_from", earlier["command"])  # where it ran, if carried twice
@@ -99,6 +101,14 @@ def carried_over(args: argparse.Namespace,
     cas = earlier.get("cas_full")
     return experiments, cas and {**cas, "carried_from": cas.get("carried_from",
                                                                 earlier["command"])}
+
+
+def _flat(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings with the recogniser's spelled out ("classifier.lr"), so that a difference
+    names the one that differs."""
+    flat = {k: v for k, v in config.items() if k != "classifier"}
+    flat.update({f"classifier.{k}": v for k, v in config["classifier"].items()})
+    return flat
 
 
 def cas_full(args: argparse.Namespace, carried: dict[str, Any] | None) -> dict[str, Any]:
@@ -151,6 +161,9 @@ def markdown(result: dict[str, Any]) -> str:
     workers = head["config"].get("workers") or 1
     threads = sorted({t for s in head["seeds"] for t in s.get("threads", [])}) \
         or [m["torch_threads"]]
+    bf16 = {part for s in head["seeds"] for part, on in s.get("bf16", {}).items() if on}
+    precision = (f"bf16 autocast for the {' and '.join(sorted(bf16))}" if bf16
+                 else "fp32") + " (gankit.train.speed)"
     gain = h["acc_real_classical_gan"] - h["acc_real_classical"]
     separated = h["ci95_real_classical_gan"][0] > h["ci95_real_classical"][1]
     return "\n".join([
@@ -162,7 +175,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"updates. Command: `{result['command']}`. The {h['per_class']}-per-class experiment "
         f"ran its tasks in {workers} worker process{'es' if workers > 1 else ''} of "
         f"{'/'.join(map(str, threads))} "
-        "torch thread(s) each; its minutes are wall-clock time.",
+        f"torch thread(s) each, in {precision}; its minutes are wall-clock time.",
         "",
         "| labelled / class | seeds | real | real + classical | real + GAN "
         "| real + classical + GAN | GAN gain over real | GAN gain over real + classical "
