@@ -39,7 +39,9 @@ def digits():
 @pytest.fixture(scope="module")
 def digits_model(digits):
     torch.manual_seed(0)
-    return train_classifier(digits[0], ClassifierConfig(epochs=15, width=16, seed=0))
+    # fp32 on every machine (bf16 autocast is on where the CPU has AMX): the ART comparison's
+    # 1-point tolerance was set on this model
+    return train_classifier(digits[0], ClassifierConfig(epochs=15, width=16, seed=0, amp="off"))
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,10 @@ from gankit.train.batches import BatchStream
 
 CONFIG = {"model": "mlp", "loss": "minimax", "width": 32, "data": "digits", "batch_size": 32,
           "ema": 0.99, "log_every": 1, "checkpoint_every": 3, "sample_every": 1000,
-          "seed": 0, "device": "cpu"}
+          "seed": 0, "device": "cpu",
+          # fp32: the runs must agree to float tolerance, which bf16 rounding (on by default
+          # where the CPU has AMX) exceeds when the batch is split
+          "amp": "off"}
 
 
 def _free_port() -> int:
