@@ -211,7 +211,8 @@ def supplement(config: AugmentConfig, synthetic: ImageDataset,
 # (and a resumed experiment) read: the GAN with its pool of synthetic images ("gan", which
 # waits for the "real" recogniser when it filters the pool), then one recogniser per condition,
 # each "+ GAN" one after the GAN and its teachers. Costs order the ready tasks (taskgraph):
-# measured, a GAN step costs 0.6 of a recogniser update (augment's shapes, 2 CPU threads).
+# measured, a GAN step costs 0.6 of a recogniser update (augment's shapes, 2 CPU threads,
+# fp32; about 1 in bf16 on an AMX CPU). Only the order of ready tasks depends on it.
 POOL = "synthetic.safetensors"
 SETTINGS = "settings.json"
 GAN_STEP_COST = 0.6
@@ -384,7 +385,8 @@ def run_experiment(config: AugmentConfig, out: str | Path, *,
     run_graph(tasks, config.workers, task_done)
     seeds = [records[s] for s in range(config.seeds)]
     summaries = {c: summarize([s["accuracy"][c] for s in seeds]).to_dict() for c in CONDITIONS}
-    # A resumed experiment's cost counts the reused seeds' own time, not only this call's.
+    # A resumed experiment's cost counts the reused seeds' own time, not only this call's:
+    # their tasks' summed seconds, more than the wall clock when workers overlapped them.
     seconds = time.monotonic() - started + sum(records[s]["seconds"] for s in reused)
     result = {"experiment": "gan_augmentation", "config": config.to_dict(),
               "conditions": summaries, "gains": gan_gains(seeds), "seeds": seeds,
