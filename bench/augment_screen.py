@@ -76,6 +76,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "ensemble3-T4-synbatch64": {"teachers": ENSEMBLE, "synthetic_batch": 64},
     # twice the synthetic images per update (3 times a plain update's cost)
     "ensemble3-T4-synbatch256": {"teachers": ENSEMBLE, "synthetic_batch": 256},
+    # the sixth round (session 19, bf16 on an AMX CPU): half as many GAN updates again, which
+    # the halved experiment time can pay for
+    "ensemble3-T4-gan4500": {"teachers": ENSEMBLE, "gan_steps": 4500},
 }
 GANS = ROOT / "bench" / "work" / "augment" / "pc100-g3000-ms1-r10-w0.5-t0.5-ensemble-T4"
 
