@@ -358,8 +358,12 @@ def run_experiment(config: AugmentConfig, out: str | Path, *,
     tasks: list[Task] = []
 
     def seed_done(seed: int) -> None:
-        record = records[seed] = _seed_record(config, seed, out / f"seed{seed}")
-        atomic_write(out / f"seed{seed}" / SEED_RECORD, json.dumps(record, indent=2).encode())
+        record_file = out / f"seed{seed}" / SEED_RECORD
+        if seed in reused:  # its record is on disk already
+            record = records[seed] = json.loads(record_file.read_text())
+        else:
+            record = records[seed] = _seed_record(config, seed, out / f"seed{seed}")
+            atomic_write(record_file, json.dumps(record, indent=2).encode())
         print(f"seed {seed}{' (reused)' if seed in reused else ''}: "
               + ", ".join(f"{c} {a:.2f}%" for c, a in record["accuracy"].items()), flush=True)
 
