@@ -68,13 +68,16 @@ def experiment(per_class: int, seeds: int, args: argparse.Namespace) -> dict[str
                        + ("" if args.distillation == AugmentConfig.distillation
                           else f"-{args.distillation}")
                        + ("" if args.synthetic_batch is None else f"-sb{args.synthetic_batch}")
+                       # 600: the recognisers' updates in every run before the name had them
+                       + ("" if args.classifier_steps == 600 else f"-cs{args.classifier_steps}")
                        + ("-filter" if args.filter else ""))
     done = out / "augment.json"
-    if done.is_file() and (record := json.loads(done.read_text()))["config"]["seeds"] == seeds:
+    config = augment_config(per_class, seeds, args)
+    if done.is_file() and not differences(config, (record := json.loads(done.read_text()))):
         print(f"[{out.name}] already done with {seeds} seeds, reusing {done}", flush=True)
         return record
     print(f"[{per_class}/class] running {seeds} seeds", flush=True)
-    result = run_experiment(augment_config(per_class, seeds, args), out)
+    result = run_experiment(config, out)
     result["commit"] = commit()
     done.write_text(json.dumps(result, indent=2))
     return result
@@ -92,15 +95,20 @@ def carried_over(args: argparse.Namespace,
     for name, exp in earlier["experiments"].items():
         if int(name) in sizes:
             continue
-        now = _flat(augment_config(int(name), exp["config"]["seeds"], args).to_dict())
-        then = {**BEFORE_THE_OPTION, **_flat(exp["config"])}
-        differs = {k: then[k] for k, v in now.items()
-                   if k not in NOT_A_SETTING and then[k] != v}
+        differs = differences(augment_config(int(name), exp["config"]["seeds"], args), exp)
         origin = exp.get("carried_from", earlier["command"])  # where it ran, if carried twice
         experiments[name] = {**exp, "carried_from": origin, "differs": differs}
     cas = earlier.get("cas_full")
     return experiments, cas and {**cas, "carried_from": cas.get("carried_from",
                                                                 earlier["command"])}
+
+
+def differences(config: AugmentConfig, experiment: dict[str, Any]) -> dict[str, Any]:
+    """The settings of a recorded `experiment` that differ from `config`, by their values
+    in the experiment."""
+    now = _flat(config.to_dict())
+    then = {**BEFORE_THE_OPTION, **_flat(experiment["config"])}
+    return {k: then[k] for k, v in now.items() if k not in NOT_A_SETTING and then[k] != v}
 
 
 def _flat(config: dict[str, Any]) -> dict[str, Any]:
