@@ -31,6 +31,7 @@ from common import (
 
 from gankit.experiments.augmentation import (
     DISTILLATIONS,
+    TEACHER_VIEWS,
     TEACHERS,
     AugmentConfig,
     gan_gains,
@@ -43,7 +44,7 @@ HEADLINE_PER_CLASS = 100
 # Settings that results recorded before they existed lack: how that code behaved.
 # (The recognisers trained in fp32 before they had the amp switch.)
 BEFORE_THE_OPTION = {"distillation": "soft-targets", "synthetic_batch": None,
-                     "classifier.amp": "off"}
+                     "classifier.amp": "off", "teacher_views": "single"}
 NOT_A_SETTING = ("workers",)  # how many processes ran the seeds decides no result
 
 
@@ -54,6 +55,7 @@ def augment_config(per_class: int, seeds: int, args: argparse.Namespace) -> Augm
                          synthetic_batch=args.synthetic_batch,
                          teacher_share=args.teacher_share, teacher=args.teacher,
                          teacher_temperature=args.teacher_temperature,
+                         teacher_views=args.teacher_views,
                          distillation=args.distillation, filter_by_confidence=args.filter,
                          classifier=ClassifierConfig(steps=args.classifier_steps))
 
@@ -68,6 +70,8 @@ def experiment(per_class: int, seeds: int, args: argparse.Namespace) -> dict[str
                        + ("" if args.distillation == AugmentConfig.distillation
                           else f"-{args.distillation}")
                        + ("" if args.synthetic_batch is None else f"-sb{args.synthetic_batch}")
+                       # "single": what every run before the option had
+                       + ("" if args.teacher_views == "single" else f"-{args.teacher_views}")
                        # 600: the recognisers' updates in every run before the name had them
                        + ("" if args.classifier_steps == 600 else f"-cs{args.classifier_steps}")
                        + ("-filter" if args.filter else ""))
@@ -224,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--teacher", default=defaults.teacher, choices=tuple(TEACHERS))
     parser.add_argument("--teacher-temperature", type=float,
                         default=defaults.teacher_temperature)
+    parser.add_argument("--teacher-views", default=defaults.teacher_views,
+                        choices=TEACHER_VIEWS)
     parser.add_argument("--distillation", default=defaults.distillation,
                         choices=tuple(DISTILLATIONS))
     parser.add_argument("--filter", action="store_true")

@@ -45,6 +45,8 @@ from gankit.train import GANTrainer
 # name -> the recognisers whose mean softmax teaches real + classical + GAN ("teachers"), and
 # overrides of `gankit augment`'s other defaults
 SAME, ENSEMBLE = (TEACHERS[t]["real+classical+gan"] for t in ("same", "ensemble"))
+STUDENT = "real+classical+gan"  # as a teacher: the default variant's recogniser
+DEFAULT = "ensemble3-T4"  # `gankit augment`'s defaults
 VARIANTS: dict[str, dict[str, Any]] = {
     # the first round, from the temperature-1 settings that were then the default
     "same-teacher": {"teachers": SAME, "teacher_temperature": 1.0},
@@ -79,6 +81,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # the sixth round (session 19, bf16 on an AMX CPU): half as many GAN updates again, which
     # the halved experiment time can pay for
     "ensemble3-T4-gan4500": {"teachers": ENSEMBLE, "gan_steps": 4500},
+    # the eighth round (session 21): stronger teachers. Each teacher's softmax averaged over
+    # the image, its four 2-pixel shifts and its mirror (test-time augmentation)...
+    "ensemble3-T4-tta": {"teachers": ENSEMBLE, "teacher_views": "classical"},
+    # ... and the default's own real + classical + GAN recogniser as a fourth teacher of a
+    # second one (born-again networks, Furlanello et al. 2018), with and without it
+    "ensemble4-T4": {"teachers": (*ENSEMBLE, STUDENT)},
+    "ensemble4-T4-tta": {"teachers": (*ENSEMBLE, STUDENT), "teacher_views": "classical"},
+    # ... then better GAN images: wider nets (about twice a GAN step's cost), or more of the
+    # mode-seeking term's push towards diverse images
+    "ensemble3-T4-ganwidth48": {"teachers": ENSEMBLE, "gan_width": 48},
+    "ensemble3-T4-ms2": {"teachers": ENSEMBLE, "gan_mode_seeking": 2.0},
 }
 GANS = ROOT / "bench" / "work" / "augment" / "pc100-g3000-ms1-r10-w0.5-t0.5-ensemble-T4"
 
@@ -96,8 +109,8 @@ def check_gans(args: argparse.Namespace) -> None:
         return
     reused = json.loads((args.gans / "augment.json").read_text())["config"]
     base = AugmentConfig(per_class=args.per_class).to_dict()
-    differs = {k: (reused[k], v) for k, v in base.items()
-               if (k.startswith("gan_") or k in ("data", "per_class")) and reused[k] != v}
+    differs = {k: (reused.get(k), v) for k, v in base.items()
+               if (k.startswith("gan_") or k in ("data", "per_class")) and reused.get(k) != v}
     if differs:
         raise SystemExit(f"{args.gans} trained its GANs with other settings than today's "
                          f"defaults (theirs, today's): {differs}")
@@ -136,21 +149,28 @@ def screen_seed(seed: int, names: list[str], args: argparse.Namespace) -> None:
     def real_gan(settings: tuple[tuple[str, Any], ...]) -> torch.nn.Module:
         """The real + GAN recogniser of `gankit augment`, on the pool of these GAN settings."""
         teachers = [models[c] for c in TEACHERS["ensemble"]["real+gan"]]
-        extra = supplement(base, pool(settings, base.synthetic_per_class(), False), teachers)
+        extra = supplement(base, "real+gan", pool(settings, base.synthetic_per_class(), False),
+                           teachers)
         return train_classifier(data.train, plain, device="cpu", supplement=extra)
+
+    @functools.cache
+    def student(name: str) -> torch.nn.Module:
+        """The real + classical + GAN recogniser of variant `name`."""
+        overrides = dict(VARIANTS[name])
+        settings = tuple((k, v) for k, v in overrides.items() if k.startswith("gan_"))
+        teachers = [real_gan(settings) if c == "real+gan" else
+                    student(DEFAULT) if c == STUDENT else models[c]
+                    for c in overrides.pop("teachers")]
+        config = replace(base, **overrides)
+        extra = supplement(config, STUDENT, pool(settings, config.synthetic_per_class(),
+                                                 config.filter_by_confidence), teachers)
+        return train_classifier(data.train, classical, device="cpu", supplement=extra)
 
     models["real+gan"] = real_gan(())
     baseline = {c: 100 * accuracy(m, data.test) for c, m in models.items()}
     for name in todo:
-        overrides = dict(VARIANTS[name])
-        settings = tuple((k, v) for k, v in overrides.items() if k.startswith("gan_"))
-        teachers = [real_gan(settings) if c == "real+gan" else models[c]
-                    for c in overrides.pop("teachers")]
-        config = replace(base, **overrides)
-        extra = supplement(config, pool(settings, config.synthetic_per_class(),
-                                        config.filter_by_confidence), teachers)
-        model = train_classifier(data.train, classical, device="cpu", supplement=extra)
-        acc = 100 * accuracy(model, data.test)
+        config = replace(base, **{k: v for k, v in VARIANTS[name].items() if k != "teachers"})
+        acc = 100 * accuracy(student(name), data.test)
         recorded = {k: v for k, v in config.to_dict().items() if k != "teacher"}
         record = {"seed": seed, "variant": name, "teachers": list(VARIANTS[name]["teachers"]),
                   "threads": torch.get_num_threads(), "config": recorded,

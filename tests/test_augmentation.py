@@ -56,8 +56,8 @@ def test_synthetic_targets_blend_the_gan_label_with_the_teachers_mean_softmax():
     synthetic = ImageDataset("gan", "train", images, torch.tensor([0, 1]), ("a", "b"))
     teachers = [_Fixed([0.0, 0.0]), _Fixed([math.log(3.0), 0.0])]  # softmax 1/2 and 3/4 on "a"
     extra = supplement(AugmentConfig(teacher_share=0.4, synthetic_weight=0.3, synthetic_batch=7,
-                                     teacher_temperature=1.0), synthetic,
-                       teachers)
+                                     teacher_temperature=1.0), "real+classical+gan",
+                       synthetic, teachers)
     mean = torch.tensor([0.625, 0.375])
     assert extra.targets == pytest.approx(mean.expand(2, 2)) and extra.weight == 0.3
     assert extra.batch_size == 7
@@ -73,13 +73,42 @@ def test_teacher_temperature_softens_the_teachers_softmax():
     synthetic = ImageDataset("gan", "train", torch.zeros(1, 1, 4, 4), torch.tensor([1]),
                              ("a", "b"))
     teacher = [_Fixed([math.log(9.0), 0.0])]  # softmax 0.9 on "a"; at temperature 2, 0.75
-    soft = supplement(AugmentConfig(teacher_share=1.0, teacher_temperature=2.0), synthetic,
-                      teacher)
+    soft = supplement(AugmentConfig(teacher_share=1.0, teacher_temperature=2.0), "real+gan",
+                      synthetic, teacher)
     assert soft.targets == pytest.approx(torch.tensor([[0.75, 0.25]]))
     assert soft.temperature == 1.0  # "soft-targets": the student's logits as they are
     hinton = supplement(AugmentConfig(teacher_share=1.0, teacher_temperature=2.0,
-                                      distillation="hinton"), synthetic, teacher)
+                                      distillation="hinton"), "real+gan", synthetic, teacher)
     assert hinton.temperature == 2.0 and torch.equal(hinton.targets, soft.targets)
+
+
+class _LeftHeavy(torch.nn.Module):
+    """A 'recogniser' that says "a" for images brighter in their left half, else "b"."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.tensor(50.0))  # near one-hot
+
+    def forward(self, images):
+        half = images.shape[-1] // 2
+        lean = images[..., :half].sum(dim=(1, 2, 3)) - images[..., half:].sum(dim=(1, 2, 3))
+        return torch.stack([lean.sign(), -lean.sign()], dim=1) * self.scale
+
+
+def test_classical_teacher_views_average_the_mirror_only_with_classical_augmentation():
+    images = -torch.ones(1, 1, 8, 8)
+    images[..., 3] = 1.0  # a bright column left of centre: shifted 2 right, it is right of it
+    synthetic = ImageDataset("gan", "train", images, torch.tensor([0]), ("a", "b"))
+    config = AugmentConfig(data="fashion-mnist", teacher_share=1.0, teacher_temperature=1.0,
+                           teacher_views="classical")
+    # views: itself, down, up (a), right (b), left (a), mirror (b) -> 4/6 on "a"
+    views = supplement(config, "real+classical+gan", synthetic, [_LeftHeavy()])
+    assert views.targets == pytest.approx(torch.tensor([[4 / 6, 2 / 6]]), abs=1e-6)
+    # real + GAN has no classical augmentation, so its teacher sees the image alone
+    alone = supplement(config, "real+gan", synthetic, [_LeftHeavy()])
+    assert alone.targets == pytest.approx(torch.tensor([[1.0, 0.0]]), abs=1e-6)
+    with pytest.raises(GankitError, match="unknown --teacher-views 'all'; choose from: single"):
+        run_experiment(replace(config, teacher_views="all"), "unused")
 
 
 def test_summary_gives_the_student_t_interval():

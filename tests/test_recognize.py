@@ -15,6 +15,7 @@ from gankit.recognize import (
     SmallCNN,
     Supplement,
     accuracy,
+    classical_views,
     load_extra,
     load_recogniser,
     mirror_safe,
@@ -118,6 +119,17 @@ def test_flips_mirror_about_half_the_images():
     assert torch.all(mirrored ^ kept) and 70 < int(mirrored.sum()) < 130
     assert mirror_safe("fashion-mnist") and mirror_safe("folder:/photos")
     assert not mirror_safe("digits") and not mirror_safe("mnist")
+
+
+def test_classical_views_are_the_image_its_four_shifts_and_its_mirror():
+    images = torch.arange(2 * 36, dtype=torch.float32).reshape(2, 1, 6, 6)
+    views = classical_views(images, max_shift=1, flip=True)
+    assert len(views) == 6 and torch.equal(views[0], images)
+    assert torch.equal(views[1][..., 1:, :], images[..., :-1, :])  # moved down one row
+    assert (views[1][..., 0, :] == -1).all()  # the uncovered row is background
+    assert torch.equal(views[4][..., :-1], images[..., 1:])  # moved left one column
+    assert torch.equal(views[5], images.flip(-1))
+    assert len(classical_views(images, flip=False)) == 5
 
 
 def test_bf16_autocast_changes_the_forward_pass_but_keeps_fp32_weights(tiny_images):

@@ -14,6 +14,7 @@ from gankit.data import DATASETS, load_dataset
 from gankit.errors import GankitError
 from gankit.experiments.augmentation import (
     DISTILLATIONS,
+    TEACHER_VIEWS,
     TEACHERS,
     AugmentConfig,
     markdown_table,
@@ -182,7 +183,8 @@ def cmd_augment(args: argparse.Namespace) -> None:
         synthetic_ratio=args.ratio, synthetic_weight=args.synthetic_weight,
         synthetic_batch=args.synthetic_batch, teacher_share=args.teacher_share,
         teacher=args.teacher, teacher_temperature=args.teacher_temperature,
-        distillation=args.distillation, filter_by_confidence=args.filter,
+        teacher_views=args.teacher_views, distillation=args.distillation,
+        filter_by_confidence=args.filter,
         classifier=ClassifierConfig(steps=args.classifier_steps), device=args.device,
         workers=args.workers)
     out = Path(args.out) if args.out else Path("runs") / (
@@ -495,6 +497,11 @@ def build_parser() -> argparse.ArgumentParser:
                           "same augmentation, or every earlier one of the seed")
     aug.add_argument("--teacher-temperature", type=float, default=defaults.teacher_temperature,
                      help="softens the teachers' prediction: their logits are divided by it")
+    aug.add_argument("--teacher-views", default=defaults.teacher_views,
+                     choices=TEACHER_VIEWS,
+                     help="what a teacher predicts from where the condition has classical "
+                          "augmentation: the image alone, or its mean over the image, its "
+                          "shifts and (where the data allows) its mirror")
     aug.add_argument("--distillation", default=defaults.distillation,
                      choices=tuple(DISTILLATIONS),
                      help="the student matches the softened prediction with its logits as "

@@ -59,7 +59,9 @@ from gankit.recognize import (
     ClassifierConfig,
     Supplement,
     accuracy,
+    classical_views,
     load_recogniser,
+    mirror_safe,
     predict_logits,
     save_recogniser,
     train_classifier,
@@ -88,6 +90,11 @@ TEACHERS: dict[str, dict[str, tuple[str, ...]]] = {
 # divided by the teachers' temperature, the loss scaled by its square ("hinton": Hinton et
 # al. 2015's distillation loss). Each maps the teachers' temperature to the student's.
 DISTILLATIONS = {"soft-targets": lambda temperature: 1.0, "hinton": lambda temperature: temperature}
+# What each teacher predicts a synthetic image from: the image alone ("single"), or, in a
+# condition with classical augmentation, the mean softmax over the image, its shifts and
+# mirror ("classical": test-time augmentation; real + GAN keeps "single", so that nothing
+# from classical augmentation reaches it).
+TEACHER_VIEWS = ("single", "classical")
 FILTER_OVERSAMPLE = 3  # candidates drawn per kept image when filtering by confidence
 GRID_PER_CLASS = 16
 SEED_RECORD = "seed.json"  # a finished seed's result, which a resumed experiment reuses
@@ -106,6 +113,7 @@ class AugmentConfig:
     # recipe's 1.2e-3 was tuned on 60k images, not on these small subsets.
     gan_lr: float | None = 4e-4  # both Adam learning rates (None: the recipe's)
     gan_steps: int = 3000
+    gan_width: int | None = None  # the GAN nets' width (None: the recipe's)
     gan_diffaugment: str = "color,translation,cutout"
     # On 10-500 images per class the conditional GAN otherwise draws nearly one image per
     # class (measured: within-class spread 0.23 of the real one; 1.1 with it).
@@ -120,6 +128,7 @@ class AugmentConfig:
     # 4 is the best measured (module docstring).
     teacher_temperature: float = 4.0
     distillation: str = "soft-targets"  # how the student matches them (DISTILLATIONS)
+    teacher_views: str = "single"  # what each teacher predicts from (TEACHER_VIEWS)
     filter_by_confidence: bool = False
     classifier: ClassifierConfig = field(default_factory=lambda: ClassifierConfig(steps=600))
     device: str = "auto"
@@ -165,6 +174,8 @@ def train_gan(config: AugmentConfig, data: ImageDataset, seed: int, out: Path,
                               "steps": config.gan_steps, "seed": seed, "device": config.device,
                               **({} if config.gan_lr is None else
                                  {"lr_g": config.gan_lr, "lr_d": config.gan_lr}),
+                              **({} if config.gan_width is None else
+                                 {"width": config.gan_width}),
                               "sample_every": max(1, config.gan_steps // 4),
                               "checkpoint_every": config.gan_steps})
     trainer = GANTrainer(gan_config, out, data=data, progress=progress, tensorboard=False)
@@ -192,15 +203,18 @@ def synthesize(trainer: GANTrainer, like: ImageDataset, n_per_class: int, seed: 
     return ImageDataset(f"gan:{trainer.run.path}", "train", images, labels, like.classes)
 
 
-def supplement(config: AugmentConfig, synthetic: ImageDataset,
+def supplement(config: AugmentConfig, condition: str, synthetic: ImageDataset,
                teachers: Sequence[torch.nn.Module]) -> Supplement:
-    """The synthetic images with two targets: their conditioning labels
-    (`1 - config.teacher_share` of the loss) and the `teachers`' mean softmax at
-    `config.teacher_temperature`, which the student matches at the temperature that
-    `config.distillation` names."""
+    """The synthetic images of a "+ GAN" `condition` with two targets: their conditioning
+    labels (`1 - config.teacher_share` of the loss) and the `teachers`' mean softmax at
+    `config.teacher_temperature` (over the views that `config.teacher_views` names), which
+    the student matches at the temperature that `config.distillation` names."""
     temperature = config.teacher_temperature
-    predicted = torch.stack([(predict_logits(t, synthetic.images) / temperature).softmax(dim=1)
-                             for t in teachers]).mean(dim=0)
+    classical = config.recogniser(condition, 0).augment == "classical"
+    views = (classical_views(synthetic.images, flip=mirror_safe(config.data))
+             if config.teacher_views == "classical" and classical else [synthetic.images])
+    predicted = torch.stack([(predict_logits(t, v) / temperature).softmax(dim=1)
+                             for t in teachers for v in views]).mean(dim=0)
     return Supplement(synthetic.images, predicted, config.synthetic_weight,
                       temperature=DISTILLATIONS[config.distillation](temperature),
                       labels=synthetic.labels, label_share=1 - config.teacher_share,
@@ -300,7 +314,7 @@ def _recogniser_task(config: AugmentConfig, seed: int, folder: Path, condition: 
         synthetic = ImageDataset(f"gan:{folder / 'gan'}", "train", pool["images"], pool["labels"],
                                  data.train.classes)
         teachers = [_load(config, folder, t) for t in _teachers(config, condition)]
-        extra = supplement(config, synthetic, teachers)
+        extra = supplement(config, condition, synthetic, teachers)
     model = train_classifier(data.train, settings, device=config.device, progress=progress,
                              supplement=extra)
     percent = 100 * accuracy(model, data.test)
@@ -425,6 +439,9 @@ def _check(config: AugmentConfig) -> None:
     if config.distillation not in DISTILLATIONS:
         raise GankitError(f"unknown --distillation {config.distillation!r}; choose from: "
                           f"{', '.join(DISTILLATIONS)}")
+    if config.teacher_views not in TEACHER_VIEWS:
+        raise GankitError(f"unknown --teacher-views {config.teacher_views!r}; choose from: "
+                          f"{', '.join(TEACHER_VIEWS)}")
     if config.teacher not in TEACHERS:
         raise GankitError(f"unknown --teacher {config.teacher!r}; choose from: "
                           f"{', '.join(TEACHERS)}")

@@ -1,6 +1,6 @@
 """Recognition: the CNN recogniser, its training, augmentation, reports and run directories."""
 
-from gankit.recognize.augment import AUGMENTATIONS, mirror_safe, shift_and_flip
+from gankit.recognize.augment import AUGMENTATIONS, classical_views, mirror_safe, shift_and_flip
 from gankit.recognize.extra import load_extra
 from gankit.recognize.model import FEATURE_DIM, SmallCNN
 from gankit.recognize.report import RecognitionReport, recognition_report
@@ -16,7 +16,7 @@ from gankit.recognize.train import (
 )
 
 __all__ = ["AUGMENTATIONS", "FEATURE_DIM", "ClassifierConfig", "RecognitionReport",
-           "SmallCNN", "StoredRecogniser", "Supplement", "accuracy", "embed",
+           "SmallCNN", "StoredRecogniser", "Supplement", "accuracy", "classical_views", "embed",
            "evaluate_recogniser_run",
            "load_extra", "load_recogniser", "load_recogniser_run", "mirror_safe",
            "predict_logits", "recognition_report", "save_recogniser",

@@ -24,3 +24,14 @@ def shift_and_flip(images: torch.Tensor, generator: torch.Generator, *,
     shifts = torch.randint(-max_shift, max_shift + 1, (len(images), 2), generator=generator)
     out = translate(images, shifts, fill=-1.0)
     return mirror_half(out, generator) if flip else out
+
+
+def classical_views(images: torch.Tensor, *, max_shift: int = MAX_SHIFT,
+                    flip: bool = False) -> list[torch.Tensor]:
+    """The images themselves, moved by `max_shift` pixels each of four ways and, with `flip`,
+    mirrored: fixed views from classical augmentation's range, for averaging a model's
+    predictions over them (test-time augmentation)."""
+    moves = [(max_shift, 0), (-max_shift, 0), (0, max_shift), (0, -max_shift)]
+    shifted = [translate(images, torch.tensor([move]).expand(len(images), 2), fill=-1.0)
+               for move in moves]
+    return [images, *shifted, *([images.flip(-1)] if flip else [])]
