@@ -44,13 +44,14 @@ HEADLINE_PER_CLASS = 100
 # Settings that results recorded before they existed lack: how that code behaved.
 # (The recognisers trained in fp32 before they had the amp switch.)
 BEFORE_THE_OPTION = {"distillation": "soft-targets", "synthetic_batch": None,
-                     "classifier.amp": "off", "teacher_views": "single"}
+                     "classifier.amp": "off", "teacher_views": "single", "gan_width": None}
 NOT_A_SETTING = ("workers",)  # how many processes ran the seeds decides no result
 
 
 def augment_config(per_class: int, seeds: int, args: argparse.Namespace) -> AugmentConfig:
     return AugmentConfig(data="fashion-mnist", per_class=per_class, seeds=seeds,
-                         gan_steps=args.gan_steps, gan_mode_seeking=args.mode_seeking,
+                         gan_steps=args.gan_steps, gan_width=args.gan_width,
+                         gan_mode_seeking=args.mode_seeking,
                          synthetic_ratio=args.ratio, synthetic_weight=args.synthetic_weight,
                          synthetic_batch=args.synthetic_batch,
                          teacher_share=args.teacher_share, teacher=args.teacher,
@@ -70,6 +71,7 @@ def experiment(per_class: int, seeds: int, args: argparse.Namespace) -> dict[str
                        + ("" if args.distillation == AugmentConfig.distillation
                           else f"-{args.distillation}")
                        + ("" if args.synthetic_batch is None else f"-sb{args.synthetic_batch}")
+                       + ("" if args.gan_width is None else f"-gw{args.gan_width}")
                        # "single": what every run before the option had
                        + ("" if args.teacher_views == "single" else f"-{args.teacher_views}")
                        # 600: the recognisers' updates in every run before the name had them
@@ -218,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default=str(defaults.seeds),
                         help="seeds per size: one number, or one per --per-class size")
     parser.add_argument("--gan-steps", type=int, default=defaults.gan_steps)
+    parser.add_argument("--gan-width", type=int, default=defaults.gan_width)
     parser.add_argument("--classifier-steps", type=int, default=defaults.classifier.steps)
     parser.add_argument("--mode-seeking", type=float, default=defaults.gan_mode_seeking,
                         help="the conditional GANs' mode-seeking weight (0 = off)")

@@ -179,6 +179,7 @@ def cmd_augment(args: argparse.Namespace) -> None:
     config = AugmentConfig(
         data=args.data, data_root=args.data_root, per_class=args.per_class, seeds=args.seeds,
         gan_recipe=args.gan_recipe, gan_lr=args.gan_lr, gan_steps=args.gan_steps,
+        gan_width=args.gan_width,
         gan_diffaugment=args.diffaugment, gan_mode_seeking=args.mode_seeking,
         synthetic_ratio=args.ratio, synthetic_weight=args.synthetic_weight,
         synthetic_batch=args.synthetic_batch, teacher_share=args.teacher_share,
@@ -479,6 +480,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="Adam learning rate of both GAN nets (default: %(default)s, "
                           "measured on these small subsets)")
     aug.add_argument("--gan-steps", type=int, default=defaults.gan_steps)
+    aug.add_argument("--gan-width", type=int, default=defaults.gan_width,
+                     help="the GAN nets' width (default: the recipe's)")
     aug.add_argument("--diffaugment", default=defaults.gan_diffaugment,
                      help="DiffAugment transforms for the GAN ('' = off)")
     aug.add_argument("--mode-seeking", type=float, default=defaults.gan_mode_seeking,
