@@ -44,7 +44,8 @@ HEADLINE_PER_CLASS = 100
 # Settings that results recorded before they existed lack: how that code behaved.
 # (The recognisers trained in fp32 before they had the amp switch.)
 BEFORE_THE_OPTION = {"distillation": "soft-targets", "synthetic_batch": None,
-                     "classifier.amp": "off", "teacher_views": "single", "gan_width": None}
+                     "classifier.amp": "off", "teacher_views": "single",
+                     "gan_width": 32}  # the default recipe's
 NOT_A_SETTING = ("workers",)  # how many processes ran the seeds decides no result
 
 
@@ -71,7 +72,7 @@ def experiment(per_class: int, seeds: int, args: argparse.Namespace) -> dict[str
                        + ("" if args.distillation == AugmentConfig.distillation
                           else f"-{args.distillation}")
                        + ("" if args.synthetic_batch is None else f"-sb{args.synthetic_batch}")
-                       + ("" if args.gan_width is None else f"-gw{args.gan_width}")
+                       + ("" if args.gan_width == 32 else f"-gw{args.gan_width}")
                        # "single": what every run before the option had
                        + ("" if args.teacher_views == "single" else f"-{args.teacher_views}")
                        # 600: the recognisers' updates in every run before the name had them

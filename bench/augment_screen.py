@@ -93,7 +93,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "ensemble3-T4-ganwidth48": {"teachers": ENSEMBLE, "gan_width": 48},
     "ensemble3-T4-ms2": {"teachers": ENSEMBLE, "gan_mode_seeking": 2.0},
 }
-GANS = ROOT / "bench" / "work" / "augment" / "pc100-g3000-ms1-r10-w0.5-t0.5-ensemble-T4"
+GANS = ROOT / "bench" / "work" / "augment" / "pc100-g3000-ms1-r10-w0.5-t0.5-ensemble-T4-gw48"
 
 
 @functools.cache
