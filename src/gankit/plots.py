@@ -63,8 +63,8 @@ def interval_bars_png(labels: Sequence[str], means: Sequence[float],
     above = [hi - m for m, (_, hi) in zip(means, intervals, strict=True)]
     ax.bar(range(len(labels)), means, yerr=[below, above], capsize=6,
            color=["#9ecae1", "#6baed6", "#fdae6b", "#e6550d"][: len(labels)] or None)
-    for x, m in enumerate(means):
-        ax.text(x, m, f"{m:.2f}", ha="center", va="bottom", fontsize=8)
+    for x, (m, (_, hi)) in enumerate(zip(means, intervals, strict=True)):
+        ax.text(x, hi, f"{m:.2f}", ha="center", va="bottom", fontsize=8)  # above the cap
     ax.set_xticks(range(len(labels)), labels, fontsize=8)
     lows = [lo for lo, _ in intervals]
     highs = [hi for _, hi in intervals]
