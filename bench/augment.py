@@ -72,9 +72,11 @@ def experiment(per_class: int, seeds: int, args: argparse.Namespace) -> dict[str
                        + ("" if args.distillation == AugmentConfig.distillation
                           else f"-{args.distillation}")
                        + ("" if args.synthetic_batch is None else f"-sb{args.synthetic_batch}")
-                       + ("" if args.gan_width == 32 else f"-gw{args.gan_width}")
-                       # "single": what every run before the option had
-                       + ("" if args.teacher_views == "single" else f"-{args.teacher_views}")
+                       # what every run before these options had leaves the name as it was
+                       + ("" if args.gan_width == BEFORE_THE_OPTION["gan_width"]
+                          else f"-gw{args.gan_width}")
+                       + ("" if args.teacher_views == BEFORE_THE_OPTION["teacher_views"]
+                          else f"-{args.teacher_views}")
                        # 600: the recognisers' updates in every run before the name had them
                        + ("" if args.classifier_steps == 600 else f"-cs{args.classifier_steps}")
                        + ("-filter" if args.filter else ""))

@@ -116,6 +116,11 @@ def check_gans(args: argparse.Namespace) -> None:
                          f"defaults (theirs, today's): {differs}")
 
 
+def variant_config(base: AugmentConfig, name: str) -> AugmentConfig:
+    """`base` with variant `name`'s overrides (its teachers are named apart)."""
+    return replace(base, **{k: v for k, v in VARIANTS[name].items() if k != "teachers"})
+
+
 def screen_seed(seed: int, names: list[str], args: argparse.Namespace) -> None:
     base = AugmentConfig(per_class=args.per_class, device="cpu")
     out = args.work / f"seed{seed}"
@@ -156,12 +161,11 @@ def screen_seed(seed: int, names: list[str], args: argparse.Namespace) -> None:
     @functools.cache
     def student(name: str) -> torch.nn.Module:
         """The real + classical + GAN recogniser of variant `name`."""
-        overrides = dict(VARIANTS[name])
-        settings = tuple((k, v) for k, v in overrides.items() if k.startswith("gan_"))
+        config = variant_config(base, name)
+        settings = tuple((k, v) for k, v in VARIANTS[name].items() if k.startswith("gan_"))
         teachers = [real_gan(settings) if c == "real+gan" else
                     student(DEFAULT) if c == STUDENT else models[c]
-                    for c in overrides.pop("teachers")]
-        config = replace(base, **overrides)
+                    for c in VARIANTS[name]["teachers"]]
         extra = supplement(config, STUDENT, pool(settings, config.synthetic_per_class(),
                                                  config.filter_by_confidence), teachers)
         return train_classifier(data.train, classical, device="cpu", supplement=extra)
@@ -169,7 +173,7 @@ def screen_seed(seed: int, names: list[str], args: argparse.Namespace) -> None:
     models["real+gan"] = real_gan(())
     baseline = {c: 100 * accuracy(m, data.test) for c, m in models.items()}
     for name in todo:
-        config = replace(base, **{k: v for k, v in VARIANTS[name].items() if k != "teachers"})
+        config = variant_config(base, name)
         acc = 100 * accuracy(student(name), data.test)
         recorded = {k: v for k, v in config.to_dict().items() if k != "teacher"}
         record = {"seed": seed, "variant": name, "teachers": list(VARIANTS[name]["teachers"]),

@@ -148,8 +148,13 @@ class AugmentConfig:
 
     def recogniser(self, condition: str, seed: int) -> ClassifierConfig:
         """The recogniser settings of a condition: classical augmentation where it names it."""
-        augment = "classical" if "classical" in condition.split("+") else "none"
+        augment = "classical" if classically_augmented(condition) else "none"
         return replace(self.classifier, seed=seed, augment=augment)
+
+
+def classically_augmented(condition: str) -> bool:
+    """Whether a condition's recogniser trains with classical augmentation."""
+    return "classical" in condition.split("+")
 
 
 @dataclass(frozen=True)
@@ -215,9 +220,9 @@ def supplement(config: AugmentConfig, condition: str, synthetic: ImageDataset,
     `config.teacher_temperature` (over the views that `config.teacher_views` names), which
     the student matches at the temperature that `config.distillation` names."""
     temperature = config.teacher_temperature
-    classical = config.recogniser(condition, 0).augment == "classical"
     views = (classical_views(synthetic.images, flip=mirror_safe(config.data))
-             if config.teacher_views == "classical" and classical else [synthetic.images])
+             if config.teacher_views == "classical" and classically_augmented(condition)
+             else [synthetic.images])
     predicted = torch.stack([(predict_logits(t, v) / temperature).softmax(dim=1)
                              for t in teachers for v in views]).mean(dim=0)
     return Supplement(synthetic.images, predicted, config.synthetic_weight,
