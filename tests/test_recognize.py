@@ -15,14 +15,14 @@ from gankit.recognize import (
     SmallCNN,
     Supplement,
     accuracy,
-    classical_views,
+    flip_allowed,
     load_extra,
     load_recogniser,
-    mirror_safe,
     predict_logits,
     recognition_report,
     save_recogniser,
     shift_and_flip,
+    strong_augment,
     train_classifier,
 )
 from gankit.train import GANTrainer, make_config
@@ -117,19 +117,53 @@ def test_flips_mirror_about_half_the_images():
     mirrored = (flipped == images.flip(-1)).flatten(1).all(dim=1)
     kept = (flipped == images).flatten(1).all(dim=1)
     assert torch.all(mirrored ^ kept) and 70 < int(mirrored.sum()) < 130
-    assert mirror_safe("fashion-mnist") and mirror_safe("folder:/photos")
-    assert not mirror_safe("digits") and not mirror_safe("mnist")
 
 
-def test_classical_views_are_the_image_its_four_shifts_and_its_mirror():
-    images = torch.arange(2 * 36, dtype=torch.float32).reshape(2, 1, 6, 6)
-    views = classical_views(images, max_shift=1, flip=True)
-    assert len(views) == 6 and torch.equal(views[0], images)
-    assert torch.equal(views[1][..., 1:, :], images[..., :-1, :])  # moved down one row
-    assert (views[1][..., 0, :] == -1).all()  # the uncovered row is background
-    assert torch.equal(views[4][..., :-1], images[..., 1:])  # moved left one column
-    assert torch.equal(views[5], images.flip(-1))
-    assert len(classical_views(images, flip=False)) == 5
+def test_flip_is_the_users_call_and_auto_mirrors_only_known_mirror_safe_data():
+    assert flip_allowed("fashion-mnist") and flip_allowed("fashion-mnist", "auto")
+    assert not flip_allowed("digits") and not flip_allowed("mnist")
+    assert not flip_allowed("folder:/photos")  # a folder is never mirrored unasked
+    assert flip_allowed("folder:/photos", "on") and flip_allowed("digits", "on")
+    assert not flip_allowed("fashion-mnist", "off")
+    with pytest.raises(GankitError, match="unknown --flip 'yes'; choose one of: auto, on, off"):
+        flip_allowed("digits", "yes")
+
+
+def test_flip_off_never_mirrors_in_classical_or_strong_augmentation(monkeypatch):
+    # an image whose left half is bright: a mirror makes its right half the brighter
+    images = torch.full((300, 1, 12, 12), -1.0)
+    images[..., 1:6] = 1.0
+    out = shift_and_flip(images, torch.Generator().manual_seed(0), flip=False)
+    assert (out[..., :6].sum(dim=(1, 2, 3)) > out[..., 6:].sum(dim=(1, 2, 3))).all()
+    mirrored = shift_and_flip(images, torch.Generator().manual_seed(0), flip=True)
+    lean = mirrored[..., :6].sum(dim=(1, 2, 3)) < mirrored[..., 6:].sum(dim=(1, 2, 3))
+    assert 100 < int(lean.sum()) < 200
+    # RandAugment's photometric ops (solarize) can darken the bright half, so for strong
+    # augmentation count the mirrors themselves: none without flip, none from torchvision
+    import gankit.recognize.augment as augment
+    calls = []
+    real_mirror = augment.mirror_half
+    monkeypatch.setattr(augment, "mirror_half", lambda x, g: calls.append(1) or real_mirror(x, g))
+    monkeypatch.setattr(torch.Tensor, "flip", lambda *a, **k: pytest.fail("a mirror"))
+    strong_augment(images, torch.Generator().manual_seed(0), flip=False)
+    assert calls == []
+    monkeypatch.undo()
+    assert torch.equal(strong_augment(images, torch.Generator().manual_seed(0)),
+                       strong_augment(images, torch.Generator().manual_seed(0), flip=False))
+
+
+def test_strong_augmentation_is_seeded_in_range_and_changes_images():
+    images = load_dataset("digits", "train").images[:64]
+    first = strong_augment(images, torch.Generator().manual_seed(3))
+    again = strong_augment(images, torch.Generator().manual_seed(3))
+    other = strong_augment(images, torch.Generator().manual_seed(4))
+    assert torch.equal(first, again) and not torch.equal(first, other)
+    assert first.shape == images.shape and first.min() >= -1 and first.max() <= 1
+    assert (first - images).abs().flatten(1).amax(dim=1).gt(0.1).float().mean() > 0.9
+    torch.manual_seed(0)
+    state = torch.get_rng_state()
+    strong_augment(images, torch.Generator().manual_seed(3))
+    assert torch.equal(torch.get_rng_state(), state)  # torch's own generator is left alone
 
 
 def test_bf16_autocast_changes_the_forward_pass_but_keeps_fp32_weights(tiny_images):

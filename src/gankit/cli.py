@@ -12,20 +12,15 @@ import torch
 
 from gankit.data import DATASETS, load_dataset
 from gankit.errors import GankitError
-from gankit.experiments.augmentation import (
-    DISTILLATIONS,
-    TEACHER_VIEWS,
-    TEACHERS,
-    AugmentConfig,
-    markdown_table,
-    run_experiment,
-)
+from gankit.experiments.augmentation import AugmentConfig, run_experiment
+from gankit.experiments.verdict import markdown_table
 from gankit.imaging import save_grid
 from gankit.losses import LOSSES
 from gankit.metrics import DEFAULT_METRICS, METRICS, compare_scores, evaluate_run, read_scores
 from gankit.models import MODELS
 from gankit.recognize import (
     AUGMENTATIONS,
+    FLIPS,
     ClassifierConfig,
     RecognitionReport,
     evaluate_recogniser_run,
@@ -151,7 +146,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 def cmd_classify_train(args: argparse.Namespace) -> None:
     config = ClassifierConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                              width=args.width, augment=args.augment, seed=args.seed)
+                              width=args.width, augment=args.augment, flip=args.flip,
+                              seed=args.seed)
     out = Path(args.out) if args.out else Path("runs") / (
         f"classify-{args.data.split(':')[0]}-{time.strftime('%Y%m%d-%H%M%S')}")
     report = train_recogniser_run(out, args.data, config, root=args.data_root,
@@ -177,15 +173,14 @@ def _print_recognition(report: RecognitionReport) -> None:
 
 def cmd_augment(args: argparse.Namespace) -> None:
     config = AugmentConfig(
-        data=args.data, data_root=args.data_root, per_class=args.per_class, seeds=args.seeds,
+        data=args.data, data_root=args.data_root, per_class=args.per_class,
+        validation_share=args.validation_share, seeds=args.seeds, flip=args.flip,
         gan_recipe=args.gan_recipe, gan_lr=args.gan_lr, gan_steps=args.gan_steps,
         gan_width=args.gan_width,
         gan_diffaugment=args.diffaugment, gan_mode_seeking=args.mode_seeking,
         synthetic_ratio=args.ratio, synthetic_weight=args.synthetic_weight,
         synthetic_batch=args.synthetic_batch, teacher_share=args.teacher_share,
-        teacher=args.teacher, teacher_temperature=args.teacher_temperature,
-        teacher_views=args.teacher_views, distillation=args.distillation,
-        filter_by_confidence=args.filter,
+        teacher_temperature=args.teacher_temperature, filter_by_confidence=args.filter,
         classifier=ClassifierConfig(steps=args.classifier_steps), device=args.device,
         workers=args.workers)
     out = Path(args.out) if args.out else Path("runs") / (
@@ -439,8 +434,11 @@ def build_parser() -> argparse.ArgumentParser:
     ctr.add_argument("--data-root", help="folder holding the dataset files (searched first)")
     ctr.add_argument("--per-class", type=int, help="train on N images of each class only")
     ctr.add_argument("--augment", default="none", choices=AUGMENTATIONS,
-                     help="classical = random 2-pixel shifts, plus mirror flips where they keep "
-                          "the class (fashion-mnist, folders)")
+                     help="classical = random 2-pixel shifts (and mirrors, see --flip); strong "
+                          "= those, RandAugment and random erasing")
+    ctr.add_argument("--flip", default="auto", choices=FLIPS,
+                     help="mirror half the images in augmentation: auto = only where gankit "
+                          "knows a mirror keeps the class (fashion-mnist; never folder: data)")
     ctr.add_argument("--extra", metavar="RUN_OR_DIR",
                      help="more labelled training images: a conditional GAN run or a folder "
                           "of class sub-folders")
@@ -465,54 +463,53 @@ def build_parser() -> argparse.ArgumentParser:
     cev.add_argument("--device", default="auto")
     cev.set_defaults(func=cmd_classify_eval)
 
-    aug = sub.add_parser("augment", help="does GAN augmentation help a recogniser? "
-                                         "(real / +classical / +GAN / +both, over seeds)")
+    aug = sub.add_parser("augment", help="do GAN images help a recogniser more than the best "
+                                         "non-GAN recipe? (over seeds, chosen on validation)")
     defaults = AugmentConfig()  # the experiment's defaults live in one place
     aug.add_argument("--data", default=defaults.data, help="labelled dataset or folder:PATH")
     aug.add_argument("--data-root")
     aug.add_argument("--per-class", type=int, default=defaults.per_class,
-                     help="labelled images per class")
+                     help="labelled images per class, validation included (default: "
+                          "%(default)s)")
+    aug.add_argument("--validation-share", type=float, default=defaults.validation_share,
+                     help="share of each class's labelled images held out to choose by "
+                          "(default: %(default)s)")
     aug.add_argument("--seeds", type=int, default=defaults.seeds,
-                     help="repetitions (subset, GAN, nets)")
+                     help="repetitions (subset, GAN, nets; default: %(default)s)")
+    aug.add_argument("--flip", default=defaults.flip, choices=FLIPS,
+                     help="mirror images in augmentation: auto = only where gankit knows a "
+                          "mirror keeps the class (fashion-mnist; never folder: data)")
     aug.add_argument("--gan-recipe", default=defaults.gan_recipe,
                      help="recipe of the conditional GAN")
     aug.add_argument("--gan-lr", type=float, default=defaults.gan_lr,
-                     help="Adam learning rate of both GAN nets (default: %(default)s, "
-                          "measured on these small subsets)")
-    aug.add_argument("--gan-steps", type=int, default=defaults.gan_steps)
+                     help="Adam learning rate of both GAN nets (default: %(default)s)")
+    aug.add_argument("--gan-steps", type=int, default=defaults.gan_steps,
+                     help="GAN updates (default: %(default)s)")
     aug.add_argument("--gan-width", type=int, default=defaults.gan_width,
-                     help="the GAN nets' width (measured best on small subsets: 48)")
+                     help="the GAN nets' width (default: the recipe's)")
     aug.add_argument("--diffaugment", default=defaults.gan_diffaugment,
                      help="DiffAugment transforms for the GAN ('' = off)")
     aug.add_argument("--mode-seeking", type=float, default=defaults.gan_mode_seeking,
                      help="mode-seeking weight against within-class collapse (0 = off)")
     aug.add_argument("--ratio", type=float, default=defaults.synthetic_ratio,
-                     help="synthetic images per real one in the pool")
+                     help="pool images (GAN or augmented copies) per real one (default: "
+                          "%(default)s)")
     aug.add_argument("--synthetic-weight", type=float, default=defaults.synthetic_weight,
-                     help="weight of each update's synthetic batch in the loss (real: 1)")
+                     help="weight of each update's pool batch in the loss (real: 1; default: "
+                          "%(default)s)")
     aug.add_argument("--synthetic-batch", type=int, default=defaults.synthetic_batch,
-                     help="synthetic images per update (default: as many as real ones)")
+                     help="pool images per update (default: as many as real ones)")
     aug.add_argument("--teacher-share", type=float, default=defaults.teacher_share,
-                     help="share of a synthetic image's target taken from the teacher "
-                          "recognisers' prediction (0 = its GAN label only)")
-    aug.add_argument("--teacher", default=defaults.teacher, choices=tuple(TEACHERS),
-                     help="teachers of the '+ GAN' recognisers: the real-data one with the "
-                          "same augmentation, or every earlier one of the seed")
+                     help="share of a pool image's target taken from the teachers' "
+                          "prediction (0 = its label only; default: %(default)s)")
     aug.add_argument("--teacher-temperature", type=float, default=defaults.teacher_temperature,
-                     help="softens the teachers' prediction: their logits are divided by it")
-    aug.add_argument("--teacher-views", default=defaults.teacher_views,
-                     choices=TEACHER_VIEWS,
-                     help="what a teacher predicts from where the condition has classical "
-                          "augmentation: the image alone, or its mean over the image, its "
-                          "shifts and (where the data allows) its mirror")
-    aug.add_argument("--distillation", default=defaults.distillation,
-                     choices=tuple(DISTILLATIONS),
-                     help="the student matches the softened prediction with its logits as "
-                          "they are, or divided by the temperature too (Hinton et al. 2015)")
+                     help="softens the teachers' prediction: their logits are divided by it "
+                          "(default: %(default)s)")
     aug.add_argument("--filter", action="store_true",
-                     help="keep the synthetic images a real-data recogniser is surest of")
+                     help="keep the GAN images the real-data recogniser is surest of")
     aug.add_argument("--classifier-steps", type=int, default=defaults.classifier.steps,
-                     help="recogniser updates, the same in every condition")
+                     help="recogniser updates, the same in every condition but 'longer' "
+                          "(default: %(default)s)")
     aug.add_argument("--out", help="output folder (default: runs/augment-DATA-Npc-TIME)")
     aug.add_argument("--device", default="auto")
     aug.add_argument("--workers", type=int,

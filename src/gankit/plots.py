@@ -55,14 +55,15 @@ def confusion_png(report: RecognitionReport, path: str | Path) -> Path:
 
 def interval_bars_png(labels: Sequence[str], means: Sequence[float],
                       intervals: Sequence[tuple[float, float]], path: str | Path, *,
-                      title: str, ylabel: str) -> Path:
+                      title: str, ylabel: str, colors: Sequence[str] | None = None) -> Path:
     """One bar per label at its mean, with its (low, high) interval as an error bar."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(1.6 + 1.5 * len(labels), 3.6))
     below = [m - lo for m, (lo, _) in zip(means, intervals, strict=True)]
     above = [hi - m for m, (_, hi) in zip(means, intervals, strict=True)]
     ax.bar(range(len(labels)), means, yerr=[below, above], capsize=6,
-           color=["#9ecae1", "#6baed6", "#fdae6b", "#e6550d"][: len(labels)] or None)
+           color=colors or (["#9ecae1", "#6baed6", "#fdae6b", "#e6550d"] * len(labels))[
+               : len(labels)])
     for x, (m, (_, hi)) in enumerate(zip(means, intervals, strict=True)):
         ax.text(x, hi, f"{m:.2f}", ha="center", va="bottom", fontsize=8)  # above the cap
     ax.set_xticks(range(len(labels)), labels, fontsize=8)

@@ -132,12 +132,16 @@ def _applications(run: Path) -> list[Section]:
     sections = []
     if (run / "augment.json").is_file():
         result = _read_json(run / "augment.json")
-        rows = [[k, _fmt(v.get("mean")), _fmt(v.get("ci95"))]
+        rows = [[k, _fmt(v["validation"]["mean"]), _fmt(v["test"]["mean"]),
+                 _fmt(v["test"]["ci95"]), _fmt(v["pipeline_minutes"])]
                 for k, v in result.get("conditions", {}).items()]
         figures = [_png(run / "augment.png")] if (run / "augment.png").is_file() else []
         figures += [_png(p, p.parent.name) for p in sorted(run.glob("seed*/synthetic.png"))]
+        verdict = result.get("verdict", {})
         sections.append(Section("GAN augmentation", figures, [Table(
-            "accuracy % over seeds", ["condition", "mean", "95% interval"], rows)]))
+            "accuracy % over seeds (best conditions chosen by validation)",
+            ["condition", "validation", "test", "test 95% interval", "minutes a seed"], rows)],
+            text=verdict.get("sentence", "")))
     grids = sorted(run.glob("inpaint/*/grid.png"))
     if grids:
         sections.append(Section("Image completion", [_png(p, p.parent.name) for p in grids],

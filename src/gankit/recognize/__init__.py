@@ -1,6 +1,13 @@
 """Recognition: the CNN recogniser, its training, augmentation, reports and run directories."""
 
-from gankit.recognize.augment import AUGMENTATIONS, classical_views, mirror_safe, shift_and_flip
+from gankit.recognize.augment import (
+    AUGMENTATIONS,
+    FLIPS,
+    augment_batch,
+    flip_allowed,
+    shift_and_flip,
+    strong_augment,
+)
 from gankit.recognize.extra import load_extra
 from gankit.recognize.model import FEATURE_DIM, SmallCNN
 from gankit.recognize.report import RecognitionReport, recognition_report
@@ -15,9 +22,10 @@ from gankit.recognize.train import (
     train_classifier,
 )
 
-__all__ = ["AUGMENTATIONS", "FEATURE_DIM", "ClassifierConfig", "RecognitionReport",
-           "SmallCNN", "StoredRecogniser", "Supplement", "accuracy", "classical_views", "embed",
+__all__ = ["AUGMENTATIONS", "FEATURE_DIM", "FLIPS", "ClassifierConfig", "RecognitionReport",
+           "SmallCNN", "StoredRecogniser", "Supplement", "accuracy", "augment_batch", "embed",
+           "flip_allowed",
            "evaluate_recogniser_run",
-           "load_extra", "load_recogniser", "load_recogniser_run", "mirror_safe",
+           "load_extra", "load_recogniser", "load_recogniser_run",
            "predict_logits", "recognition_report", "save_recogniser",
-           "shift_and_flip", "train_classifier", "train_recogniser_run"]
+           "shift_and_flip", "strong_augment", "train_classifier", "train_recogniser_run"]

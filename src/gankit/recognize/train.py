@@ -12,7 +12,7 @@ from tqdm import tqdm
 from gankit.data import ImageDataset
 from gankit.distributed import init_distributed, wrap
 from gankit.errors import GankitError
-from gankit.recognize.augment import AUGMENTATIONS, mirror_safe, shift_and_flip
+from gankit.recognize.augment import AUGMENTATIONS, FLIPS, augment_batch, flip_allowed
 from gankit.recognize.model import SmallCNN
 from gankit.train.batches import BatchStream
 from gankit.train.speed import SWITCHES, resolve
@@ -29,7 +29,8 @@ class ClassifierConfig:
     lr: float = 2e-3
     weight_decay: float = 5e-4
     width: int = 32
-    augment: str = "none"  # or "classical": shifts, plus flips where mirror_safe(data)
+    augment: str = "none"  # AUGMENTATIONS: "classical" shifts, "strong" adds RandAugment
+    flip: str = "auto"  # whether augmentation mirrors: FLIPS, see flip_allowed
     seed: int = 0
     amp: str = "auto"  # bf16 autocast of the forward pass: auto (gankit.train.speed), on, off
 
@@ -94,12 +95,14 @@ def train_classifier(data: ImageDataset, config: ClassifierConfig = ClassifierCo
     if config.augment not in AUGMENTATIONS:
         raise GankitError(f"unknown augmentation {config.augment!r}; choose one of: "
                           f"{', '.join(AUGMENTATIONS)}")
+    if config.flip not in FLIPS:
+        raise GankitError(f"unknown --flip {config.flip!r}; choose one of: {', '.join(FLIPS)}")
     if config.amp not in SWITCHES:
         raise GankitError(f"amp must be one of {', '.join(SWITCHES)}, got {config.amp!r}")
     where, dev = init_distributed(device)
     speed = resolve(dev, amp=config.amp)
     augment_rng = torch.Generator().manual_seed(config.seed + 1)
-    flip = mirror_safe(data.name)
+    flip = flip_allowed(data.name, config.flip)
     torch.manual_seed(config.seed)
     # NHWC whatever order a batch comes in: shifted, flipped or generated batches are NCHW,
     # whose oneDNN kernels ran a step about 25% slower on the reference CPU (cuDNN prefers
@@ -124,8 +127,7 @@ def train_classifier(data: ImageDataset, config: ClassifierConfig = ClassifierCo
         if extra_batches is not None:
             extra_index = extra_batches.next()
             images = torch.cat([images, supplement.images[extra_index]])
-        if config.augment == "classical":
-            images = shift_and_flip(images, augment_rng, flip=flip)
+        images = augment_batch(images, config.augment, augment_rng, flip=flip)
         images, labels = images.to(dev), data.labels[index].to(dev)
         if adversary is not None:  # attacks the plain model: DDP's hooks are for updates
             images = adversary(model, images, labels)
