@@ -39,11 +39,14 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
 
 def markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
+    bf16 = any(on for e in result["experiments"].values() for s in e["seeds"]
+               for on in s["bf16"].values())
     sections = [
         "## GAN augmentation against the strongest non-GAN recipe",
         "",
-        f"{m['cpu']} ({m['cores']} cores, {m['cpu_capability']}), torch {m['torch']}. "
-        f"Command: `{result['command']}`, commit {result['commit']}. Accuracy % as mean "
+        f"{m['cpu']} ({m['cores']} cores, {m['cpu_capability']}; "
+        f"{'bf16 autocast' if bf16 else 'fp32'}), torch "
+        f"{m['torch']}, commit {result['commit']}. Accuracy % as mean "
         "[Student-t 95% interval] over seeds; each seed draws its own labelled subset and holds "
         "out a fifth of each class for validation, which alone chooses the student's "
         "augmentation and the best conditions; the test split is read once per recogniser. "
@@ -51,7 +54,8 @@ def markdown(result: dict[str, Any]) -> str:
         "time plus what the condition needs (teachers, GAN).",
         ""]
     for name, exp in result["experiments"].items():
-        sections += [f"### {name}", "", markdown_table(exp)]
+        command = f"python bench/augment.py --datasets {name} --seeds {exp['config']['seeds']}"
+        sections += [f"### {name}", "", f"`{command}`", "", markdown_table(exp)]
     return "\n".join(sections)
 
 
