@@ -171,6 +171,9 @@ def test_a_miniature_experiment_runs_every_baseline_and_writes_its_verdict(tmp_p
     assert result["verdict"] == json.loads(json.dumps(verdict(result["seeds"], "digits", 5)))
     table = (out / "augment.md").read_text()
     assert result["verdict"]["sentence"] in table and "chosen by validation" in table
+    strong_row = next(r for r in table.splitlines() if r.startswith("| strong |"))
+    diffs = [s["accuracy"]["strong"] - s["accuracy"]["real"] for s in result["seeds"]]
+    assert f"| {sum(diffs) / 2:+.2f} [" in strong_row  # strong minus real, paired by seed
     assert Image.open(out / "augment.png").size[0] > 200
     side = 2 * (8 * (8 + 2) + 2)  # 10 rows of 8 images of 8 px, 2 px padding, scale 2
     assert Image.open(out / "seed0" / "synthetic.png").size == (side, 2 * (10 * 10 + 2))

@@ -81,9 +81,12 @@ def markdown_table(result: dict[str, Any]) -> str:
             marks.append("best non-GAN")
         if c == v["best_gan"]:
             marks.append("best GAN")
+        over_real = paired_gain(result["seeds"], c, "real")
         rows.append(f"| {c}{' (' + ', '.join(marks) + ')' if marks else ''} | {LABELS[c]} "
                     f"| {s['validation']['mean']:.2f} | {test['mean']:.2f} "
-                    f"[{test['ci95'][0]:.2f}, {test['ci95'][1]:.2f}] | {s['minutes']:.1f} "
+                    f"[{test['ci95'][0]:.2f}, {test['ci95'][1]:.2f}] "
+                    f"| {over_real['mean']:+.2f} [{over_real['ci95'][0]:+.2f}, "
+                    f"{over_real['ci95'][1]:+.2f}] | {s['minutes']:.1f} "
                     f"| {s['pipeline_minutes']:.1f} |")
     extra = v["gan_over_distilled"]
     return "\n".join([
@@ -92,8 +95,8 @@ def markdown_table(result: dict[str, Any]) -> str:
         f"{cfg['seeds']} seeds, {result['minutes']:.1f} min in all",
         "",
         "| condition | what | validation % | test % (mean [95% interval]) "
-        "| minutes a seed | with what it needs |",
-        "|---|---|---|---|---|---|",
+        "| test minus real, paired by seed | minutes a seed | with what it needs |",
+        "|---|---|---|---|---|---|---|",
         *rows,
         "",
         f"**{v['sentence']}.** Best non-GAN and best GAN conditions chosen by validation "
