@@ -16,11 +16,12 @@ from gankit.experiments.augmentation import (
     CONDITIONS,
     AugmentConfig,
     augmented_copies,
+    condition_summaries,
     run_experiment,
     seed_data,
     supplement,
 )
-from gankit.experiments.verdict import best_by_validation, sentence, verdict
+from gankit.experiments.verdict import best_by_validation, markdown_table, sentence, verdict
 from gankit.recognize import ClassifierConfig, load_recogniser
 from gankit.stats import summarize
 
@@ -128,6 +129,12 @@ def test_the_verdict_chooses_by_validation_and_pairs_the_test_gain_by_seed():
     assert best_by_validation([_seed([0] * 7, [1] * 7)], CONDITIONS[:6]) == "real"
 
 
+def condition_summaries_for_test(seeds):
+    for s in seeds:
+        s["seconds"] = s["pipeline_seconds"] = dict.fromkeys(CONDITIONS, 6.0)
+    return condition_summaries(seeds)
+
+
 def test_verdict_sentences_follow_the_interval():
     def gain(mean, lo, hi, n=5):
         return {"mean": mean, "ci95": (lo, hi), "n": n}
@@ -138,6 +145,12 @@ def test_verdict_sentences_follow_the_interval():
     assert "they cost -1.00 points" in sentence("digits", "real", gain(-1.0, -1.5, -0.5))
     assert "includes zero" in sentence("digits", "real", gain(0.3, -0.5, 1.1))
     assert "single seed: no interval" in sentence("digits", "real", gain(0.3, 0.3, 0.3, n=1))
+    one = {"config": {"data": "digits", "per_class": 5, "seeds": 1}, "validation_per_class": 1,
+           "minutes": 0.1, "seeds": [_seed([90, 91, 92, 93, 94, 95, 96], [1] * 7)]}
+    one["conditions"] = condition_summaries_for_test(one["seeds"])
+    one["verdict"] = verdict(one["seeds"], "digits", 5)
+    table = markdown_table(one)
+    assert "(1 seed: no interval)" in table and "[90.00, 90.00]" not in table
 
 
 @pytest.mark.slow

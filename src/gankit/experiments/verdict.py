@@ -83,11 +83,9 @@ def markdown_table(result: dict[str, Any]) -> str:
             marks.append("best GAN")
         over_real = paired_gain(result["seeds"], c, "real")
         rows.append(f"| {c}{' (' + ', '.join(marks) + ')' if marks else ''} | {LABELS[c]} "
-                    f"| {s['validation']['mean']:.2f} | {test['mean']:.2f} "
-                    f"[{test['ci95'][0]:.2f}, {test['ci95'][1]:.2f}] "
-                    f"| {over_real['mean']:+.2f} [{over_real['ci95'][0]:+.2f}, "
-                    f"{over_real['ci95'][1]:+.2f}] | {s['minutes']:.1f} "
-                    f"| {s['pipeline_minutes']:.1f} |")
+                    f"| {s['validation']['mean']:.2f} | {test['mean']:.2f} {_interval(test)} "
+                    f"| {over_real['mean']:+.2f} {_interval(over_real, '+')} "
+                    f"| {s['minutes']:.1f} | {s['pipeline_minutes']:.1f} |")
     extra = v["gan_over_distilled"]
     return "\n".join([
         f"{cfg['data']}, {cfg['per_class']} labelled images per class "
@@ -102,5 +100,14 @@ def markdown_table(result: dict[str, Any]) -> str:
         f"**{v['sentence']}.** Best non-GAN and best GAN conditions chosen by validation "
         "accuracy; the gain is their test-accuracy difference paired by seed. Over the same "
         f"teachers distilled on real copies, GAN images add {extra['mean']:+.2f} points "
-        f"[{extra['ci95'][0]:+.2f}, {extra['ci95'][1]:+.2f}].",
+        f"{_interval(extra, '+')}.",
         ""])
+
+
+def _interval(summary: dict[str, Any], sign: str = "") -> str:
+    """A summary's 95% interval, or a plain word that one seed has none (a zero-width
+    interval would look exact)."""
+    if summary["n"] < 2:
+        return "(1 seed: no interval)"
+    lo, hi = summary["ci95"]
+    return f"[{lo:{sign}.2f}, {hi:{sign}.2f}]"
