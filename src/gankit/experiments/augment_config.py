@@ -11,7 +11,7 @@ import torch
 from gankit.data import ImageDataset, per_class_indices
 from gankit.errors import GankitError
 from gankit.experiments.verdict import LABELS
-from gankit.recognize import FLIPS, ClassifierConfig
+from gankit.recognize import ClassifierConfig, flip_allowed
 
 CONDITIONS = tuple(LABELS)
 TEACHERS = {"real": "none", "classical": "classical", "strong": "strong"}  # -> augmentation
@@ -113,8 +113,7 @@ def check(config: AugmentConfig) -> None:
             f"--per-class {config.per_class} leaves no image per class to train on once "
             f"{config.validation_per_class()} are held out for validation; use --per-class "
             f"{config.validation_per_class() + 1} or more")
-    if config.flip not in FLIPS:
-        raise GankitError(f"unknown --flip {config.flip!r}; choose one of: {', '.join(FLIPS)}")
+    flip_allowed(config.data, config.flip)  # an unknown --flip fails here, named
     if config.synthetic_ratio <= 0 or config.synthetic_weight < 0:
         raise GankitError(f"--ratio must be positive and --synthetic-weight not negative, got "
                           f"{config.synthetic_ratio} and {config.synthetic_weight}")
@@ -126,7 +125,7 @@ def check(config: AugmentConfig) -> None:
     if config.teacher_temperature <= 0:
         raise GankitError(f"--teacher-temperature must be positive, got "
                           f"{config.teacher_temperature}")
-    if config.gan_steps < 1 or config.classifier.steps is None or config.updates() < 1:
+    if config.gan_steps < 1 or config.updates() < 1:
         raise GankitError(f"--gan-steps and --classifier-steps must be at least 1, got "
                           f"{config.gan_steps} and {config.classifier.steps}")
 

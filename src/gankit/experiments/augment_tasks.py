@@ -26,6 +26,7 @@ from gankit.experiments.augment_config import (
     SeedData,
     seed_data,
 )
+from gankit.experiments.verdict import first_best
 from gankit.imaging import save_grid
 from gankit.io import atomic_write, load_state, save_state
 from gankit.recognize import (
@@ -101,13 +102,18 @@ def augmented_copies(config: AugmentConfig, data: ImageDataset, augment: str,
                         data.classes)
 
 
+def mean_softmax(models: list[torch.nn.Module], images: torch.Tensor,
+                 temperature: float = 1.0) -> torch.Tensor:
+    """The models' softmax of their logits divided by `temperature`, averaged over models."""
+    return torch.stack([(predict_logits(m, images) / temperature).softmax(dim=1)
+                        for m in models]).mean(dim=0)
+
+
 def supplement(config: AugmentConfig, pool: ImageDataset,
                teachers: list[torch.nn.Module]) -> Supplement:
     """The `pool` with two targets: its labels (`1 - config.teacher_share` of the loss) and
     the `teachers`' mean softmax at `config.teacher_temperature`."""
-    t = config.teacher_temperature
-    predicted = torch.stack([(predict_logits(m, pool.images) / t).softmax(dim=1)
-                             for m in teachers]).mean(dim=0)
+    predicted = mean_softmax(teachers, pool.images, config.teacher_temperature)
     return Supplement(pool.images, predicted, config.synthetic_weight, labels=pool.labels,
                       label_share=1 - config.teacher_share, batch_size=config.synthetic_batch)
 
@@ -177,8 +183,8 @@ def _gan_task(config: AugmentConfig, seed: int, folder: Path, progress: bool) ->
 
 def student_augmentation(folder: Path) -> str:
     """The teachers' augmentation that scored best on validation (the plainer on a tie)."""
-    scores = {t: load_recogniser(_file(folder, t)).info["validation"] for t in TEACHERS}
-    return TEACHERS[max(TEACHERS, key=lambda t: (scores[t], -list(TEACHERS).index(t)))]
+    return TEACHERS[first_best({t: load_recogniser(_file(folder, t)).info["validation"]
+                                for t in TEACHERS})]
 
 
 def _recogniser_task(config: AugmentConfig, seed: int, folder: Path, condition: str,
@@ -219,9 +225,8 @@ def _ensemble_task(config: AugmentConfig, seed: int, folder: Path, condition: st
     teachers = [_load(config, folder, t) for t in TEACHERS]
     scores = {}
     for split, images in (("validation", data.validation), ("test", data.test)):
-        mean = torch.stack([predict_logits(m, images.images).softmax(dim=1)
-                            for m in teachers]).mean(dim=0)
-        scores[split] = 100 * (mean.argmax(dim=1) == images.labels).float().mean().item()
+        predicted = mean_softmax(teachers, images.images).argmax(dim=1)
+        scores[split] = 100 * (predicted == images.labels).float().mean().item()
     record = {**scores, "seconds": round(time.monotonic() - started, 1)}
     atomic_write(_file(folder, condition), json.dumps(record).encode())
     return f"validation {scores['validation']:.2f}%, test {scores['test']:.2f}%"

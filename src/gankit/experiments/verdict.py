@@ -24,13 +24,17 @@ GAN_CONDITIONS = ("gan",)
 NON_GAN_CONDITIONS = tuple(c for c in LABELS if c not in GAN_CONDITIONS)
 
 
+def first_best(scores: dict[str, float]) -> str:
+    """The key with the highest score, the earlier one on a tie (the plainer recipe)."""
+    order = list(scores)
+    return max(order, key=lambda k: (scores[k], -order.index(k)))
+
+
 def best_by_validation(seeds: Sequence[dict[str, Any]], candidates: Sequence[str]) -> str:
     """The candidate with the highest mean validation accuracy over seeds (the earlier in
     `candidates` on a tie): the choice a user can make without the test split."""
-    def mean_validation(condition: str) -> float:
-        return sum(s["validation"][condition] for s in seeds) / len(seeds)
-
-    return max(candidates, key=lambda c: (mean_validation(c), -candidates.index(c)))
+    return first_best({c: sum(s["validation"][c] for s in seeds) / len(seeds)
+                       for c in candidates})
 
 
 def paired_gain(seeds: Sequence[dict[str, Any]], better: str, base: str) -> dict[str, Any]:

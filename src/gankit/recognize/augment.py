@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 from torchvision.transforms import v2
 
+from gankit.data import to_float, to_uint8
 from gankit.errors import GankitError
 from gankit.transforms import mirror_half, translate
 
@@ -51,12 +52,11 @@ def strong_augment(images: torch.Tensor, generator: torch.Generator, *,
     draws from torch's global generator, so it runs under a fork of it seeded from
     `generator`: the same generator state gives the same batch."""
     moved = shift_and_flip(images, generator, flip=flip)
-    pixels = moved.add(1).mul(127.5).round().to(torch.uint8)
+    pixels = to_uint8(moved)
     seed = int(torch.randint(0, 2**62, (1,), generator=generator))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        out = torch.stack([_ERASE(_RAND_AUGMENT(p).float().div(127.5).sub(1)) for p in pixels])
-    return out
+        return torch.stack([_ERASE(to_float(_RAND_AUGMENT(p))) for p in pixels])
 
 
 def augment_batch(images: torch.Tensor, augment: str, generator: torch.Generator, *,
