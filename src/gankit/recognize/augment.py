@@ -5,8 +5,9 @@ torchvision's transforms v2, on top of the shifts); either mirrors half the imag
 
 from __future__ import annotations
 
+import functools
+
 import torch
-from torchvision.transforms import v2
 
 from gankit.data import to_float, to_uint8
 from gankit.errors import GankitError
@@ -38,11 +39,15 @@ def shift_and_flip(images: torch.Tensor, generator: torch.Generator, *,
     return mirror_half(out, generator) if flip else out
 
 
-# RandAugment (Cubuk et al. 2020) at torchvision's default 2 ops of magnitude 9: rotations up to
-# ~9 degrees, shears up to ~0.09, translations up to ~13% of the side, and photometric ops; it
-# never mirrors. Random erasing (Zhong et al. 2020) of a quarter of the images, at its defaults.
-_RAND_AUGMENT = v2.RandAugment(num_ops=2, magnitude=9)
-_ERASE = v2.RandomErasing(p=0.25)
+@functools.lru_cache(maxsize=1)
+def _strong_policy():
+    """RandAugment (Cubuk et al. 2020) at torchvision's default 2 ops of magnitude 9: rotations
+    up to ~9 degrees, shears up to ~0.09, translations up to ~13% of the side, and photometric
+    ops; it never mirrors. Then random erasing (Zhong et al. 2020) of a quarter of the images,
+    at its defaults. Built on first use: transforms v2 is slow to import for every command."""
+    from torchvision.transforms import v2
+
+    return v2.RandAugment(num_ops=2, magnitude=9), v2.RandomErasing(p=0.25)
 
 
 def strong_augment(images: torch.Tensor, generator: torch.Generator, *,
@@ -51,12 +56,13 @@ def strong_augment(images: torch.Tensor, generator: torch.Generator, *,
     random erasing: the augmentation a practitioner would try before any GAN. torchvision
     draws from torch's global generator, so it runs under a fork of it seeded from
     `generator`: the same generator state gives the same batch."""
+    rand_augment, erase = _strong_policy()
     moved = shift_and_flip(images, generator, flip=flip)
     pixels = to_uint8(moved)
     seed = int(torch.randint(0, 2**62, (1,), generator=generator))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return torch.stack([_ERASE(to_float(_RAND_AUGMENT(p))) for p in pixels])
+        return torch.stack([erase(to_float(rand_augment(p))) for p in pixels])
 
 
 def augment_batch(images: torch.Tensor, augment: str, generator: torch.Generator, *,
