@@ -54,6 +54,7 @@ from gankit.data import ImageDataset, load_dataset
 from gankit.recognize import ClassifierConfig, load_recogniser_run, train_recogniser_run
 from gankit.recognize.run import RECOGNISER_FILE
 from gankit.train import load_generator
+from gankit.train.method_run import steps_done
 
 BUDGET = Budget(0.1, "linf")
 PGD40x5 = PGDConfig(steps=40, restarts=5)
@@ -72,7 +73,7 @@ def standard_run(args: argparse.Namespace) -> Path:
 def advgan_run(args: argparse.Namespace, victim: Path) -> Path:
     """An AdvGAN trained (white-box) against the recogniser in `victim`."""
     run = args.work / f"advgan-w{args.advgan_width}-vs-{victim.name}"
-    if not (run / "advgan.safetensors").is_file():
+    if steps_done(run, "advgan") < args.advgan_steps:
         print(f"[{run.name}] training", flush=True)
         stored = load_recogniser_run(victim)
         train = load_dataset("fashion-mnist", "train")

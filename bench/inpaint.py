@@ -24,12 +24,13 @@ from common import RESULTS, ROOT, command_line, commit, machine, publish, share_
 from gankit.data import ImageDataset, load_dataset, to_uint8
 from gankit.inpaint import make_masks, telea_available
 from gankit.inpaint.api import METHODS
-from gankit.inpaint.cgan import CHECKPOINT, CompletionConfig, train_completion
+from gankit.inpaint.cgan import CompletionConfig, train_completion
 from gankit.inpaint.quality import l1, psnr, ssim
 from gankit.metrics import scores
 from gankit.metrics.domain import DomainFeatures
 from gankit.recognize import accuracy
 from gankit.train import GANTrainer, make_config
+from gankit.train.method_run import steps_done
 from gankit.train.rundir import RunDir
 
 MASKS = ("center", "box", "strokes", "half")
@@ -55,7 +56,7 @@ def gan_run(args: argparse.Namespace) -> Path:
 
 def completion_run(args: argparse.Namespace, adv_weight: float) -> Path:
     run = args.work / f"cgan-adv{adv_weight:g}-{args.cgan_steps}steps"
-    if not (run / CHECKPOINT).is_file():
+    if steps_done(run, "completion") < args.cgan_steps:
         train_completion(CompletionConfig(steps=args.cgan_steps, adv_weight=adv_weight), run,
                          progress=False)
     return run

@@ -30,15 +30,16 @@ from gankit.metrics import scores
 from gankit.metrics.domain import DOMAIN_CLASSIFIER, DomainFeatures
 from gankit.recognize import accuracy, train_classifier
 from gankit.recognize.run import concat
+from gankit.train.method_run import steps_done
 from gankit.translate import CORRECTIONS, TranslateConfig, load_domain, train_translator
-from gankit.translate.translator import CHECKPOINT, load_translator
+from gankit.translate.translator import load_translator
 
 LOW = "fashion-mnist@low-light"
 
 
 def cyclegan_run(args: argparse.Namespace) -> Path:
     run = args.work / f"cyclegan-{args.steps}steps"
-    if not (run / CHECKPOINT).is_file():
+    if steps_done(run, "translator") < args.steps:
         print(f"[cyclegan] training {args.steps} steps", flush=True)
         train_translator(TranslateConfig(a="fashion-mnist", b=LOW, steps=args.steps), run,
                          progress=False)

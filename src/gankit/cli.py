@@ -210,8 +210,8 @@ def cmd_inpaint_train(args: argparse.Namespace) -> None:
     out = Path(args.out) if args.out else Path("runs") / (
         f"inpaint-{args.data.split(':')[0]}-{time.strftime('%Y%m%d-%H%M%S')}")
     train_completion(config, out, progress=not args.no_progress)
-    print(f"wrote {out}/ (completion.safetensors, config.yaml, samples.png); use it with "
-          f"gankit inpaint {out} --method cgan")
+    print(f"wrote {out}/ (completion.safetensors, config.yaml, metrics.jsonl, samples.png); "
+          f"use it with gankit inpaint {out} --method cgan")
 
 
 def _budget(args: argparse.Namespace):
@@ -267,8 +267,8 @@ def cmd_attack_train_advgan(args: argparse.Namespace) -> None:
         "untargeted" if config.target is None else f"target{config.target}")
     train_advgan(stored.model, data, config, out, progress=not args.no_progress,
                  source={"classifier_run": str(args.classifier_run)})
-    print(f"wrote {out}/ (advgan.safetensors, config.yaml, samples.png); use it with "
-          f"gankit attack {args.classifier_run} --method advgan --advgan {out}")
+    print(f"wrote {out}/ (advgan.safetensors, config.yaml, metrics.jsonl, samples.png); "
+          f"use it with gankit attack {args.classifier_run} --method advgan --advgan {out}")
 
 
 def cmd_harden(args: argparse.Namespace) -> None:
@@ -328,7 +328,7 @@ def cmd_translate_train(args: argparse.Namespace) -> None:
     out = Path(args.out) if args.out else Path("runs") / (
         f"translate-{args.method}-{time.strftime('%Y%m%d-%H%M%S')}")
     train_translator(config, out, progress=not args.no_progress)
-    print(f"wrote {out}/ (translator.safetensors, config.yaml, losses.jsonl, samples.png); "
+    print(f"wrote {out}/ (translator.safetensors, config.yaml, metrics.jsonl, samples.png); "
           f"use it with gankit translate apply {out} --images {args.b} --direction b2a")
 
 

@@ -90,10 +90,3 @@ def load_state(path: str | Path, parts: Iterable[str] | None = None) -> dict[str
             "restore it or start a new run"
         ) from None
 
-
-def load_run_state(run_dir: str | Path, filename: str, train_with: str) -> dict[str, Any]:
-    """The state in RUN_DIR/FILENAME; when missing, say which command makes one."""
-    path = Path(run_dir) / filename
-    if not path.is_file():
-        raise GankitError(f"{run_dir} has no {filename}; train one with {train_with}")
-    return load_state(path)

@@ -1,6 +1,7 @@
 """GAN objectives on discriminator logits, and the gradient penalties.
 
-Every loss is a pair of scalars to *minimise*: one for D, one for G. D(x) = sigmoid(logit).
+Every loss is a pair of scalars to *minimise*: one for D, one for G. D(x) = sigmoid(logit)
+(least squares reads the raw output instead).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class GANLoss:
             return -minimax_value(real_logits, fake_logits)  # D ascends V
         if self.name == "hinge":
             return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+        if self.name == "least-squares":
+            return (real_logits - 1).pow(2).mean() + fake_logits.pow(2).mean()
         return fake_logits.mean() - real_logits.mean()  # wasserstein critic
 
     def generator(self, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -39,6 +42,8 @@ class GANLoss:
             return -F.softplus(fake_logits).mean()  # G descends E[log(1 - D(G(z)))]
         if self.name == "nonsaturating":
             return F.softplus(-fake_logits).mean()  # G ascends E[log D(G(z))]
+        if self.name == "least-squares":
+            return (fake_logits - 1).pow(2).mean()
         return -fake_logits.mean()  # hinge and wasserstein
 
 
@@ -49,6 +54,8 @@ LOSSES.add("nonsaturating", GANLoss("nonsaturating"),
            "same D, G maximises log D(G(z)) (Goodfellow et al. 2014, sec. 3)")
 LOSSES.add("hinge", GANLoss("hinge"),
            "hinge loss (Lim & Ye 2017; Miyato et al. 2018)")
+LOSSES.add("least-squares", GANLoss("least-squares"),
+           "least squares with targets 1 and 0 (Mao et al. 2017, LSGAN)")
 LOSSES.add("wasserstein", GANLoss("wasserstein", gradient_penalty=10.0),
            "WGAN-GP critic loss with gradient penalty 10 (Gulrajani et al. 2017)")
 

@@ -18,12 +18,12 @@ from jinja2 import Environment
 from gankit.errors import GankitError
 from gankit.io import atomic_write
 from gankit.plots import curves_png
+from gankit.runs import MANIFEST
 
 REPORT_FILE = "report.html"
 MAX_PROGRESS_GRIDS = 6
-MARKERS = ("config.yaml", "checkpoint.safetensors", "recogniser.safetensors",
-           "translator.safetensors", "completion.safetensors", "advgan.safetensors",
-           "augment.json")
+# What a folder gankit wrote holds: a trained run's manifest, or a result's own file.
+MARKERS = (MANIFEST, "config.yaml", "augment.json")
 
 
 @dataclass
@@ -93,13 +93,12 @@ def _training(run: Path, scratch: Path) -> Section | None:
     figures += [_png(p, "step " + p.stem.removeprefix("step_").lstrip("0")) for p in steps]
     if (run / "samples.png").is_file():
         figures.append(_png(run / "samples.png", "final samples"))
-    for name in ("metrics.jsonl", "losses.jsonl"):
-        log = run / name
-        if log.is_file():
-            rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-            if rows:
-                figures.append(_png(curves_png(rows, scratch / f"{log.stem}.png"),
-                                    "training curves"))
+    log = run / "metrics.jsonl"
+    if log.is_file():
+        rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        if rows:
+            figures.append(_png(curves_png(rows, scratch / f"{log.stem}.png"),
+                                "training curves"))
     return Section("Training", figures=figures) if figures else None
 
 

@@ -16,7 +16,6 @@ serves one goal: untargeted, or one target class (as in the paper).
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,14 +28,15 @@ from torch import nn
 from gankit.adversarial.attacks import SCALE, Budget
 from gankit.data import ImageDataset
 from gankit.device import select_device
+from gankit.distributed import Dist, init_distributed, wrap
 from gankit.errors import GankitError
 from gankit.imaging import save_grid
-from gankit.io import atomic_write, load_run_state, save_state
+from gankit.io import atomic_write
+from gankit.losses import LOSSES
 from gankit.models.dcgan import DCGANDiscriminator
 from gankit.models.image2image import ResNetTranslator
 from gankit.train.batches import BatchStream
-
-CHECKPOINT = "advgan.safetensors"
+from gankit.train.method_run import load_run_weights, train_run
 
 
 @dataclass(frozen=True)
@@ -96,58 +96,92 @@ def check_target(target: int | None, num_classes: int) -> None:
         raise GankitError(f"target class {target} is outside the label set 0..{num_classes - 1}")
 
 
+class AdvGANMethod:
+    """One AdvGAN update on the one loop: a least-squares D step on real against perturbed
+    images, then a G step on the margin, GAN and hinge losses."""
+
+    def __init__(self, classifier: nn.Module, data: ImageDataset, config: AdvGANConfig,
+                 where: Dist, device: torch.device) -> None:
+        self.config, self.data, self.device = config, data, device
+        torch.manual_seed(config.seed)
+        self.classifier = classifier.to(device).eval()
+        for p in self.classifier.parameters():
+            p.requires_grad_(False)
+        self.G = ResNetTranslator(data.image_shape[0], config.width, config.blocks).to(device)
+        self.D = DCGANDiscriminator(data.image_shape, 0, 32).to(device)
+        self.attack = AdvGAN(self.G, config.budget, config.target)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr, betas=(0.5, 0.999))
+        self.batches = BatchStream(len(data), min(config.batch_size, len(data)), config.seed,
+                                   where.rank, where.world_size)
+        # Under torchrun the updates go through DDP; the attack keeps the plain generator.
+        self.attack_step = AdvGAN(wrap(self.G, where, device), config.budget, config.target)
+        self.D_step = wrap(self.D, where, device)
+        self.loss = LOSSES.get("least-squares")
+        self.step = 0
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        cfg = self.config
+        index = self.batches.next()
+        images = self.data.images[index].to(self.device)
+        labels = self.data.labels[index].to(self.device)
+        adversarial = self.attack_step(images)
+        loss_d = self.loss.discriminator(self.D_step(images), self.D_step(adversarial.detach()))
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        delta = (adversarial - images) / SCALE  # on the [0, 1] scale, like the hinge bound
+        hinge = (delta.flatten(1).norm(dim=1) - cfg.hinge_bound).clamp(min=0).mean()
+        margin = margin_loss(self.classifier(adversarial), labels, cfg.target,
+                             cfg.confidence).mean()
+        loss_g = (cfg.adv_weight * margin
+                  + cfg.gan_weight * self.loss.generator(self.D_step(adversarial))
+                  + cfg.hinge_weight * hinge)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
+                "margin": margin.detach(), "hinge": hinge.detach()}
+
+    def weights(self) -> dict[str, Any]:
+        return {"generator": self.G.state_dict()}
+
+    def training_state(self) -> dict[str, Any]:
+        return {"discriminator": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
+                "opt_d": self.opt_d.state_dict(), "batches_drawn": self.batches.drawn}
+
+    def load(self, weights: dict[str, Any], training: dict[str, Any]) -> None:
+        self.G.load_state_dict(weights["generator"])
+        self.D.load_state_dict(training["discriminator"])
+        self.opt_g.load_state_dict(training["opt_g"])
+        self.opt_d.load_state_dict(training["opt_d"])
+        self.batches.drawn = int(training["batches_drawn"])
+
+
 def train_advgan(classifier: nn.Module, data: ImageDataset, config: AdvGANConfig,
                  out: str | Path, *, source: dict[str, Any] | None = None,
                  progress: bool = True) -> AdvGAN:
-    """Train an AdvGAN against `classifier` on `data` into OUT (advgan.safetensors,
-    config.yaml, samples.png); `source` (e.g. the recogniser's run) is recorded with it."""
-    from tqdm import tqdm
-
+    """Train an AdvGAN against `classifier` on `data` into OUT (advgan.safetensors, run.json,
+    config.yaml, metrics.jsonl, samples.png), or continue the unfinished run OUT holds;
+    `source` (e.g. the recogniser's run) is recorded with it. Under torchrun with DDP, each
+    rank on its share of every batch, rank 0 writing."""
     out = Path(out)
-    if (out / CHECKPOINT).exists():
-        raise GankitError(f"{out} already holds an AdvGAN; choose another --out")
     budget = config.budget
     budget.check(data.image_shape)
     check_target(config.target, data.num_classes)
-    device = select_device(config.device)
-    torch.manual_seed(config.seed)
-    classifier = classifier.to(device).eval()
-    for p in classifier.parameters():
-        p.requires_grad_(False)
-    G = ResNetTranslator(data.image_shape[0], config.width, config.blocks).to(device)
-    D = DCGANDiscriminator(data.image_shape, 0, 32).to(device)
-    attack = AdvGAN(G, budget, config.target)
-    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=(0.5, 0.999))
-    batches = BatchStream(len(data), min(config.batch_size, len(data)), config.seed)
-    started = time.monotonic()
-    for _ in tqdm(range(config.steps), disable=not progress, desc="advgan", unit="step"):
-        index = batches.next()
-        images, labels = data.images[index].to(device), data.labels[index].to(device)
-        adversarial = attack(images)
-        loss_d = ((D(images) - 1) ** 2).mean() + (D(adversarial.detach()) ** 2).mean()
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-        delta = (adversarial - images) / SCALE  # on the [0, 1] scale, like the hinge bound
-        hinge = (delta.flatten(1).norm(dim=1) - config.hinge_bound).clamp(min=0).mean()
-        loss_g = (config.adv_weight * margin_loss(classifier(adversarial), labels,
-                                                  config.target, config.confidence).mean()
-                  + config.gan_weight * ((D(adversarial) - 1) ** 2).mean()
-                  + config.hinge_weight * hinge)
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
-    seconds = time.monotonic() - started
-    G.eval()
-    out.mkdir(parents=True, exist_ok=True)
+    where, device = init_distributed(config.device)
+    method = AdvGANMethod(classifier, data, config, where, device)
     meta = {"image_shape": list(data.image_shape), "classes": list(data.classes),
             "source": source or {}}
-    save_state(out / CHECKPOINT, {"config": config.to_dict(), "meta": meta,
-                                  "generator": G.state_dict()})
+    result = train_run(method, "advgan", out, config.to_dict(), meta, where, device,
+                       steps=config.steps, images_per_step=config.batch_size,
+                       progress=progress, hint="try a lower --lr")
+    attack = method.attack.eval()
+    if not where.is_main:
+        return attack
     atomic_write(out / "config.yaml", yaml.safe_dump(
-        {**config.to_dict(), **meta, "train_seconds": round(seconds, 1)},
-        sort_keys=False).encode())
+        {**config.to_dict(), **meta, "steps_done": result.steps,
+         "train_seconds": round(result.seconds, 1)}, sort_keys=False).encode())
     with torch.no_grad():
         show = data.images[:8].to(device)
         made = attack(show)
@@ -159,11 +193,11 @@ def train_advgan(classifier: nn.Module, data: ImageDataset, config: AdvGANConfig
 
 def load_advgan(run_dir: str | Path, device: str = "auto") -> tuple[AdvGAN, dict[str, Any]]:
     """The AdvGAN of a run directory (eval mode) and its metadata (classes, source)."""
-    state = load_run_state(run_dir, CHECKPOINT, "gankit attack train-advgan CLASSIFIER_RUN")
+    state = load_run_weights(run_dir, "advgan")
     config = AdvGANConfig(**state["config"])
     meta = state["meta"]
     G = ResNetTranslator(meta["image_shape"][0], config.width, config.blocks)
-    G.load_state_dict(state["generator"])
+    G.load_state_dict(state["weights"]["generator"])
     attack = AdvGAN(G, config.budget, config.target).to(select_device(device)).eval()
     for p in attack.parameters():
         p.requires_grad_(False)

@@ -41,7 +41,7 @@ from gankit.recognize import (
 )
 from gankit.sampling import generate
 from gankit.taskgraph import Task
-from gankit.train import GANTrainer, make_config
+from gankit.train import GANTrainer, RunDir, make_config
 from gankit.train.speed import resolve
 
 FILTER_OVERSAMPLE = 3  # candidates drawn per kept image when filtering by confidence
@@ -163,7 +163,7 @@ def _gan_task(config: AugmentConfig, seed: int, folder: Path, progress: bool) ->
     started = time.monotonic()
     data = load_seed_data(config, seed)
     run = folder / "generator"
-    if (run / "checkpoint.safetensors").is_file():
+    if RunDir(run).checkpoint.is_file():
         trainer = GANTrainer.resume(run, data=data.fit, progress=progress, tensorboard=False)
         trainer.fit()
     else:

@@ -9,14 +9,14 @@ from pathlib import Path
 import torch
 
 from gankit.data import load_images
-from gankit.errors import GankitError
 from gankit.imaging import save_grid
 from gankit.inpaint.baselines import biharmonic, mean_fill, telea
-from gankit.inpaint.cgan import CHECKPOINT, complete_cgan, load_completion
+from gankit.inpaint.cgan import complete_cgan, load_completion
 from gankit.inpaint.latent import LatentSearch, complete_latent
 from gankit.inpaint.masks import make_masks
 from gankit.registry import Registry
-from gankit.train.rundir import RunDir, load_gan, load_generator
+from gankit.runs import require_kind
+from gankit.train.rundir import load_gan, load_generator
 
 # A method completes (images, mask) using the model in a run directory (baselines ignore it).
 Method = Callable[[Path, torch.Tensor, torch.Tensor, str], torch.Tensor]
@@ -52,13 +52,9 @@ def _telea(run: Path, images: torch.Tensor, mask: torch.Tensor, device: str) -> 
 
 def run_image_shape(run_dir: str | Path) -> tuple[int, int, int]:
     """The image shape a GAN run or a completion run works on."""
-    run = Path(run_dir)
-    if (run / CHECKPOINT).is_file():
-        return tuple(load_completion(run, "cpu").image_shape)
-    if RunDir(run).checkpoint.is_file():
-        return tuple(load_generator(run, device="cpu").generator.image_shape)
-    raise GankitError(f"{run} is neither a GAN run (gankit train) nor a completion run "
-                      "(gankit inpaint train)")
+    if require_kind(run_dir, "gan", "completion") == "completion":
+        return tuple(load_completion(run_dir, "cpu").image_shape)
+    return tuple(load_generator(run_dir, device="cpu").generator.image_shape)
 
 
 @dataclass(frozen=True)

@@ -11,27 +11,24 @@ Masks are drawn fresh for every batch from all of gankit's kinds, so one model s
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 import yaml
 
 from gankit.data import ImageDataset, load_dataset
 from gankit.device import select_device
-from gankit.distributed import init_distributed, wrap
-from gankit.errors import GankitError
+from gankit.distributed import Dist, init_distributed, wrap
 from gankit.imaging import save_grid
 from gankit.inpaint.baselines import paste
 from gankit.inpaint.masks import MASK_KINDS, make_masks
-from gankit.io import atomic_write, load_run_state, save_state
+from gankit.io import atomic_write
+from gankit.losses import LOSSES
 from gankit.models.image2image import PatchDiscriminator, UNet
 from gankit.train.batches import BatchStream
-
-CHECKPOINT = "completion.safetensors"
+from gankit.train.method_run import load_run_weights, train_run
 
 
 class CompletionUNet(UNet):
@@ -70,58 +67,89 @@ def random_masks(n: int, h: int, w: int, gen: torch.Generator) -> torch.Tensor:
     return masks[kinds, torch.arange(n)]
 
 
+class CompletionMethod:
+    """The completion GAN's update on the one loop: a D step on (image, mask) pairs, then a G
+    step on the hole's L2 plus `adv_weight` times the non-saturating GAN loss."""
+
+    def __init__(self, config: CompletionConfig, data: ImageDataset, where: Dist,
+                 device: torch.device) -> None:
+        self.config, self.data, self.where, self.device = config, data, where, device
+        c, _, _ = data.image_shape
+        torch.manual_seed(config.seed)
+        self.G = CompletionUNet(data.image_shape, config.width).to(device)
+        self.D = PatchDiscriminator(c + 1, config.width).to(device)  # sees the mask too
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr, betas=(0.5, 0.999))
+        self.G_step, self.D_step = wrap(self.G, where, device), wrap(self.D, where, device)
+        self.batches = BatchStream(len(data), config.batch_size, config.seed, where.rank,
+                                   where.world_size)
+        # One mask stream for the global batch, each rank taking its share: a resumed run
+        # (which restores rank 0's stream everywhere) draws what an unbroken one would.
+        self.masks = torch.Generator().manual_seed(config.seed + 1)
+        self.loss = LOSSES.get("nonsaturating")
+        self.step = 0
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        cfg, (c, h, w) = self.config, self.data.image_shape
+        real = self.data.images[self.batches.next()].to(self.device)
+        mask = random_masks(cfg.batch_size, h, w, self.masks)
+        mask = mask[self.where.rank :: self.where.world_size].to(self.device)
+        masked = real * (1 - mask)
+        filled = paste(masked, self.G_step(masked, mask), mask)
+        scalars = {}
+        if cfg.adv_weight > 0:
+            loss_d = self.loss.discriminator(self.D_step(torch.cat([real, mask], dim=1)),
+                                             self.D_step(torch.cat([filled.detach(), mask], 1)))
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_d.step()
+            scalars["loss_d"] = loss_d.detach()
+        l2 = ((filled - real) ** 2 * mask).sum() / mask.sum().clamp(min=1) / c
+        loss_g = l2
+        if cfg.adv_weight > 0:
+            fake_logits = self.D_step(torch.cat([filled, mask], dim=1))
+            loss_g = loss_g + cfg.adv_weight * self.loss.generator(fake_logits)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        return {**scalars, "loss_g": loss_g.detach(), "l2": l2.detach()}
+
+    def weights(self) -> dict[str, Any]:
+        return {"generator": self.G.state_dict()}
+
+    def training_state(self) -> dict[str, Any]:
+        return {"discriminator": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
+                "opt_d": self.opt_d.state_dict(), "masks": self.masks.get_state(),
+                "batches_drawn": self.batches.drawn}
+
+    def load(self, weights: dict[str, Any], training: dict[str, Any]) -> None:
+        self.G.load_state_dict(weights["generator"])
+        self.D.load_state_dict(training["discriminator"])
+        self.opt_g.load_state_dict(training["opt_g"])
+        self.opt_d.load_state_dict(training["opt_d"])
+        self.masks.set_state(training["masks"])
+        self.batches.drawn = int(training["batches_drawn"])
+
+
 def train_completion(config: CompletionConfig, out: str | Path, *,
                      data: ImageDataset | None = None, progress: bool = True) -> Path:
-    """Train the completion GAN into OUT (completion.safetensors, config.yaml, samples.png);
-    under torchrun with DDP, each rank on its share of every batch, rank 0 writing."""
-    from tqdm import tqdm
-
+    """Train the completion GAN into OUT (completion.safetensors, run.json, config.yaml,
+    metrics.jsonl, samples.png), or continue the unfinished run OUT holds; under torchrun
+    with DDP, each rank on its share of every batch, rank 0 writing."""
     out = Path(out)
-    if (out / CHECKPOINT).exists():
-        raise GankitError(f"{out} already holds a completion model; choose another --out")
     where, device = init_distributed(config.device)
     data = data or load_dataset(config.data, "train", root=config.data_root)
-    c, h, w = data.image_shape
-    torch.manual_seed(config.seed)
-    G = CompletionUNet((c, h, w), config.width).to(device)
-    D = PatchDiscriminator(c + 1, config.width).to(device)  # sees the mask too
-    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=(0.5, 0.999))
-    G_step, D_step = wrap(G, where, device), wrap(D, where, device)
-    batches = BatchStream(len(data), config.batch_size, config.seed, where.rank,
-                          where.world_size)
-    gen = torch.Generator().manual_seed(config.seed + 1 + where.rank)
-    started = time.monotonic()
-    for _ in tqdm(range(config.steps), disable=not (progress and where.is_main),
-                  desc="completion", unit="step"):
-        real = data.images[batches.next()]
-        mask = random_masks(len(real), h, w, gen)
-        real, mask = real.to(device), mask.to(device)
-        masked = real * (1 - mask)
-        filled = paste(masked, G_step(masked, mask), mask)
-        if config.adv_weight > 0:
-            loss_d = (F.softplus(-D_step(torch.cat([real, mask], dim=1))).mean()
-                      + F.softplus(D_step(torch.cat([filled.detach(), mask], dim=1))).mean())
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-        loss_g = ((filled - real) ** 2 * mask).sum() / mask.sum().clamp(min=1) / c
-        if config.adv_weight > 0:
-            fake_logits = D_step(torch.cat([filled, mask], dim=1))
-            loss_g = loss_g + config.adv_weight * F.softplus(-fake_logits).mean()
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
-    seconds = time.monotonic() - started
+    method = CompletionMethod(config, data, where, device)
+    meta = {"image_shape": list(data.image_shape)}
+    result = train_run(method, "completion", out, config.to_dict(), meta, where, device,
+                       steps=config.steps, images_per_step=config.batch_size,
+                       progress=progress, hint="try a lower --lr or --adv-weight")
     if not where.is_main:
         return out
-    out.mkdir(parents=True, exist_ok=True)
-    save_state(out / CHECKPOINT, {"config": config.to_dict(), "image_shape": [c, h, w],
-                                  "generator": G.state_dict(), "steps": config.steps})
     atomic_write(out / "config.yaml", yaml.safe_dump(
-        {**config.to_dict(), "image_shape": [c, h, w], "train_seconds": round(seconds, 1)},
-        sort_keys=False).encode())
-    G.eval()
+        {**config.to_dict(), **meta, "steps_done": result.steps,
+         "train_seconds": round(result.seconds, 1)}, sort_keys=False).encode())
+    G, (_, h, w) = method.G.eval(), data.image_shape
     with torch.no_grad():
         show = data.images[:8].to(device)
         mask = make_masks("center", 8, h, w).to(device)
@@ -131,10 +159,10 @@ def train_completion(config: CompletionConfig, out: str | Path, *,
 
 
 def load_completion(run_dir: str | Path, device: str = "auto") -> CompletionUNet:
-    state = load_run_state(run_dir, CHECKPOINT, "gankit inpaint train")
+    state = load_run_weights(run_dir, "completion")
     config = CompletionConfig(**state["config"])
-    G = CompletionUNet(tuple(state["image_shape"]), config.width)
-    G.load_state_dict(state["generator"])
+    G = CompletionUNet(tuple(state["meta"]["image_shape"]), config.width)
+    G.load_state_dict(state["weights"]["generator"])
     return G.to(select_device(device)).eval()
 
 

@@ -10,8 +10,9 @@ import torch
 from gankit.data import ImageDataset, match_channels, to_float
 from gankit.data.sources import load_folder
 from gankit.errors import GankitError
+from gankit.runs import MANIFEST, require_kind
 from gankit.sampling import generate
-from gankit.train.rundir import RunDir, load_generator
+from gankit.train.rundir import load_generator
 
 
 def load_extra(source: str | Path, like: ImageDataset, *, per_class: int, seed: int = 0,
@@ -19,7 +20,8 @@ def load_extra(source: str | Path, like: ImageDataset, *, per_class: int, seed: 
     """Labelled images shaped and labelled like `like`. From a GAN run: `per_class` images of
     every class; from a folder: all of its images."""
     path = Path(source)
-    if RunDir(path).checkpoint.is_file():
+    if (path / MANIFEST).is_file():
+        require_kind(path, "gan")
         return _from_gan_run(path, like, per_class, seed, device)
     if path.is_dir():
         return _from_folder(path, like)

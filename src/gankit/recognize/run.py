@@ -29,8 +29,10 @@ from gankit.recognize.extra import load_extra
 from gankit.recognize.report import RecognitionReport, recognition_report
 from gankit.recognize.store import StoredRecogniser, load_recogniser, save_recogniser
 from gankit.recognize.train import Adversary, ClassifierConfig, train_classifier
+from gankit.runs import RUN_KINDS, check_free_for, write_manifest
 
-RECOGNISER_FILE = "recogniser.safetensors"
+RECOGNISER_FILE = RUN_KINDS.get("classifier").weights
+TRAINING_FILE = "training.safetensors"  # the state of an unfinished training
 REPORT_FILE = "report.json"
 
 
@@ -54,6 +56,7 @@ def train_recogniser_run(out: str | Path, data: str, config: ClassifierConfig | 
     out, config = Path(out), config or ClassifierConfig()
     if (out / RECOGNISER_FILE).exists():
         raise GankitError(f"{out} already holds a recogniser; choose another --out")
+    check_free_for(out, "classifier")
     train = load_dataset(data, "train", root=root, per_class=per_class, seed=config.seed)
     if not train.labeled:
         raise GankitError(f"{train.name} has no labels; a recogniser needs class sub-folders")
@@ -65,7 +68,7 @@ def train_recogniser_run(out: str | Path, data: str, config: ClassifierConfig | 
                                          device=device))
     started = time.monotonic()
     model = train_classifier(train, config, device=device, progress=progress,
-                             adversary=adversary)
+                             adversary=adversary, checkpoint=out / TRAINING_FILE)
     seconds = time.monotonic() - started
     report = recognition_report(model, test)
     facts = {"data": data, "data_root": root, "per_class": per_class, "extra": extra,
@@ -75,6 +78,8 @@ def train_recogniser_run(out: str | Path, data: str, config: ClassifierConfig | 
     if init_distributed(device)[0].is_main:  # under torchrun, rank 0 writes
         out.mkdir(parents=True, exist_ok=True)
         save_recogniser(out / RECOGNISER_FILE, model, train.classes, facts)
+        write_manifest(out, "classifier")
+        (out / TRAINING_FILE).unlink(missing_ok=True)
         atomic_write(out / "config.yaml", yaml.safe_dump(facts, sort_keys=False).encode())
         _record(out, report)
     return report

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from gankit.data import ImageDataset
-from gankit.distributed import init_distributed, wrap
+from gankit.distributed import Dist, init_distributed, wrap
 from gankit.errors import GankitError
+from gankit.io import load_state, save_state
 from gankit.recognize.augment import AUGMENTATIONS, augment_batch, flip_allowed
 from gankit.recognize.model import SmallCNN
 from gankit.train.batches import BatchStream
+from gankit.train.loop import Budget, run_loop
 from gankit.train.speed import SWITCHES, resolve
 
 # (model in training, images, labels) -> the images to train on instead (adversarial training)
 Adversary = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+CHECKPOINT_EVERY = 200
 
 
 @dataclass(frozen=True)
@@ -67,13 +71,16 @@ class Supplement:
 def train_classifier(data: ImageDataset, config: ClassifierConfig = ClassifierConfig(), *,
                      device: str = "auto", progress: bool = False,
                      adversary: Adversary | None = None,
-                     supplement: Supplement | None = None) -> SmallCNN:
+                     supplement: Supplement | None = None,
+                     checkpoint: str | Path | None = None) -> SmallCNN:
     """AdamW with a one-cycle schedule (Smith & Topin 2019) on labelled images in [-1, 1],
     the forward pass in bf16 where `config.amp` resolves on (as GAN training's); with an
     `adversary`, on the images it makes from each batch instead; with a `supplement`,
     on each batch together with a batch of the supplement's images (one forward pass, so
     batch norm sees both). Under torchrun the model trains with DDP, each rank on its share
-    of every batch."""
+    of every batch. With a `checkpoint` path the training state is saved there every
+    CHECKPOINT_EVERY updates and when stopped (Ctrl-C), and a training started again with
+    the same config continues from it exactly."""
     if not data.labeled:
         raise GankitError(f"{data.name} has no labels; a recogniser needs labelled images")
     if supplement is not None and adversary is not None:
@@ -97,49 +104,113 @@ def train_classifier(data: ImageDataset, config: ClassifierConfig = ClassifierCo
                           f"{', '.join(AUGMENTATIONS)}")
     if config.amp not in SWITCHES:
         raise GankitError(f"amp must be one of {', '.join(SWITCHES)}, got {config.amp!r}")
-    flip = flip_allowed(data.name, config.flip)  # an unknown --flip fails here, named
     where, dev = init_distributed(device)
-    speed = resolve(dev, amp=config.amp)
-    augment_rng = torch.Generator().manual_seed(config.seed + 1)
-    torch.manual_seed(config.seed)
-    # NHWC whatever order a batch comes in: shifted, flipped or generated batches are NCHW,
-    # whose oneDNN kernels ran a step about 25% slower on the reference CPU (cuDNN prefers
-    # NHWC too). Returned in the default order, for saving and for other callers.
-    model = SmallCNN(data.image_shape, data.num_classes, config.width).to(
-        dev, memory_format=torch.channels_last)
-    step_model = wrap(model, where, dev)
-    batch_size = min(config.batch_size, len(data))
-    batches = BatchStream(len(data), batch_size, config.seed, where.rank, where.world_size)
-    steps = config.steps or max(1, round(config.epochs * batches.batches_per_epoch))
-    extra_batches = None if supplement is None else BatchStream(
-        len(supplement.images), min(supplement.batch_size or config.batch_size,
-                                    len(supplement.images)), config.seed + 1,
-        where.rank, where.world_size)
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=steps)
-    model.train()
-    for _ in tqdm(range(steps), disable=not (progress and where.is_main), desc="recogniser",
-                  unit="step"):
-        index = batches.next()
-        images = data.images[index]
-        if extra_batches is not None:
-            extra_index = extra_batches.next()
-            images = torch.cat([images, supplement.images[extra_index]])
-        images = augment_batch(images, config.augment, augment_rng, flip=flip)
-        images, labels = images.to(dev), data.labels[index].to(dev)
-        if adversary is not None:  # attacks the plain model: DDP's hooks are for updates
-            images = adversary(model, images, labels)
-        with speed.autocast(dev):
-            logits = step_model(images)
+    method = ClassifierMethod(data, config, where, dev, adversary, supplement, checkpoint)
+    if checkpoint is not None and Path(checkpoint).is_file():
+        method.resume()
+    result = run_loop(
+        method, Budget(method.total_steps, log_every=100,
+                       checkpoint_every=None if checkpoint is None else CHECKPOINT_EVERY),
+        where, dev, progress=progress, desc="recogniser", checkpoint=method.checkpoint,
+        hint="try a lower --lr")
+    if result.steps < method.total_steps:  # Ctrl-C
+        if checkpoint is None:
+            raise KeyboardInterrupt
+        raise GankitError(f"stopped at update {result.steps} of {method.total_steps}; the "
+                          f"training state is in {checkpoint}: run the same command again to "
+                          "continue")
+    return method.model.to(memory_format=torch.contiguous_format).eval()
+
+
+class ClassifierMethod:
+    """One recogniser update on the one loop: a batch (with the supplement's, augmented, or
+    through the adversary), cross-entropy, AdamW and the one-cycle schedule."""
+
+    def __init__(self, data: ImageDataset, config: ClassifierConfig, where: Dist,
+                 dev: torch.device, adversary: Adversary | None,
+                 supplement: Supplement | None, checkpoint: str | Path | None) -> None:
+        self.data, self.config, self.dev = data, config, dev
+        self.adversary, self.supplement = adversary, supplement
+        self.checkpoint = None if checkpoint is None else Path(checkpoint)
+        self.is_main = where.is_main
+        self.flip = flip_allowed(data.name, config.flip)  # an unknown --flip fails here, named
+        self.speed = resolve(dev, amp=config.amp)
+        self.augment_rng = torch.Generator().manual_seed(config.seed + 1)
+        torch.manual_seed(config.seed)
+        # NHWC whatever order a batch comes in: shifted, flipped or generated batches are
+        # NCHW, whose oneDNN kernels ran a step about 25% slower on the reference CPU (cuDNN
+        # prefers NHWC too). Returned in the default order, for saving and for other callers.
+        self.model = SmallCNN(data.image_shape, data.num_classes, config.width).to(
+            dev, memory_format=torch.channels_last)
+        self.step_model = wrap(self.model, where, dev)
+        batch_size = min(config.batch_size, len(data))
+        self.batches = BatchStream(len(data), batch_size, config.seed, where.rank,
+                                   where.world_size)
+        self.total_steps = config.steps or max(
+            1, round(config.epochs * self.batches.batches_per_epoch))
+        self.extra_batches = None if supplement is None else BatchStream(
+            len(supplement.images), min(supplement.batch_size or config.batch_size,
+                                        len(supplement.images)), config.seed + 1,
+            where.rank, where.world_size)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=config.lr,
+                                     weight_decay=config.weight_decay)
+        self.schedule = torch.optim.lr_scheduler.OneCycleLR(self.opt, max_lr=config.lr,
+                                                            total_steps=self.total_steps)
+        self.model.train()
+        self.step = 0
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        index = self.batches.next()
+        images = self.data.images[index]
+        if self.extra_batches is not None:
+            extra_index = self.extra_batches.next()
+            images = torch.cat([images, self.supplement.images[extra_index]])
+        images = augment_batch(images, self.config.augment, self.augment_rng, flip=self.flip)
+        images, labels = images.to(self.dev), self.data.labels[index].to(self.dev)
+        if self.adversary is not None:  # attacks the plain model: DDP's hooks are for updates
+            images = self.adversary(self.model, images, labels)
+        with self.speed.autocast(self.dev):
+            logits = self.step_model(images)
         logits = logits.float()  # the losses in fp32 whatever the forward pass ran in
         loss = F.cross_entropy(logits[:len(labels)], labels)
-        if extra_batches is not None:
-            loss = loss + supplement.weight * supplement.loss(logits[len(labels):], extra_index)
-        opt.zero_grad(set_to_none=True)
+        if self.extra_batches is not None:
+            loss = loss + self.supplement.weight * self.supplement.loss(logits[len(labels):],
+                                                                        extra_index)
+        self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        opt.step()
-        schedule.step()
-    return model.to(memory_format=torch.contiguous_format).eval()
+        self.opt.step()
+        self.schedule.step()
+        return {"loss": loss.detach()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "config": asdict(self.config),
+                "model": self.model.state_dict(), "opt": self.opt.state_dict(),
+                "schedule": self.schedule.state_dict(),
+                "augment_rng": self.augment_rng.get_state(), "torch_rng": torch.get_rng_state(),
+                "batches_drawn": [self.batches.drawn,
+                                  0 if self.extra_batches is None else self.extra_batches.drawn]}
+
+    def save_checkpoint(self) -> Path | None:
+        if self.checkpoint is not None and self.is_main:
+            self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+            save_state(self.checkpoint, self.state_dict())
+        return self.checkpoint
+
+    def resume(self) -> None:
+        """Continue from the checkpoint an interrupted training of the same config left."""
+        state = load_state(self.checkpoint)
+        if state["config"] != asdict(self.config):
+            raise GankitError(f"{self.checkpoint} is the checkpoint of a recogniser with other "
+                              "settings; remove it or train with the same ones")
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.augment_rng.set_state(state["augment_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        self.batches.drawn = int(state["batches_drawn"][0])
+        if self.extra_batches is not None:
+            self.extra_batches.drawn = int(state["batches_drawn"][1])
+        self.step = int(state["step"])
 
 
 @torch.no_grad()

@@ -36,11 +36,10 @@ from PIL import Image
 from gankit.data import from_uint8, match_channels
 from gankit.errors import GankitError
 from gankit.imaging import image_grid
+from gankit.runs import MANIFEST, run_kind
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 MAX_PIXELS = 4096 * 4096
-KINDS = {"checkpoint.safetensors": "gan", "recogniser.safetensors": "classifier",
-         "completion.safetensors": "completion", "translator.safetensors": "translator"}
 
 
 @dataclass
@@ -113,14 +112,17 @@ class Runs:
 
     @staticmethod
     def kind(path: Path) -> str | None:
-        return next((k for f, k in KINDS.items() if (path / f).is_file()), None)
+        """The run kind of `path` (gankit.runs), or None for a folder that is not a run."""
+        try:
+            return run_kind(path)
+        except GankitError:
+            return None
 
     def listing(self) -> list[dict[str, Any]]:
         runs = []
-        for marker, kind in KINDS.items():
-            for file in sorted(self.root.rglob(marker)):
-                if ".report-figures" in file.parts:
-                    continue
+        for file in self.root.rglob(MANIFEST):
+            kind = self.kind(file.parent)
+            if kind is not None and ".report-figures" not in file.parts:
                 runs.append({"path": str(file.parent.relative_to(self.root)), "kind": kind})
         return sorted(runs, key=lambda r: r["path"])
 

@@ -2,31 +2,27 @@
 
 from __future__ import annotations
 
-import math
-import signal
-import threading
-import time
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from gankit.data import ImageDataset, load_dataset
 from gankit.device import seeded_generator
-from gankit.distributed import any_rank, init_distributed, mean_over_ranks, wrap
-from gankit.errors import DivergenceError, GankitError
+from gankit.distributed import init_distributed, wrap
+from gankit.errors import GankitError
 from gankit.imaging import save_grid
 from gankit.io import atomic_write, load_state, save_state
 from gankit.losses import LOSSES, gradient_penalty, mode_seeking_penalty, r1_penalty
 from gankit.models import build_gan
+from gankit.runs import check_free_for, write_manifest
 from gankit.train.batches import BatchStream
 from gankit.train.config import TrainConfig, config_yaml, make_config
 from gankit.train.diffaugment import diff_augment, parse_policy
 from gankit.train.ema import EMA, refresh_batch_norm
 from gankit.train.logging import MetricsLog
+from gankit.train.loop import Budget, run_loop
 from gankit.train.rundir import RunDir
 from gankit.train.speed import resolve
 
@@ -172,66 +168,29 @@ class GANTrainer:
         """Train until the budget; under torchrun every rank calls this, rank 0 writes."""
         cfg, main = self.config, self.dist.is_main
         if main:
+            check_free_for(self.run.path, "gan")
             self.run.path.mkdir(parents=True, exist_ok=True)
             atomic_write(self.run.config, config_yaml(cfg).encode())
         log = MetricsLog(self.run.metrics, self.run.tensorboard if self.tensorboard else None,
                          resume_step=self.step) if main else None
-        bar = tqdm(total=self.total_steps, initial=self.step,
-                   disable=not (self.progress and main), unit="step", dynamic_ncols=True)
-        start, start_step = time.monotonic(), self.step
-        sums: dict[str, torch.Tensor] = {}
-        interval_start, interval_step = start, self.step
-        stopped_by = "steps"
-        try:
-            with _deferred_interrupt() as interrupted:
-                while self.step < self.total_steps:
-                    if cfg.lr_decay:
-                        self._decay_learning_rates(time.monotonic() - start)
-                    for name, value in self.train_step().items():
-                        sums[name] = sums.get(name, 0) + value
-                    self.step += 1
-                    at_end = self.step == self.total_steps
-                    if self.step % cfg.log_every == 0 or at_end:
-                        now = time.monotonic()
-                        n = self.step - interval_step
-                        scalars = self._interval_means(sums, n)
-                        self._check_finite(scalars)
-                        scalars["images_per_s"] = (n * cfg.batch_size * cfg.d_steps
-                                                   / max(now - interval_start, 1e-9))
-                        if log is not None:
-                            log.write(self.step, scalars)
-                        bar.set_postfix({k: f"{v:.3g}" for k, v in scalars.items()})
-                        sums, interval_start, interval_step = {}, now, self.step
-                    bar.update(1)
-                    if self.step % cfg.sample_every == 0 and main:
-                        self.save_samples(self.run.samples / f"step_{self.step:07d}.png")
-                    if self.step % cfg.checkpoint_every == 0:
-                        self._check_finite(self._interval_means(sums, self.step - interval_step))
-                        self.save_checkpoint()
-                    # Every rank must stop at the same step, whichever noticed the reason.
-                    out_of_time = self._time_share(time.monotonic() - start) > 1
-                    if any_rank(interrupted.is_set() or out_of_time, self.dist, self.device):
-                        stopped_by = "minutes" if out_of_time else "interrupt"
-                        break
-                self._check_finite(self._interval_means(sums, self.step - interval_step))
-                self.save_checkpoint()
-        finally:
-            bar.close()
-            if log is not None:
-                log.close()
-        seconds = time.monotonic() - start
-        done = self.step - start_step
-        samples = self.run.path / "samples.png"
-        if main:
-            self.save_samples(samples)
-        return TrainSummary(self.run.path, self.step, seconds,
-                            done * cfg.batch_size * cfg.d_steps / max(seconds, 1e-9),
-                            samples, stopped_by)
+        budget = Budget(self.total_steps, cfg.minutes, cfg.log_every, cfg.checkpoint_every)
 
-    def _time_share(self, elapsed: float) -> float:
-        """The share of the minutes budget that `elapsed` seconds used (0 without one)."""
-        minutes = self.config.minutes
-        return 0.0 if minutes is None else elapsed / (60 * minutes)
+        def samples() -> None:
+            if self.step % cfg.sample_every == 0 and main:
+                self.save_samples(self.run.samples / f"step_{self.step:07d}.png")
+
+        result = run_loop(
+            self, budget, self.dist, self.device, log=log, progress=self.progress,
+            images_per_step=cfg.batch_size * cfg.d_steps, checkpoint=self.run.checkpoint,
+            hint="try lower --lr-g/--lr-d, --loss hinge or --r1 10",
+            before_step=self._decay_learning_rates if cfg.lr_decay else None,
+            after_step=samples)
+        samples_path = self.run.path / "samples.png"
+        if main:
+            self.save_samples(samples_path)
+        return TrainSummary(self.run.path, result.steps, result.seconds,
+                            result.done * cfg.batch_size * cfg.d_steps
+                            / max(result.seconds, 1e-9), samples_path, result.stopped_by)
 
     def _decay_learning_rates(self, elapsed: float) -> None:
         """Linear decay to 0 over the last `lr_decay` of the budget. Progress is the larger of
@@ -239,25 +198,12 @@ class GANTrainer:
         from the step and the time since `fit()` began, so a resumed run needs no extra state
         (its minutes count from the resume, like its budget)."""
         cfg = self.config
-        progress = max(self.step / self.total_steps, self._time_share(elapsed))
+        progress = max(self.step / self.total_steps,
+                       Budget(self.total_steps, cfg.minutes).time_share(elapsed))
         scale = min(1.0, max(0.0, 1 - progress) / cfg.lr_decay)
         for opt, lr in ((self.opt_g, cfg.lr_g), (self.opt_d, cfg.lr_d)):
             for group in opt.param_groups:
                 group["lr"] = lr * scale
-
-    def _interval_means(self, sums: dict[str, torch.Tensor], n: int) -> dict[str, float]:
-        """Per-step means of the summed scalars, averaged over ranks (the global batch's)."""
-        return _means(mean_over_ranks(sums, self.dist), n)
-
-    def _check_finite(self, scalars: dict[str, float]) -> None:
-        bad = {k: v for k, v in scalars.items() if not math.isfinite(v)}
-        if bad:
-            kept = (f"the last good checkpoint is {self.run.checkpoint}"
-                    if self.run.checkpoint.is_file() else "no checkpoint was written yet")
-            values = ", ".join(f"{k}={v}" for k, v in bad.items())
-            raise DivergenceError(
-                f"training diverged by step {self.step} ({values}); {kept}; "
-                "try lower --lr-g/--lr-d, --loss hinge or --r1 10")
 
     # ---- images ---------------------------------------------------------------------------
     def sampling_generator(self) -> torch.nn.Module:
@@ -329,6 +275,7 @@ class GANTrainer:
         if self.dist.is_main and self._saved_step != self.step:
             self.sampling_generator()  # store EMA weights with matching batch-norm statistics
             save_state(self.run.checkpoint, self.state_dict())
+            write_manifest(self.run.path, "gan")
             self._saved_step = self.step
         return self.run.checkpoint
 
@@ -353,29 +300,3 @@ class GANTrainer:
                               f"{expected[1]} images of {expected[0]}); cannot resume exactly")
         trainer.load_state_dict(state)
         return trainer
-
-
-def _means(sums: dict[str, torch.Tensor], n: int) -> dict[str, float]:
-    return {k: float(v) / n for k, v in sums.items()}
-
-
-@contextmanager
-def _deferred_interrupt():
-    """Turn the first Ctrl-C into a flag the loop checks between steps, so the checkpoint it
-    then writes is a whole step; a second Ctrl-C interrupts at once (the checkpoint on disk
-    stays intact, since it is replaced atomically)."""
-    flag = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        if flag.is_set():
-            raise KeyboardInterrupt
-        flag.set()
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield flag
-    finally:
-        signal.signal(signal.SIGINT, previous)

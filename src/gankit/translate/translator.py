@@ -14,8 +14,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,16 +25,17 @@ from torch import nn
 
 from gankit.data import ImageDataset
 from gankit.device import select_device
-from gankit.distributed import init_distributed, wrap
+from gankit.distributed import Dist, init_distributed, wrap
 from gankit.errors import GankitError
 from gankit.imaging import save_grid
-from gankit.io import atomic_write, load_run_state, save_state
+from gankit.io import atomic_write
+from gankit.losses import LOSSES
 from gankit.models.image2image import PatchDiscriminator, ResNetTranslator, UNet
 from gankit.registry import Registry
 from gankit.train.batches import BatchStream
+from gankit.train.method_run import load_run_weights, train_run
 from gankit.translate.domains import load_pair
 
-CHECKPOINT = "translator.safetensors"
 METHODS: Registry[bool] = Registry("translation method")  # name -> needs paired data
 METHODS.add("cyclegan", False, "unpaired: two generators, cycle consistency (Zhu et al. 2017)")
 METHODS.add("pix2pix", True, "paired: U-Net, patch discriminator, L1 (Isola et al. 2017)")
@@ -69,10 +68,6 @@ def cycle_loss(g_ab: nn.Module, g_ba: nn.Module, a: torch.Tensor,
                b: torch.Tensor) -> torch.Tensor:
     """L1 between each image and its round trip through the other domain."""
     return F.l1_loss(g_ba(g_ab(a)), a) + F.l1_loss(g_ab(g_ba(b)), b)
-
-
-def _lsgan(logits: torch.Tensor, real: bool) -> torch.Tensor:
-    return ((logits - (1.0 if real else 0.0)) ** 2).mean()
 
 
 class Translator(nn.Module):
@@ -108,62 +103,115 @@ class Translator(nn.Module):
                               for i in range(0, len(images), batch_size)])
 
 
+class TranslatorMethod:
+    """One translation update on the one loop: a batch of A and one of B (paired: the same
+    rows), then `cyclegan`'s or `pix2pix`'s G and D steps."""
+
+    def __init__(self, config: TranslateConfig, a: ImageDataset, b: ImageDataset,
+                 where: Dist, device: torch.device) -> None:
+        self.config, self.a, self.b, self.device = config, a, b, device
+        self.paired = METHODS.get(config.method)
+        torch.manual_seed(config.seed)
+        self.model = Translator(config.method, a.image_shape, config.width,
+                                config.blocks).to(device)
+        c = a.image_shape[0]
+        self.discriminators = nn.ModuleList(
+            [PatchDiscriminator(2 * c)] if self.paired
+            else [PatchDiscriminator(c), PatchDiscriminator(c)]).to(device)
+        self.opt_g = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.discriminators.parameters(), lr=config.lr,
+                                      betas=(0.5, 0.999))
+        batch = min(config.batch_size, len(a))
+        self.stream_a = BatchStream(len(a), batch, config.seed, where.rank, where.world_size)
+        self.stream_b = BatchStream(len(b), min(config.batch_size, len(b)), config.seed + 1,
+                                    where.rank, where.world_size)
+        # The updates go through DDP under torchrun; `model` keeps the plain networks.
+        self.nets = [wrap(net, where, device) for net in
+                     (self.model.g_ab, self.model.g_ba, *self.discriminators) if net is not None]
+        self.loss = LOSSES.get("nonsaturating" if self.paired else "least-squares")
+        self.step = 0
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        index = self.stream_a.next()
+        a = self.a.images[index].to(self.device)
+        # Paired data: B's rows match A's; unpaired: an independent batch of B.
+        b = self.b.images[index if self.paired else self.stream_b.next()].to(self.device)
+        return self._pix2pix(a, b) if self.paired else self._cyclegan(a, b)
+
+    def _cyclegan(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
+        cfg, (g_ab, g_ba, d_a, d_b) = self.config, self.nets
+        fake_b, fake_a = g_ab(a), g_ba(b)
+        loss_gan = self.loss.generator(d_b(fake_b)) + self.loss.generator(d_a(fake_a))
+        loss_cycle = F.l1_loss(g_ba(fake_b), a) + F.l1_loss(g_ab(fake_a), b)
+        loss_g = loss_gan + cfg.cycle_weight * loss_cycle
+        if cfg.identity_weight > 0:
+            identity = F.l1_loss(g_ab(b), b) + F.l1_loss(g_ba(a), a)
+            loss_g = loss_g + cfg.identity_weight * cfg.cycle_weight * identity
+        self._update(self.opt_g, loss_g)
+        loss_d = 0.5 * (self.loss.discriminator(d_b(b), d_b(fake_b.detach()))
+                        + self.loss.discriminator(d_a(a), d_a(fake_a.detach())))
+        self._update(self.opt_d, loss_d)
+        return {"g": loss_g.detach(), "d": loss_d.detach(), "cycle": loss_cycle.detach()}
+
+    def _pix2pix(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
+        g_ab, d = self.nets
+        fake = g_ab(a)
+        loss_d = self.loss.discriminator(d(torch.cat([a, b], dim=1)),
+                                         d(torch.cat([a, fake.detach()], dim=1)))
+        self._update(self.opt_d, loss_d)
+        l1 = F.l1_loss(fake, b)
+        loss_g = (self.loss.generator(d(torch.cat([a, fake], dim=1)))
+                  + self.config.l1_weight * l1)
+        self._update(self.opt_g, loss_g)
+        return {"g": loss_g.detach(), "d": loss_d.detach(), "l1": l1.detach()}
+
+    @staticmethod
+    def _update(opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    def weights(self) -> dict[str, Any]:
+        return {"translator": self.model.state_dict()}
+
+    def training_state(self) -> dict[str, Any]:
+        return {"discriminators": self.discriminators.state_dict(),
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "batches_drawn": [self.stream_a.drawn, self.stream_b.drawn]}
+
+    def load(self, weights: dict[str, Any], training: dict[str, Any]) -> None:
+        self.model.load_state_dict(weights["translator"])
+        self.discriminators.load_state_dict(training["discriminators"])
+        self.opt_g.load_state_dict(training["opt_g"])
+        self.opt_d.load_state_dict(training["opt_d"])
+        self.stream_a.drawn, self.stream_b.drawn = map(int, training["batches_drawn"])
+
+
 def train_translator(config: TranslateConfig, out: str | Path, *,
                      data: tuple[ImageDataset, ImageDataset] | None = None,
                      progress: bool = True) -> Translator:
-    """Train into OUT (translator.safetensors, config.yaml, samples.png, losses.jsonl);
-    under torchrun with DDP, each rank on its share of every batch, rank 0 writing."""
-    from tqdm import tqdm
-
+    """Train into OUT (translator.safetensors, run.json, config.yaml, metrics.jsonl,
+    samples.png), or continue the unfinished run OUT holds; under torchrun with DDP, each
+    rank on its share of every batch, rank 0 writing."""
     out = Path(out)
-    if (out / CHECKPOINT).exists():
-        raise GankitError(f"{out} already holds a translator; choose another --out")
     paired = METHODS.get(config.method)
     a, b = data or load_pair(config.a, config.b, paired=paired, root=config.data_root,
                              image_size=config.image_size, seed=config.seed)
     if paired and len(a) != len(b):
         raise GankitError("a paired method needs as many B images as A images, row by row")
     where, device = init_distributed(config.device)
-    torch.manual_seed(config.seed)
-    model = Translator(config.method, a.image_shape, config.width, config.blocks).to(device)
-    c = a.image_shape[0]
-    discriminators = nn.ModuleList(
-        [PatchDiscriminator(2 * c)] if paired else [PatchDiscriminator(c), PatchDiscriminator(c)]
-    ).to(device)
-    opt_g = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(discriminators.parameters(), lr=config.lr, betas=(0.5, 0.999))
-    stream_a = BatchStream(len(a), min(config.batch_size, len(a)), config.seed, where.rank,
-                           where.world_size)
-    stream_b = BatchStream(len(b), min(config.batch_size, len(b)), config.seed + 1,
-                           where.rank, where.world_size)
-    # The updates go through DDP under torchrun; `model` keeps the plain networks.
-    nets = [wrap(net, where, device) for net in (model.g_ab, model.g_ba, *discriminators)
-            if net is not None]
-    step_fn = _pix2pix_step if paired else _cyclegan_step
-    log, started = [], time.monotonic()
-    for step in tqdm(range(config.steps), disable=not (progress and where.is_main),
-                     desc=config.method, unit="step"):
-        index = stream_a.next()
-        batch_a = a.images[index].to(device)
-        # Paired data: B's rows match A's; unpaired: an independent batch of B.
-        batch_b = b.images[index if paired else stream_b.next()].to(device)
-        losses = step_fn(nets, opt_g, opt_d, batch_a, batch_b, config)
-        if step % 100 == 0 or step == config.steps - 1:
-            log.append({"step": step, **losses})
-    seconds = time.monotonic() - started
-    model.eval()
+    method = TranslatorMethod(config, a, b, where, device)
+    meta = {"image_shape": list(a.image_shape), "a": a.name, "b": b.name,
+            "train_images": [len(a), len(b)]}
+    result = train_run(method, "translator", out, config.to_dict(), meta, where, device,
+                       steps=config.steps, images_per_step=config.batch_size,
+                       progress=progress, hint="try a lower --lr")
+    model = method.model.eval()
     if not where.is_main:
         return model
-    out.mkdir(parents=True, exist_ok=True)
-    meta = {"image_shape": list(a.image_shape), "a": a.name, "b": b.name,
-            "train_images": [len(a), len(b)], "steps": config.steps}
-    save_state(out / CHECKPOINT, {"config": config.to_dict(), "meta": meta,
-                                  "weights": model.state_dict()})
     atomic_write(out / "config.yaml", yaml.safe_dump(
-        {**config.to_dict(), **meta, "train_seconds": round(seconds, 1),
-         "images_per_s": round(config.steps * config.batch_size / max(seconds, 1e-9), 1)},
-        sort_keys=False).encode())
-    atomic_write(out / "losses.jsonl", "".join(json.dumps(row) + "\n" for row in log).encode())
+        {**config.to_dict(), **meta, "steps_done": result.steps,
+         "train_seconds": round(result.seconds, 1)}, sort_keys=False).encode())
     rows = [a.images[:8], model.translate(a.images[:8], "a2b")]
     if not paired:
         rows += [b.images[:8], model.translate(b.images[:8], "b2a")]
@@ -171,49 +219,12 @@ def train_translator(config: TranslateConfig, out: str | Path, *,
     return model
 
 
-def _cyclegan_step(nets: list[nn.Module], opt_g, opt_d, a: torch.Tensor, b: torch.Tensor,
-                   config: TranslateConfig) -> dict[str, float]:
-    g_ab, g_ba, d_a, d_b = nets
-    fake_b, fake_a = g_ab(a), g_ba(b)
-    loss_gan = _lsgan(d_b(fake_b), True) + _lsgan(d_a(fake_a), True)
-    loss_cycle = F.l1_loss(g_ba(fake_b), a) + F.l1_loss(g_ab(fake_a), b)
-    loss_g = loss_gan + config.cycle_weight * loss_cycle
-    if config.identity_weight > 0:
-        identity = F.l1_loss(g_ab(b), b) + F.l1_loss(g_ba(a), a)
-        loss_g = loss_g + config.identity_weight * config.cycle_weight * identity
-    opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
-    opt_g.step()
-    loss_d = 0.5 * (_lsgan(d_b(b), True) + _lsgan(d_b(fake_b.detach()), False)
-                    + _lsgan(d_a(a), True) + _lsgan(d_a(fake_a.detach()), False))
-    opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
-    opt_d.step()
-    return {"g": loss_g.item(), "d": loss_d.item(), "cycle": loss_cycle.item()}
-
-
-def _pix2pix_step(nets: list[nn.Module], opt_g, opt_d, a: torch.Tensor, b: torch.Tensor,
-                  config: TranslateConfig) -> dict[str, float]:
-    g_ab, d = nets
-    fake = g_ab(a)
-    loss_d = (F.softplus(-d(torch.cat([a, b], dim=1))).mean()
-              + F.softplus(d(torch.cat([a, fake.detach()], dim=1))).mean())
-    opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
-    opt_d.step()
-    l1 = F.l1_loss(fake, b)
-    loss_g = F.softplus(-d(torch.cat([a, fake], dim=1))).mean() + config.l1_weight * l1
-    opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
-    opt_g.step()
-    return {"g": loss_g.item(), "d": loss_d.item(), "l1": l1.item()}
-
-
 def load_translator(run_dir: str | Path, device: str = "auto") -> tuple[Translator, dict]:
     """The translator of a run directory (eval mode) and its metadata (domains, shape)."""
-    state = load_run_state(run_dir, CHECKPOINT, "gankit translate train")
+    state = load_run_weights(run_dir, "translator")
     config = TranslateConfig(**state["config"])
     meta = state["meta"]
     model = Translator(config.method, tuple(meta["image_shape"]), config.width, config.blocks)
-    model.load_state_dict(state["weights"])
-    return model.to(select_device(device)).eval(), {**meta, "config": config.to_dict()}
+    model.load_state_dict(state["weights"]["translator"])
+    return (model.to(select_device(device)).eval(),
+            {**meta, "steps": state["step"], "config": config.to_dict()})

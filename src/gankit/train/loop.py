@@ -1,0 +1,153 @@
+"""The one training loop every gankit method runs on.
+
+A method supplies its update (`train_step() -> scalars`, which draws its own batch) and a way to
+checkpoint itself; the loop owns the rest: the step and minutes budget, the progress bar,
+interval means of the scalars to metrics.jsonl and TensorBoard, the divergence guard,
+checkpoints every so many steps and at the end, Ctrl-C at a whole step, and, under
+torchrun, stopping every rank at the same step.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from tqdm import tqdm
+
+from gankit.distributed import Dist, any_rank, mean_over_ranks
+from gankit.errors import DivergenceError
+from gankit.train.logging import MetricsLog
+
+
+class Method(Protocol):
+    """What a method hands the loop. `step` counts finished updates; the loop advances it."""
+
+    step: int
+
+    def train_step(self) -> dict[str, torch.Tensor]: ...
+
+    def save_checkpoint(self) -> Path | None: ...
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long to train and how often to log and checkpoint (`None`: only at the end)."""
+
+    steps: int
+    minutes: float | None = None
+    log_every: int = 100
+    checkpoint_every: int | None = None
+
+    def time_share(self, elapsed: float) -> float:
+        """The share of the minutes budget that `elapsed` seconds used (0 without one)."""
+        return 0.0 if self.minutes is None else elapsed / (60 * self.minutes)
+
+
+@dataclass(frozen=True)
+class LoopResult:
+    steps: int  # the method's step at the end
+    done: int  # updates this call made
+    seconds: float
+    stopped_by: str  # "steps", "minutes" or "interrupt"
+
+
+def run_loop(method: Method, budget: Budget, where: Dist, device: torch.device, *,
+             log: MetricsLog | None = None, images_per_step: int = 0,
+             progress: bool = True, desc: str | None = None, checkpoint: Path | None = None,
+             hint: str = "try a lower learning rate",
+             before_step: Callable[[float], None] | None = None,
+             after_step: Callable[[], None] | None = None) -> LoopResult:
+    """Run `method` until `budget`. `before_step(elapsed seconds)` and `after_step()` are the
+    method's hooks (learning-rate schedules, sample grids); `checkpoint` and `hint` complete
+    the divergence message."""
+    bar = tqdm(total=budget.steps, initial=method.step, desc=desc, unit="step",
+               disable=not (progress and where.is_main), dynamic_ncols=True)
+    start, start_step = time.monotonic(), method.step
+    sums: dict[str, torch.Tensor] = {}
+    interval_start, interval_step = start, method.step
+    stopped_by = "steps"
+
+    def means() -> dict[str, float]:
+        """Per-step means of the summed scalars, over ranks: the global batch's."""
+        n = max(method.step - interval_step, 1)
+        return {k: float(v) / n for k, v in mean_over_ranks(sums, where).items()}
+
+    def check(scalars: dict[str, float]) -> None:
+        bad = {k: v for k, v in scalars.items() if not math.isfinite(v)}
+        if bad:
+            kept = (f"the last good checkpoint is {checkpoint}"
+                    if checkpoint is not None and checkpoint.is_file()
+                    else "no checkpoint was written yet")
+            values = ", ".join(f"{k}={v}" for k, v in bad.items())
+            raise DivergenceError(f"training diverged by step {method.step} ({values}); "
+                                  f"{kept}; {hint}")
+
+    try:
+        with deferred_interrupt() as interrupted:
+            while method.step < budget.steps:
+                if before_step is not None:
+                    before_step(time.monotonic() - start)
+                for name, value in method.train_step().items():
+                    sums[name] = sums.get(name, 0) + value
+                method.step += 1
+                if method.step % budget.log_every == 0 or method.step == budget.steps:
+                    now = time.monotonic()
+                    scalars = means()
+                    check(scalars)
+                    if images_per_step:
+                        scalars["images_per_s"] = ((method.step - interval_step)
+                                                   * images_per_step
+                                                   / max(now - interval_start, 1e-9))
+                    if log is not None:
+                        log.write(method.step, scalars)
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in scalars.items()})
+                    sums, interval_start, interval_step = {}, now, method.step
+                bar.update(1)
+                if after_step is not None:
+                    after_step()
+                if budget.checkpoint_every and method.step % budget.checkpoint_every == 0:
+                    check(means())
+                    method.save_checkpoint()
+                # Every rank must stop at the same step, whichever noticed the reason.
+                out_of_time = budget.time_share(time.monotonic() - start) > 1
+                if any_rank(interrupted.is_set() or out_of_time, where, device):
+                    stopped_by = "minutes" if out_of_time else "interrupt"
+                    break
+            check(means())
+            method.save_checkpoint()
+    finally:
+        bar.close()
+        if log is not None:
+            log.close()
+    return LoopResult(method.step, method.step - start_step, time.monotonic() - start,
+                      stopped_by)
+
+
+@contextmanager
+def deferred_interrupt() -> Iterator[threading.Event]:
+    """Turn the first Ctrl-C into a flag the loop checks between steps, so the checkpoint it
+    then writes is a whole step; a second Ctrl-C interrupts at once (the checkpoint on disk
+    stays intact, since it is replaced atomically)."""
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if flag.is_set():
+            raise KeyboardInterrupt
+        flag.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -1,0 +1,137 @@
+"""A method trained into a run directory on the one loop.
+
+The run's weights file is its checkpoint too: {kind, step, config, meta, weights, training}
+(training: optimisers, random streams, batches drawn). Loaders read only what they need of it.
+Training again into a directory whose run stopped early (Ctrl-C, --minutes, a crash after a
+checkpoint) continues it exactly; a finished run, another kind or other settings are refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from gankit.distributed import Dist
+from gankit.errors import GankitError
+from gankit.io import load_state, save_state
+from gankit.runs import RUN_KINDS, check_free_for, write_manifest
+from gankit.train.logging import MetricsLog
+from gankit.train.loop import Budget, LoopResult, run_loop
+
+# Settings a continued run may change: how long it trains and where.
+RESUMABLE = ("steps", "device")
+
+
+class RunMethod(Protocol):
+    """A method's modules, optimisers and random streams, and its update."""
+
+    step: int
+
+    def train_step(self) -> dict[str, torch.Tensor]: ...
+
+    def weights(self) -> dict[str, Any]: ...
+
+    def training_state(self) -> dict[str, Any]: ...
+
+    def load(self, weights: dict[str, Any], training: dict[str, Any]) -> None: ...
+
+
+class _Checkpointed:
+    """The loop's view of a method: its updates, and checkpoints into the run's weights file
+    (rank 0 writes, atomically)."""
+
+    def __init__(self, method: RunMethod, path: Path, kind: str, config: dict[str, Any],
+                 meta: dict[str, Any], where: Dist) -> None:
+        self.method, self.path, self.kind = method, path, kind
+        self.config, self.meta, self.where = config, meta, where
+        self._saved: int | None = None
+
+    @property
+    def step(self) -> int:
+        return self.method.step
+
+    @step.setter
+    def step(self, value: int) -> None:
+        self.method.step = value
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        return self.method.train_step()
+
+    def save_checkpoint(self) -> Path:
+        if self.where.is_main and self._saved != self.step:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            save_state(self.path, {
+                "kind": self.kind, "step": self.step, "config": self.config, "meta": self.meta,
+                "weights": self.method.weights(),
+                "training": {**self.method.training_state(), "torch_rng": torch.get_rng_state()}})
+            write_manifest(self.path.parent, self.kind)
+            self._saved = self.step
+        return self.path
+
+
+def train_run(method: RunMethod, kind: str, out: str | Path, config: dict[str, Any],
+              meta: dict[str, Any], where: Dist, device: torch.device, *, steps: int,
+              images_per_step: int = 0, log_every: int = 100, checkpoint_every: int = 500,
+              progress: bool = True, tensorboard: bool = True,
+              hint: str = "try a lower --lr") -> LoopResult:
+    """Train `method` (freshly built from `config`) for `steps` updates into OUT, or continue
+    the unfinished run OUT holds; OUT/metrics.jsonl gets the interval means of its scalars."""
+    out = Path(out)
+    path = out / RUN_KINDS.get(kind).weights
+    check_free_for(out, kind)
+    if path.is_file():
+        _resume(method, path, kind, config, steps)
+    run = _Checkpointed(method, path, kind, config, meta, where)
+    log = None
+    if where.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        log = MetricsLog(out / "metrics.jsonl", out / "tensorboard" if tensorboard else None,
+                         resume_step=method.step)
+    result = run_loop(run, Budget(steps, None, log_every, checkpoint_every), where, device,
+                      log=log, images_per_step=images_per_step, progress=progress, desc=kind,
+                      checkpoint=path, hint=hint)
+    if result.steps < steps:  # Ctrl-C
+        raise GankitError(f"stopped at step {result.steps} of {steps}; {path} holds it: train "
+                          f"again with the same settings and --out {out} to continue")
+    return result
+
+
+def _resume(method: RunMethod, path: Path, kind: str, config: dict[str, Any],
+            steps: int) -> None:
+    state = load_state(path)
+    out = path.parent
+    if state.get("kind") != kind:
+        raise GankitError(f"{path} is not a {kind} run's checkpoint; choose another --out")
+    changed = sorted(k for k in config if k not in RESUMABLE
+                     and state["config"].get(k) != config[k])
+    if changed:
+        raise GankitError(f"{out} holds a {kind} run with other settings "
+                          f"({', '.join(changed)}); continue it with the same ones or choose "
+                          "another --out")
+    if state["step"] >= steps:
+        raise GankitError(f"{out} already holds a finished {kind} run ({state['step']} steps); "
+                          "choose another --out, or pass more --steps to continue it")
+    method.load(state["weights"], state["training"])
+    torch.set_rng_state(state["training"]["torch_rng"])
+    method.step = int(state["step"])
+
+
+def load_run_weights(run_dir: str | Path, kind: str) -> dict[str, Any]:
+    """{step, config, meta, weights} of a run of `kind`; its training state is not read."""
+    path = Path(run_dir) / RUN_KINDS.get(kind).weights
+    if not path.is_file():
+        raise GankitError(f"{run_dir} has no {path.name}; train one with "
+                          f"{RUN_KINDS.get(kind).made_by}")
+    state = load_state(path, parts=("kind", "step", "config", "meta", "weights"))
+    if state.get("kind") != kind:
+        raise GankitError(f"{path} is not a {kind} run's weights; retrain it with "
+                          f"{RUN_KINDS.get(kind).made_by}")
+    return state
+
+
+def steps_done(run_dir: str | Path, kind: str) -> int:
+    """How many updates the run of `kind` in `run_dir` has made (0: none yet)."""
+    path = Path(run_dir) / RUN_KINDS.get(kind).weights
+    return int(load_state(path, parts=("step",))["step"]) if path.is_file() else 0

@@ -1,0 +1,128 @@
+"""The one loop and the one run format: every method stops at a whole step on Ctrl-C, resumes
+bit-exactly, and loads from its run directory through `gankit.runs.load_run`."""
+
+import json
+import os
+import signal
+
+import pytest
+import torch
+
+from gankit.adversarial.advgan import AdvGANConfig, AdvGANMethod, train_advgan
+from gankit.data import load_dataset
+from gankit.errors import GankitError
+from gankit.inpaint.cgan import CompletionConfig, CompletionMethod, train_completion
+from gankit.recognize import ClassifierConfig, train_classifier
+from gankit.recognize.model import SmallCNN
+from gankit.recognize.train import ClassifierMethod
+from gankit.runs import load_run, run_kind
+from gankit.translate import TranslateConfig, train_translator
+from gankit.translate.translator import TranslatorMethod
+
+from state_compare import assert_same_state
+
+STEPS = 5
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits", "train")
+
+
+def _victim(digits):
+    torch.manual_seed(0)
+    return SmallCNN(digits.image_shape, digits.num_classes, 4).eval()
+
+
+# name -> (the method's class, train(out, steps), the weights entry that the loader returns)
+def _trainers(digits):
+    return {
+        "completion": (CompletionMethod, lambda out, steps: train_completion(
+            CompletionConfig(data="digits", steps=steps, batch_size=8, width=4, device="cpu"),
+            out, data=digits, progress=False)),
+        "translator": (TranslatorMethod, lambda out, steps: train_translator(
+            TranslateConfig(a="digits", b="digits@inverted", steps=steps, batch_size=8,
+                            width=4, blocks=1, device="cpu"), out, progress=False)),
+        "advgan": (AdvGANMethod, lambda out, steps: train_advgan(
+            _victim(digits), digits, AdvGANConfig(steps=steps, batch_size=8, width=4, blocks=1,
+                                                  device="cpu"), out, progress=False)),
+    }
+
+
+def _interrupt_at_third_step(monkeypatch, cls):
+    original = cls.train_step
+
+    def step_then_interrupt(self):
+        out = original(self)
+        if self.step == 2:  # the third update is under way
+            os.kill(os.getpid(), signal.SIGINT)
+        return out
+
+    monkeypatch.setattr(cls, "train_step", step_then_interrupt)
+
+
+def _weights(path):
+    from gankit.io import load_state
+
+    return load_state(path, parts=("step", "weights", "training"))
+
+
+@pytest.mark.parametrize("kind", ["completion", "translator", "advgan"])
+def test_each_method_resumes_bit_exactly_after_ctrl_c(tmp_path, monkeypatch, digits, kind):
+    cls, train = _trainers(digits)[kind]
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    train(straight, STEPS)
+    with monkeypatch.context() as patch:
+        _interrupt_at_third_step(patch, cls)
+        with pytest.raises(GankitError, match="stopped at step 3 of 5.* to continue"):
+            train(split, STEPS)
+    weights_file = {"completion": "completion.safetensors", "translator":
+                    "translator.safetensors", "advgan": "advgan.safetensors"}[kind]
+    assert _weights(split / weights_file)["step"] == 3
+    train(split, STEPS)  # the same command again continues the run
+    assert_same_state(_weights(straight / weights_file), _weights(split / weights_file))
+    rows = [json.loads(line)["step"] for line in (split / "metrics.jsonl").open()]
+    assert rows == [STEPS]  # one interval: the interrupted one's rows were never past step 3
+
+    assert run_kind(split) == kind
+    loaded_kind, loaded = load_run(split, "cpu")
+    assert loaded_kind == kind and loaded is not None
+    with pytest.raises(GankitError, match=f"already holds a finished {kind} run"):
+        train(split, STEPS)
+
+
+def test_a_continued_run_must_keep_its_settings(tmp_path, digits):
+    config = CompletionConfig(data="digits", steps=2, batch_size=8, width=4, device="cpu")
+    train_completion(config, tmp_path, data=digits, progress=False)
+    other = CompletionConfig(data="digits", steps=4, batch_size=8, width=8, device="cpu")
+    with pytest.raises(GankitError, match=r"other settings \(width\)"):
+        train_completion(other, tmp_path, data=digits, progress=False)
+    with pytest.raises(GankitError, match="already holds a completion run; choose another --out"):
+        train_translator(TranslateConfig(a="digits", b="digits@inverted", steps=2, width=4,
+                                         blocks=1, batch_size=8), tmp_path, progress=False)
+
+
+def test_the_recogniser_resumes_bit_exactly_after_ctrl_c(tmp_path, monkeypatch, digits):
+    config = ClassifierConfig(steps=STEPS, batch_size=16, width=4, augment="strong")
+    straight = train_classifier(digits, config, device="cpu")
+    checkpoint = tmp_path / "training.safetensors"
+    with monkeypatch.context() as patch:
+        _interrupt_at_third_step(patch, ClassifierMethod)
+        with pytest.raises(GankitError, match="stopped at update 3 of 5.*run the same command"):
+            train_classifier(digits, config, device="cpu", checkpoint=checkpoint)
+    resumed = train_classifier(digits, config, device="cpu", checkpoint=checkpoint)
+    assert_same_state(straight.state_dict(), resumed.state_dict())
+    with pytest.raises(GankitError, match="other settings"):
+        train_classifier(digits, ClassifierConfig(steps=STEPS, width=8), device="cpu",
+                         checkpoint=checkpoint)
+
+
+def test_unknown_and_missing_run_kinds_get_one_clear_line(tmp_path):
+    with pytest.raises(GankitError, match="not a gankit run directory .*no run.json"):
+        run_kind(tmp_path)
+    (tmp_path / "run.json").write_text(json.dumps({"kind": "diffusion", "format": 1}))
+    with pytest.raises(GankitError, match="kind 'diffusion', which this gankit does not know"):
+        load_run(tmp_path)
+    (tmp_path / "run.json").write_text("{")
+    with pytest.raises(GankitError, match="damaged"):
+        run_kind(tmp_path)
