@@ -10,14 +10,17 @@ from typing import Any
 
 import torch
 
+from gankit.adversarial.advgan import AdvGANConfig
 from gankit.data import DATASETS, load_dataset
 from gankit.errors import GankitError
 from gankit.experiments.augmentation import AugmentConfig, run_experiment
 from gankit.experiments.verdict import markdown_table
 from gankit.imaging import save_grid
+from gankit.inpaint.cgan import CompletionConfig
 from gankit.losses import LOSSES
 from gankit.metrics import DEFAULT_METRICS, METRICS, compare_scores, evaluate_run, read_scores
 from gankit.models import MODELS
+from gankit.options import add_flags, from_args
 from gankit.recognize import (
     AUGMENTATIONS,
     FLIPS,
@@ -29,25 +32,11 @@ from gankit.recognize import (
 from gankit.registry import Registry
 from gankit.sampling import interpolate, resolve_class, sample
 from gankit.train import RECIPES, GANTrainer, TrainSummary, load_generator, make_config
-from gankit.train.config import FIELDS, field_type
+from gankit.train.config import FIELDS, TrainConfig
 from gankit.train.rundir import RunDir
+from gankit.translate.translator import TranslateConfig
 
 DEMO_MINUTES = 5.0
-
-
-def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per TrainConfig field; unset flags stay out of the overrides."""
-    group = parser.add_argument_group("training options (override the recipe and --config)")
-    for name, f in FIELDS.items():
-        flag = "--" + name.replace("_", "-")
-        kind = field_type(name)
-        help_text = f.metadata["help"] + ("" if f.default is None else f" (default: {f.default})")
-        if kind is bool:
-            group.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction,
-                               default=argparse.SUPPRESS, help=help_text)
-        else:
-            group.add_argument(flag, dest=name, type=kind, default=argparse.SUPPRESS,
-                               metavar=name.upper(), help=help_text)
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -202,11 +191,9 @@ def cmd_inpaint(args: argparse.Namespace) -> None:
 
 
 def cmd_inpaint_train(args: argparse.Namespace) -> None:
-    from gankit.inpaint.cgan import CompletionConfig, train_completion
+    from gankit.inpaint.cgan import train_completion
 
-    config = CompletionConfig(data=args.data, data_root=args.data_root, width=args.width,
-                              steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                              adv_weight=args.adv_weight, seed=args.seed, device=args.device)
+    config = from_args(CompletionConfig, args)
     out = Path(args.out) if args.out else Path("runs") / (
         f"inpaint-{args.data.split(':')[0]}-{time.strftime('%Y%m%d-%H%M%S')}")
     train_completion(config, out, progress=not args.no_progress)
@@ -254,15 +241,13 @@ def cmd_attack(args: argparse.Namespace) -> None:
 
 
 def cmd_attack_train_advgan(args: argparse.Namespace) -> None:
-    from gankit.adversarial import AdvGANConfig, train_advgan
+    from gankit.adversarial import train_advgan
     from gankit.data import load_dataset
     from gankit.recognize import load_recogniser_run
 
     stored = load_recogniser_run(args.classifier_run, args.device)
     data = load_dataset(stored.info["data"], "train", root=stored.info.get("data_root"))
-    config = AdvGANConfig(eps=args.eps, norm=args.norm, target=_target(args, stored.classes),
-                          steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                          seed=args.seed, device=args.device)
+    config = from_args(AdvGANConfig, args, target=_target(args, stored.classes))
     out = Path(args.out) if args.out else Path(args.classifier_run) / "advgan" / (
         "untargeted" if config.target is None else f"target{config.target}")
     train_advgan(stored.model, data, config, out, progress=not args.no_progress,
@@ -318,13 +303,9 @@ def cmd_defend(args: argparse.Namespace) -> None:
 
 
 def cmd_translate_train(args: argparse.Namespace) -> None:
-    from gankit.translate import TranslateConfig, train_translator
+    from gankit.translate import train_translator
 
-    config = TranslateConfig(a=args.a, b=args.b, method=args.method, data_root=args.data_root,
-                             image_size=args.image_size, steps=args.steps,
-                             batch_size=args.batch_size, lr=args.lr, width=args.width,
-                             identity_weight=args.identity_weight, seed=args.seed,
-                             device=args.device)
+    config = from_args(TranslateConfig, args)
     out = Path(args.out) if args.out else Path("runs") / (
         f"translate-{args.method}-{time.strftime('%Y%m%d-%H%M%S')}")
     train_translator(config, out, progress=not args.no_progress)
@@ -388,7 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="run directory to create (default: runs/RECIPE-DATA-TIME)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue this run exactly")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _add_config_flags(train)
+    add_flags(train, TrainConfig, suppress=True,
+              title="training options (override the recipe and --config)")
     train.set_defaults(func=cmd_train)
 
     demo = sub.add_parser("demo", help="train the default recipe on Fashion-MNIST for 5 minutes")
@@ -535,17 +517,9 @@ def build_parser() -> argparse.ArgumentParser:
     # `gankit inpaint train ...` is routed here by main(), since `inpaint` takes a RUN_DIR.
     itr = sub.add_parser("inpaint-train", help="train the completion GAN "
                                                "(also spelt: gankit inpaint train)")
-    itr.add_argument("--data", default="fashion-mnist")
-    itr.add_argument("--data-root")
-    itr.add_argument("--width", type=int, default=32)
-    itr.add_argument("--steps", type=int, default=3000)
-    itr.add_argument("--batch-size", type=int, default=64)
-    itr.add_argument("--lr", type=float, default=2e-4)
-    itr.add_argument("--adv-weight", type=float, default=0.01,
-                     help="weight of the adversarial loss (0 = reconstruction only)")
-    itr.add_argument("--seed", type=int, default=0)
-    itr.add_argument("--out", help="run directory (default: runs/inpaint-DATA-TIME)")
-    itr.add_argument("--device", default="auto")
+    add_flags(itr, CompletionConfig)
+    itr.add_argument("--out", help="run directory (default: runs/inpaint-DATA-TIME); a run "
+                     "that stopped early there continues")
     itr.add_argument("--no-progress", action="store_true")
     itr.set_defaults(func=cmd_inpaint_train)
 
@@ -575,14 +549,10 @@ def build_parser() -> argparse.ArgumentParser:
     adv = sub.add_parser("attack-train-advgan", help="train an AdvGAN against a recogniser "
                                                      "(also spelt: gankit attack train-advgan)")
     adv.add_argument("classifier_run", metavar="CLASSIFIER_RUN")
-    budget_flags(adv)
+    add_flags(adv, AdvGANConfig, skip=("target",))
     adv.add_argument("--targeted", metavar="CLASS", help="train for this target class")
-    adv.add_argument("--steps", type=int, default=2000)
-    adv.add_argument("--batch-size", type=int, default=128)
-    adv.add_argument("--lr", type=float, default=1e-3)
-    adv.add_argument("--seed", type=int, default=0)
-    adv.add_argument("--out", help="run directory (default: CLASSIFIER_RUN/advgan/GOAL)")
-    adv.add_argument("--device", default="auto")
+    adv.add_argument("--out", help="run directory (default: CLASSIFIER_RUN/advgan/GOAL); a "
+                     "run that stopped early there continues")
     adv.add_argument("--no-progress", action="store_true")
     adv.set_defaults(func=cmd_attack_train_advgan)
 
@@ -618,22 +588,9 @@ def build_parser() -> argparse.ArgumentParser:
     trn = sub.add_parser("translate", help="image-to-image translation between domains")
     trn_sub = trn.add_subparsers(dest="translate_command", required=True, metavar="ACTION")
     ttr = trn_sub.add_parser("train", help="train a CycleGAN (unpaired) or pix2pix (paired)")
-    ttr.add_argument("--a", default="fashion-mnist",
-                     help="domain A: DATASET[@TRANSFORM[+TRANSFORM]] (transforms: "
-                          "low-light, inverted, blur, thick)")
-    ttr.add_argument("--b", default="fashion-mnist@low-light", help="domain B, same syntax")
-    ttr.add_argument("--method", default="cyclegan", help="cyclegan or pix2pix")
-    ttr.add_argument("--data-root")
-    ttr.add_argument("--image-size", type=int, help="resize both domains to N x N")
-    ttr.add_argument("--steps", type=int, default=4000)
-    ttr.add_argument("--batch-size", type=int, default=32)
-    ttr.add_argument("--lr", type=float, default=2e-4)
-    ttr.add_argument("--width", type=int, default=16)
-    ttr.add_argument("--identity-weight", type=float, default=0.5,
-                     help="CycleGAN identity loss, times the cycle weight (0 = off)")
-    ttr.add_argument("--seed", type=int, default=0)
-    ttr.add_argument("--out", help="run directory (default: runs/translate-METHOD-TIME)")
-    ttr.add_argument("--device", default="auto")
+    add_flags(ttr, TranslateConfig)
+    ttr.add_argument("--out", help="run directory (default: runs/translate-METHOD-TIME); a "
+                     "run that stopped early there continues")
     ttr.add_argument("--no-progress", action="store_true")
     ttr.set_defaults(func=cmd_translate_train)
     tap = trn_sub.add_parser("apply", help="translate images with a trained run")

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 import yaml
 from torch import nn
 
-from gankit.adversarial.attacks import SCALE, Budget
+from gankit.adversarial.attacks import NORMS, SCALE, Budget
 from gankit.data import ImageDataset
 from gankit.device import select_device
 from gankit.distributed import Dist, init_distributed, wrap
@@ -35,27 +35,31 @@ from gankit.io import atomic_write
 from gankit.losses import LOSSES
 from gankit.models.dcgan import DCGANDiscriminator
 from gankit.models.image2image import ResNetTranslator
+from gankit.options import option
 from gankit.train.batches import BatchStream
 from gankit.train.method_run import load_run_weights, train_run
 
 
 @dataclass(frozen=True)
 class AdvGANConfig:
-    eps: float = 0.1  # on the [0, 1] pixel scale
-    norm: str = "linf"
-    target: int | None = None  # None = untargeted
-    steps: int = 2000
-    batch_size: int = 128
-    lr: float = 1e-3
-    width: int = 16
-    blocks: int = 4
-    adv_weight: float = 10.0
-    gan_weight: float = 1.0
-    hinge_weight: float = 1.0
-    hinge_bound: float = 2.0  # c of the hinge, L2 on the [0, 1] scale (the L-inf ball's is 2.8)
-    confidence: float = 2.0  # logit margin the adversarial loss asks for (kappa of C&W)
-    seed: int = 0
-    device: str = "auto"
+    eps: float = option("perturbation budget on the [0, 1] pixel scale", 0.1)
+    norm: str = option("norm of the budget", "linf", choices=NORMS)
+    target: int | None = option("target class index (default: untargeted)")
+    steps: int = option("updates to train for", 2000)
+    minutes: float | None = option("stop after this much wall-clock training time")
+    log_every: int = option("updates per row of metrics.jsonl (interval means)", 100)
+    batch_size: int = option("images per batch", 128)
+    lr: float = option("Adam learning rate of both networks", 1e-3)
+    width: int = option("base channels of the perturbation generator", 16)
+    blocks: int = option("residual blocks of the perturbation generator", 4)
+    adv_weight: float = option("weight of the C&W margin loss", 10.0)
+    gan_weight: float = option("weight of the least-squares GAN loss", 1.0)
+    hinge_weight: float = option("weight of the perturbation-size hinge", 1.0)
+    hinge_bound: float = option("L2 size (on the [0, 1] scale) the hinge allows; the L-inf "
+                                "ball's corner is 2.8 at eps 0.1", 2.0)
+    confidence: float = option("logit margin the margin loss asks for (kappa of C&W)", 2.0)
+    seed: int = option("seed of the weights and batches", 0)
+    device: str = option("auto, cpu, cuda or cuda:N", "auto")
 
     @property
     def budget(self) -> Budget:
@@ -174,8 +178,9 @@ def train_advgan(classifier: nn.Module, data: ImageDataset, config: AdvGANConfig
     meta = {"image_shape": list(data.image_shape), "classes": list(data.classes),
             "source": source or {}}
     result = train_run(method, "advgan", out, config.to_dict(), meta, where, device,
-                       steps=config.steps, images_per_step=config.batch_size,
-                       progress=progress, hint="try a lower --lr")
+                       steps=config.steps, minutes=config.minutes, log_every=config.log_every,
+                       images_per_step=config.batch_size, progress=progress,
+                       hint="try a lower --lr")
     attack = method.attack.eval()
     if not where.is_main:
         return attack

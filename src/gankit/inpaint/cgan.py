@@ -27,6 +27,7 @@ from gankit.inpaint.masks import MASK_KINDS, make_masks
 from gankit.io import atomic_write
 from gankit.losses import LOSSES
 from gankit.models.image2image import PatchDiscriminator, UNet
+from gankit.options import option
 from gankit.train.batches import BatchStream
 from gankit.train.method_run import load_run_weights, train_run
 
@@ -45,15 +46,18 @@ class CompletionUNet(UNet):
 
 @dataclass(frozen=True)
 class CompletionConfig:
-    data: str = "fashion-mnist"
-    data_root: str | None = None
-    width: int = 32
-    steps: int = 3000
-    batch_size: int = 64
-    lr: float = 2e-4
-    adv_weight: float = 0.01  # 0 = reconstruction only (the ablation)
-    seed: int = 0
-    device: str = "auto"
+    data: str = option("dataset to learn from (gankit data lists them)", "fashion-mnist")
+    data_root: str | None = option("where the dataset lives (default: its standard place)")
+    width: int = option("base channels of the U-Net and the discriminator", 32)
+    steps: int = option("updates to train for", 3000)
+    minutes: float | None = option("stop after this much wall-clock training time")
+    log_every: int = option("updates per row of metrics.jsonl (interval means)", 100)
+    batch_size: int = option("images per batch", 64)
+    lr: float = option("Adam learning rate of both networks", 2e-4)
+    adv_weight: float = option("weight of the adversarial loss (0 = reconstruction only, "
+                               "the ablation)", 0.01)
+    seed: int = option("seed of the weights, batches and masks", 0)
+    device: str = option("auto, cpu, cuda or cuda:N", "auto")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -142,8 +146,9 @@ def train_completion(config: CompletionConfig, out: str | Path, *,
     method = CompletionMethod(config, data, where, device)
     meta = {"image_shape": list(data.image_shape)}
     result = train_run(method, "completion", out, config.to_dict(), meta, where, device,
-                       steps=config.steps, images_per_step=config.batch_size,
-                       progress=progress, hint="try a lower --lr or --adv-weight")
+                       steps=config.steps, minutes=config.minutes, log_every=config.log_every,
+                       images_per_step=config.batch_size, progress=progress,
+                       hint="try a lower --lr or --adv-weight")
     if not where.is_main:
         return out
     atomic_write(out / "config.yaml", yaml.safe_dump(

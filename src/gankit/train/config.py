@@ -4,72 +4,67 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import types
-import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from gankit.errors import GankitError
+from gankit.options import option, scalar_type
 from gankit.registry import Registry
 from gankit.train.diffaugment import parse_policy
 from gankit.train.speed import SWITCHES
-
-
-def _opt(help_text: str, default: Any = None) -> Any:
-    return field(default=default, metadata={"help": help_text})
 
 
 @dataclass
 class TrainConfig:
     """Everything that defines a GAN training run. Saved as `config.yaml` in the run directory."""
 
-    recipe: str = _opt("named preset applied before the other options", "default")
+    recipe: str = option("named preset applied before the other options", "default")
     # data
-    data: str = _opt("dataset name (gankit datasets) or folder:PATH", "fashion-mnist")
-    data_root: str | None = _opt("folder holding the dataset files (searched first)")
-    image_size: int | None = _opt("resize images to N x N (default: the data's own size)")
-    per_class: int | None = _opt("train on N images of each class only (deterministic subset)")
+    data: str = option("dataset name (gankit datasets) or folder:PATH", "fashion-mnist")
+    data_root: str | None = option("folder holding the dataset files (searched first)")
+    image_size: int | None = option("resize images to N x N (default: the data's own size)")
+    per_class: int | None = option("train on N images of each class only (deterministic subset)")
     # model
-    model: str = _opt("architecture (gankit models)", "dcgan")
-    width: int | None = _opt("channels / hidden units (default: the architecture's)")
-    z_dim: int = _opt("latent dimensions", 100)
-    conditional: bool = _opt("condition G and D on class labels", False)
+    model: str = option("architecture (gankit models)", "dcgan")
+    width: int | None = option("channels / hidden units (default: the architecture's)")
+    z_dim: int = option("latent dimensions", 100)
+    conditional: bool = option("condition G and D on class labels", False)
     # objective
-    loss: str = _opt("GAN loss (gankit models lists them)", "hinge")
-    r1: float = _opt("R1 penalty weight gamma on real images (0 = off)", 0.0)
-    mode_seeking: float = _opt("mode-seeking weight lambda against within-class collapse "
+    loss: str = option("GAN loss (gankit models lists them)", "hinge")
+    r1: float = option("R1 penalty weight gamma on real images (0 = off)", 0.0)
+    mode_seeking: float = option("mode-seeking weight lambda against within-class collapse "
                                "(Mao et al. 2019; 0 = off)", 0.0)
-    diffaugment: str = _opt("DiffAugment transforms D sees on real and fake images, e.g. "
+    diffaugment: str = option("DiffAugment transforms D sees on real and fake images, e.g. "
                             "color,translation,cutout (empty = off)", "")
     # optimisation
-    steps: int = _opt("generator updates to train for", 10000)
-    epochs: float | None = _opt("train for this many passes over the data instead of --steps")
-    minutes: float | None = _opt("stop after this much wall-clock training time")
-    batch_size: int = _opt("images per batch", 64)
-    d_steps: int = _opt("discriminator updates per generator update", 1)
-    lr_g: float = _opt("generator Adam learning rate", 2e-4)
-    lr_d: float = _opt("discriminator Adam learning rate", 2e-4)
-    beta1: float = _opt("Adam beta1 for both networks", 0.5)
-    beta2: float = _opt("Adam beta2 for both networks", 0.999)
-    ema: float = _opt("generator EMA decay for sampling (0 = off)", 0.999)
-    lr_decay: float = _opt("last share of the budget (steps or minutes, whichever runs out "
+    steps: int = option("generator updates to train for", 10000)
+    epochs: float | None = option("train for this many passes over the data instead of --steps")
+    minutes: float | None = option("stop after this much wall-clock training time")
+    batch_size: int = option("images per batch", 64)
+    d_steps: int = option("discriminator updates per generator update", 1)
+    lr_g: float = option("generator Adam learning rate", 2e-4)
+    lr_d: float = option("discriminator Adam learning rate", 2e-4)
+    beta1: float = option("Adam beta1 for both networks", 0.5)
+    beta2: float = option("Adam beta2 for both networks", 0.999)
+    ema: float = option("generator EMA decay for sampling (0 = off)", 0.999)
+    lr_decay: float = option("last share of the budget (steps or minutes, whichever runs out "
                            "first) over which both learning rates fall linearly to 0 (0 = off)",
                            0.0)
     # bookkeeping
-    seed: int = _opt("random seed for data order, noise and initial weights", 0)
-    log_every: int = _opt("steps between logged scalars", 50)
-    sample_every: int = _opt("steps between sample grids", 500)
-    checkpoint_every: int = _opt("steps between checkpoints", 1000)
-    device: str = _opt("auto, cpu, cuda or cuda:N", "auto")
+    seed: int = option("random seed for data order, noise and initial weights", 0)
+    log_every: int = option("steps between logged scalars", 50)
+    sample_every: int = option("steps between sample grids", 500)
+    checkpoint_every: int = option("steps between checkpoints", 1000)
+    device: str = option("auto, cpu, cuda or cuda:N", "auto")
     # speed: auto = on for CUDA (amp: also on CPUs with AMX, speed.py); none changes what is
     # computed but amp
-    amp: str = _opt("bf16 autocast for forward passes: auto, on or off", "auto")
-    channels_last: str = _opt("NHWC memory order for conv nets: auto, on or off", "auto")
-    compile: bool = _opt("torch.compile the training networks", False)
-    pin_memory: str = _opt("page-locked dataset for faster GPU copies: auto, on or off",
+    amp: str = option("bf16 autocast for forward passes: auto, on or off", "auto")
+    channels_last: str = option("NHWC memory order for conv nets: auto, on or off", "auto")
+    compile: bool = option("torch.compile the training networks", False)
+    pin_memory: str = option("page-locked dataset for faster GPU copies: auto, on or off",
                            "auto")
 
     def total_steps(self, dataset_size: int) -> int:
@@ -102,21 +97,13 @@ RECIPES.add("sngan", {"model": "resnet", "loss": "hinge", "lr_g": 2e-4, "lr_d": 
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 
 
-def field_type(name: str) -> type:
-    """The scalar type of a config field (`int | None` -> int)."""
-    hint = typing.get_type_hints(TrainConfig)[name]
-    if isinstance(hint, types.UnionType):
-        return next(a for a in typing.get_args(hint) if a is not type(None))
-    return hint
-
-
 def _coerce(name: str, value: Any, source: str) -> Any:
     if name not in FIELDS:
         raise GankitError(f"unknown option {name!r} in {source}; valid options: "
                           f"{', '.join(FIELDS)}")
     if value is None:
         return None
-    kind = field_type(name)
+    kind = scalar_type(TrainConfig, name)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):

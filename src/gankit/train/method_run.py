@@ -21,7 +21,7 @@ from gankit.train.logging import MetricsLog
 from gankit.train.loop import Budget, LoopResult, run_loop
 
 # Settings a continued run may change: how long it trains and where.
-RESUMABLE = ("steps", "device")
+RESUMABLE = ("steps", "minutes", "log_every", "device")
 
 
 class RunMethod(Protocol):
@@ -73,10 +73,12 @@ class _Checkpointed:
 
 def train_run(method: RunMethod, kind: str, out: str | Path, config: dict[str, Any],
               meta: dict[str, Any], where: Dist, device: torch.device, *, steps: int,
-              images_per_step: int = 0, log_every: int = 100, checkpoint_every: int = 500,
+              minutes: float | None = None, images_per_step: int = 0, log_every: int = 100,
+              checkpoint_every: int = 500,
               progress: bool = True, tensorboard: bool = True,
               hint: str = "try a lower --lr") -> LoopResult:
-    """Train `method` (freshly built from `config`) for `steps` updates into OUT, or continue
+    """Train `method` (freshly built from `config`) for `steps` updates (or `minutes`) into
+    OUT, or continue
     the unfinished run OUT holds; OUT/metrics.jsonl gets the interval means of its scalars."""
     out = Path(out)
     path = out / RUN_KINDS.get(kind).weights
@@ -89,10 +91,10 @@ def train_run(method: RunMethod, kind: str, out: str | Path, config: dict[str, A
         out.mkdir(parents=True, exist_ok=True)
         log = MetricsLog(out / "metrics.jsonl", out / "tensorboard" if tensorboard else None,
                          resume_step=method.step)
-    result = run_loop(run, Budget(steps, None, log_every, checkpoint_every), where, device,
+    result = run_loop(run, Budget(steps, minutes, log_every, checkpoint_every), where, device,
                       log=log, images_per_step=images_per_step, progress=progress, desc=kind,
                       checkpoint=path, hint=hint)
-    if result.steps < steps:  # Ctrl-C
+    if result.stopped_by == "interrupt":
         raise GankitError(f"stopped at step {result.steps} of {steps}; {path} holds it: train "
                           f"again with the same settings and --out {out} to continue")
     return result

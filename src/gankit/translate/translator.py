@@ -31,6 +31,7 @@ from gankit.imaging import save_grid
 from gankit.io import atomic_write
 from gankit.losses import LOSSES
 from gankit.models.image2image import PatchDiscriminator, ResNetTranslator, UNet
+from gankit.options import option
 from gankit.registry import Registry
 from gankit.train.batches import BatchStream
 from gankit.train.method_run import load_run_weights, train_run
@@ -44,21 +45,25 @@ DIRECTIONS = ("a2b", "b2a")
 
 @dataclass(frozen=True)
 class TranslateConfig:
-    a: str = "fashion-mnist"
-    b: str = "fashion-mnist@low-light"
-    method: str = "cyclegan"
-    data_root: str | None = None
-    image_size: int | None = None
-    steps: int = 4000
-    batch_size: int = 32
-    lr: float = 2e-4
-    width: int = 16
-    blocks: int = 4
-    cycle_weight: float = 10.0
-    identity_weight: float = 0.5  # times cycle_weight (cyclegan)
-    l1_weight: float = 100.0  # pix2pix
-    seed: int = 0
-    device: str = "auto"
+    a: str = option("domain A: DATASET[@TRANSFORM[+TRANSFORM]] (transforms: low-light, "
+                    "inverted, blur, thick)", "fashion-mnist")
+    b: str = option("domain B, same syntax", "fashion-mnist@low-light")
+    method: str = option("translation method", "cyclegan", choices=METHODS)
+    data_root: str | None = option("where the datasets live (default: their standard place)")
+    image_size: int | None = option("resize both domains to N x N")
+    steps: int = option("updates to train for", 4000)
+    minutes: float | None = option("stop after this much wall-clock training time")
+    log_every: int = option("updates per row of metrics.jsonl (interval means)", 100)
+    batch_size: int = option("images per batch", 32)
+    lr: float = option("Adam learning rate of all networks", 2e-4)
+    width: int = option("base channels of the generators", 16)
+    blocks: int = option("residual blocks of the CycleGAN generators", 4)
+    cycle_weight: float = option("weight of the cycle-consistency L1 (cyclegan)", 10.0)
+    identity_weight: float = option("identity loss, times the cycle weight (cyclegan; 0 = off)",
+                                    0.5)
+    l1_weight: float = option("weight of the L1 to the true B (pix2pix)", 100.0)
+    seed: int = option("seed of the weights, batches and domain transforms", 0)
+    device: str = option("auto, cpu, cuda or cuda:N", "auto")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -204,8 +209,9 @@ def train_translator(config: TranslateConfig, out: str | Path, *,
     meta = {"image_shape": list(a.image_shape), "a": a.name, "b": b.name,
             "train_images": [len(a), len(b)]}
     result = train_run(method, "translator", out, config.to_dict(), meta, where, device,
-                       steps=config.steps, images_per_step=config.batch_size,
-                       progress=progress, hint="try a lower --lr")
+                       steps=config.steps, minutes=config.minutes, log_every=config.log_every,
+                       images_per_step=config.batch_size, progress=progress,
+                       hint="try a lower --lr")
     model = method.model.eval()
     if not where.is_main:
         return model
