@@ -126,3 +126,12 @@ def test_unknown_and_missing_run_kinds_get_one_clear_line(tmp_path):
     (tmp_path / "run.json").write_text("{")
     with pytest.raises(GankitError, match="damaged"):
         run_kind(tmp_path)
+
+
+def test_a_missing_optional_dependency_names_the_extra_that_installs_it():
+    from gankit.extras import require
+
+    assert require("json", "report").dumps([1]) == "[1]"
+    with pytest.raises(GankitError, match=r"comes with gankit's 'serve' extra: "
+                                          r"pip install 'gankit\[serve\]'"):
+        require("gankit_no_such_module", "serve")

@@ -15,6 +15,7 @@ from gankit.data import DATASETS, load_dataset
 from gankit.errors import GankitError
 from gankit.experiments.augmentation import AugmentConfig, run_experiment
 from gankit.experiments.verdict import markdown_table
+from gankit.extras import require
 from gankit.imaging import save_grid
 from gankit.inpaint.cgan import CompletionConfig
 from gankit.losses import LOSSES
@@ -269,37 +270,17 @@ def cmd_harden(args: argparse.Namespace) -> None:
 
 
 def cmd_defend(args: argparse.Namespace) -> None:
-    import json
-    from dataclasses import asdict
-
     from gankit.adversarial import AttackSpec, PGDConfig, Projection
-    from gankit.adversarial.defend import DEFENSES, evaluate_defense
-    from gankit.data import load_dataset
-    from gankit.io import atomic_write
-    from gankit.recognize import load_recogniser_run
+    from gankit.adversarial.defend import run_defense
 
-    DEFENSES.get(args.method)
-    stored = load_recogniser_run(args.classifier_run, args.device)
-    generator = load_generator(args.gan, device=args.device).generator
-    data = load_dataset(stored.info["data"], "test", root=stored.info.get("data_root"))
-    n = min(args.n, len(data))
-    spec = AttackSpec(_budget(args), None, PGDConfig(steps=args.steps))
-    projection = Projection(restarts=args.restarts, steps=args.projection_steps)
-    scores, shown = evaluate_defense(stored.model, generator, data.images[:n], data.labels[:n],
-                                     args.attack, spec, projection,
-                                     adaptive=not args.no_adaptive)
-    out = Path(args.out) if args.out else Path(args.classifier_run) / "defend" / args.method
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / "defense.json", json.dumps(
-        {"method": args.method, "attack": args.attack, "eps": args.eps, "norm": args.norm,
-         "n": n, "gan_run": args.gan, "projection": asdict(projection),
-         "pgd_steps": args.steps if args.attack == "pgd" else None, "accuracy": scores},
-        indent=2).encode())
-    save_grid(torch.cat([v[:8].cpu() for v in shown.values()]), out / "grid.png", nrow=8,
-              scale=2)
-    for case, accs in scores.items():
+    result = run_defense(
+        args.classifier_run, args.gan, args.out, method=args.method, attack=args.attack,
+        spec=AttackSpec(_budget(args), None, PGDConfig(steps=args.steps)),
+        projection=Projection(restarts=args.restarts, steps=args.projection_steps), n=args.n,
+        adaptive=not args.no_adaptive, device=args.device)
+    for case, accs in result.scores.items():
         print(f"  {case:<14} " + ", ".join(f"{k} {100 * v:.2f}%" for k, v in accs.items()))
-    print(f"wrote {out}/ (defense.json; grid.png rows: {', '.join(shown)})")
+    print(f"wrote {result.out}/ (defense.json; grid.png rows: {', '.join(result.shown)})")
 
 
 def cmd_translate_train(args: argparse.Namespace) -> None:
@@ -330,8 +311,9 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    import uvicorn
-
+    uvicorn = require("uvicorn", "serve")
+    require("fastapi", "serve")
+    require("multipart", "serve")  # python-multipart: FastAPI's form uploads
     from gankit.serve import create_app
 
     if not Path(args.runs).is_dir():

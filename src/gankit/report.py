@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jinja2 import Environment
 
 from gankit.errors import GankitError
+from gankit.extras import require
 from gankit.io import atomic_write
 from gankit.plots import curves_png
 from gankit.runs import MANIFEST
@@ -183,7 +183,8 @@ def run_report(run_dir: str | Path, scratch: Path) -> RunReport:
 
 
 def render(reports: list[RunReport]) -> str:
-    return Environment(autoescape=True).from_string(TEMPLATE).render(reports=reports)
+    jinja2 = require("jinja2", "report")
+    return jinja2.Environment(autoescape=True).from_string(TEMPLATE).render(reports=reports)
 
 
 def write_report(run_dirs: list[str | Path], out: str | Path | None = None) -> Path:

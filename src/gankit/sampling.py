@@ -8,7 +8,7 @@ from gankit.data import class_index, to_uint8
 from gankit.device import seeded_generator
 from gankit.errors import GankitError
 from gankit.models import Generator
-from gankit.train.rundir import TrainedGenerator, slerp
+from gankit.train.rundir import TrainedGenerator
 
 
 def resolve_class(trained: TrainedGenerator, name_or_index: str) -> int:
@@ -70,3 +70,15 @@ def generate(generator: Generator, n: int, *, seed: int = 0,
         if batch_labels is not None:
             labels.append(batch_labels)
     return torch.cat(images), (torch.cat(labels) if labels else None)
+
+
+def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between latents (White 2016, "Sampling Generative Networks").
+
+    z0, z1: (N, D); t: (T,) in [0, 1]. Returns (N, T, D).
+    """
+    a, b = z0.unsqueeze(1), z1.unsqueeze(1)
+    cos = torch.nn.functional.cosine_similarity(a, b, dim=-1).clamp(-1 + 1e-7, 1 - 1e-7)
+    omega = torch.acos(cos).unsqueeze(-1)
+    t = t.view(1, -1, 1)
+    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)

@@ -10,10 +10,17 @@ from gankit.adversarial.api import (
     run_attack,
 )
 from gankit.adversarial.attacks import NORMS, Budget, PGDConfig, fgsm, pgd
-from gankit.adversarial.defend import Projection, PurifiedClassifier, project
+from gankit.adversarial.defend import (
+    DefenseResult,
+    Projection,
+    PurifiedClassifier,
+    project,
+    run_defense,
+)
 from gankit.adversarial.harden import HARDENING, harden, make_adversary
 
 __all__ = ["ATTACKS", "HARDENING", "NORMS", "AdvGAN", "AdvGANConfig", "AttackReport",
-           "AttackSpec", "Budget", "PGDConfig", "Projection", "PurifiedClassifier",
+           "AttackSpec", "Budget", "DefenseResult", "PGDConfig", "Projection",
+           "PurifiedClassifier", "run_defense",
            "attack_images", "fgsm", "harden", "load_advgan", "make_adversary", "margin_loss",
            "measure_attack", "pgd", "project", "run_attack", "train_advgan"]

@@ -22,6 +22,7 @@ from gankit.errors import GankitError
 from gankit.io import atomic_write
 from gankit.plots import attack_grid_png
 from gankit.recognize import load_recogniser_run, predict_logits
+from gankit.recognize.train import logit_accuracy
 from gankit.registry import Registry
 
 
@@ -166,18 +167,14 @@ def measure_attack(model: nn.Module, data: ImageDataset, method: str,
     linf, l2 = delta.abs().amax(dim=1), delta.norm(dim=1)
     report = AttackReport(
         method=method, eps=spec.budget.eps, norm=spec.budget.norm, target=spec.target,
-        n=len(data), clean_accuracy=_accuracy(clean_logits, data.labels),
-        adversarial_accuracy=_accuracy(adv_logits, data.labels),
+        n=len(data), clean_accuracy=logit_accuracy(clean_logits, data.labels),
+        adversarial_accuracy=logit_accuracy(adv_logits, data.labels),
         success_rate=success_rate(clean_logits, adv_logits, data.labels, spec.target),
         linf_mean=linf.mean().item(), linf_max=linf.max().item(), l2_mean=l2.mean().item(),
         l2_max=l2.max().item(), seconds_per_image=seconds / max(len(data), 1),
         evaluations_per_image=ATTACKS.get(method).evaluations(spec),
         flops_per_image=attack_flops(model, data.images, data.labels, method, spec))
     return report, adversarial
-
-
-def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    return (logits.argmax(dim=1) == labels).float().mean().item()
 
 
 def run_attack(classifier_run: str | Path, method: str, out: str | Path, *,

@@ -14,7 +14,9 @@ non-adaptive (transfer) setting of the paper.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -23,6 +25,7 @@ from torch import nn
 from gankit.adversarial.api import AttackSpec, attack_images
 from gankit.latent_search import check_searchable, search_latents
 from gankit.models import Generator
+from gankit.recognize.train import logit_accuracy
 from gankit.registry import Registry
 
 
@@ -81,7 +84,7 @@ DEFENSES.add("gan-purify", PurifiedClassifier,
 
 def _accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     with torch.no_grad():
-        return (model(images).argmax(dim=1) == labels).float().mean().item()
+        return logit_accuracy(model(images), labels)
 
 
 def evaluate_defense(classifier: nn.Module, generator: Generator, images: torch.Tensor,
@@ -108,3 +111,42 @@ def evaluate_defense(classifier: nn.Module, generator: Generator, images: torch.
         scores["adaptive_bpda"] = {"defended": _accuracy(defended, through, labels)}
         shown["attacked_adaptive"] = through
     return scores, shown
+
+
+@dataclass(frozen=True)
+class DefenseResult:
+    scores: dict[str, Any]  # case -> {"undefended"/"defended": accuracy}
+    out: Path
+    shown: tuple[str, ...]  # the grid's rows
+
+
+def run_defense(classifier_run: str | Path, gan_run: str | Path, out: str | Path | None = None,
+                *, method: str = "gan-purify", attack: str = "pgd", spec: AttackSpec,
+                projection: Projection = Projection(), n: int = 100, adaptive: bool = True,
+                device: str = "auto") -> DefenseResult:
+    """Evaluate `method` guarding the recogniser of a classify run with the generator of
+    `gan_run` on the first `n` test images; writes OUT/defense.json and OUT/grid.png
+    (default OUT: CLASSIFIER_RUN/defend/METHOD)."""
+    from gankit.data import load_dataset
+    from gankit.imaging import save_grid
+    from gankit.io import atomic_write
+    from gankit.recognize import load_recogniser_run
+    from gankit.train import load_generator
+
+    DEFENSES.get(method)
+    stored = load_recogniser_run(classifier_run, device)
+    generator = load_generator(gan_run, device=device).generator
+    data = load_dataset(stored.info["data"], "test", root=stored.info.get("data_root"))
+    n = min(n, len(data))
+    scores, shown = evaluate_defense(stored.model, generator, data.images[:n], data.labels[:n],
+                                     attack, spec, projection, adaptive=adaptive)
+    out = Path(out) if out else Path(classifier_run) / "defend" / method
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / "defense.json", json.dumps(
+        {"method": method, "attack": attack, "eps": spec.budget.eps, "norm": spec.budget.norm,
+         "n": n, "gan_run": str(gan_run), "projection": asdict(projection),
+         "pgd_steps": spec.pgd.steps if attack == "pgd" else None, "accuracy": scores},
+        indent=2).encode())
+    save_grid(torch.cat([v[:8].cpu() for v in shown.values()]), out / "grid.png", nrow=8,
+              scale=2)
+    return DefenseResult(scores, out, tuple(shown))

@@ -38,10 +38,6 @@ class Generator(nn.Module):
             z = torch.cat([z, self.embed(labels)], dim=1)
         return self.body(z)
 
-    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        device = next(self.parameters()).device
-        return torch.randn(n, self.z_dim, generator=generator, device=device)
-
 
 class Discriminator(nn.Module):
     """Maps images (plus labels when conditional) to one real-vs-fake logit per image, shape (N,).

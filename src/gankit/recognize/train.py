@@ -117,8 +117,8 @@ def train_classifier(data: ImageDataset, config: ClassifierConfig = ClassifierCo
         if checkpoint is None:
             raise KeyboardInterrupt
         raise GankitError(f"stopped at update {result.steps} of {method.total_steps}; the "
-                          f"training state is in {checkpoint}: run the same command again to "
-                          "continue")
+                          f"training state is in {checkpoint}: train again with the same settings "
+                          "(and the same --out) to continue")
     return method.model.to(memory_format=torch.contiguous_format).eval()
 
 
@@ -232,5 +232,9 @@ def _batched(model: SmallCNN, images: torch.Tensor, batch_size: int, embed: bool
 
 
 def accuracy(model: SmallCNN, data: ImageDataset) -> float:
-    predictions = predict_logits(model, data.images).argmax(dim=1)
-    return (predictions == data.labels).float().mean().item()
+    return logit_accuracy(predict_logits(model, data.images), data.labels)
+
+
+def logit_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """The share of rows whose largest logit is their label's."""
+    return (logits.argmax(dim=1) == labels.to(logits.device)).float().mean().item()

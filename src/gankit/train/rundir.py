@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from gankit.device import select_device
 from gankit.errors import GankitError
 from gankit.io import load_state
@@ -102,14 +100,3 @@ def _load_run(run_dir: str | Path, ema: bool, device: str,
         p.requires_grad_(False)  # a fixed critic: gradients flow to its input only
     return trained, discriminator.to(target).eval()
 
-
-def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation between latents (White 2016, "Sampling Generative Networks").
-
-    z0, z1: (N, D); t: (T,) in [0, 1]. Returns (N, T, D).
-    """
-    a, b = z0.unsqueeze(1), z1.unsqueeze(1)
-    cos = torch.nn.functional.cosine_similarity(a, b, dim=-1).clamp(-1 + 1e-7, 1 - 1e-7)
-    omega = torch.acos(cos).unsqueeze(-1)
-    t = t.view(1, -1, 1)
-    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
