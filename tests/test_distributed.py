@@ -140,7 +140,10 @@ def _image_to_image_worker(rank: int, world: int, port: int, out: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
                       WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
+    from gankit.adversarial import AdvGANConfig, train_advgan
+    from gankit.data import load_dataset
     from gankit.inpaint.cgan import CompletionConfig, train_completion
+    from gankit.recognize.model import SmallCNN
     from gankit.translate import TranslateConfig, train_translator
 
     try:
@@ -152,17 +155,27 @@ def _image_to_image_worker(rank: int, world: int, port: int, out: str) -> None:
         torch.save(weights, f"{out}/translator-weights{rank}.pt")
         train_completion(CompletionConfig(data="digits", steps=3, batch_size=8, width=4,
                                           device="cpu"), f"{out}/completion", progress=False)
+        digits = load_dataset("digits", "train")
+        torch.manual_seed(0)
+        victim = SmallCNN(digits.image_shape, digits.num_classes, 4).eval()
+        attack = train_advgan(victim, digits, AdvGANConfig(steps=3, batch_size=8, width=4,
+                                                           blocks=1, device="cpu"),
+                              f"{out}/advgan", progress=False)
+        weights = torch.cat([p.detach().flatten() for p in attack.generator.parameters()])
+        torch.save(weights, f"{out}/advgan-weights{rank}.pt")
     finally:
         dist.destroy_process_group()
 
 
-def test_translation_and_completion_train_under_ddp(tmp_path):
+def test_translation_completion_and_advgan_train_under_ddp(tmp_path):
     mp.spawn(_image_to_image_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2)
-    w0 = torch.load(tmp_path / "translator-weights0.pt", weights_only=True)
-    w1 = torch.load(tmp_path / "translator-weights1.pt", weights_only=True)
-    assert torch.equal(w0, w1)
+    for name in ("translator", "advgan"):
+        w0 = torch.load(tmp_path / f"{name}-weights0.pt", weights_only=True)
+        w1 = torch.load(tmp_path / f"{name}-weights1.pt", weights_only=True)
+        assert torch.equal(w0, w1), name
     assert (tmp_path / "translate" / "translator.safetensors").is_file()
     assert (tmp_path / "completion" / "completion.safetensors").is_file()
+    assert (tmp_path / "advgan" / "advgan.safetensors").is_file()
 
 
 def test_resuming_a_checkpoint_of_another_architecture_is_refused(tmp_path):
