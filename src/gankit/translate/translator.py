@@ -69,10 +69,14 @@ class TranslateConfig:
         return dataclasses.asdict(self)
 
 
-def cycle_loss(g_ab: nn.Module, g_ba: nn.Module, a: torch.Tensor,
-               b: torch.Tensor) -> torch.Tensor:
-    """L1 between each image and its round trip through the other domain."""
-    return F.l1_loss(g_ba(g_ab(a)), a) + F.l1_loss(g_ab(g_ba(b)), b)
+def cycle_loss(g_ab: nn.Module, g_ba: nn.Module, a: torch.Tensor, b: torch.Tensor,
+               fake_b: torch.Tensor | None = None,
+               fake_a: torch.Tensor | None = None) -> torch.Tensor:
+    """L1 between each image and its round trip through the other domain (the translations
+    `fake_b` = g_ab(a) and `fake_a` = g_ba(b) are reused when the caller has them)."""
+    fake_b = g_ab(a) if fake_b is None else fake_b
+    fake_a = g_ba(b) if fake_a is None else fake_a
+    return F.l1_loss(g_ba(fake_b), a) + F.l1_loss(g_ab(fake_a), b)
 
 
 class Translator(nn.Module):
@@ -147,7 +151,7 @@ class TranslatorMethod:
         cfg, (g_ab, g_ba, d_a, d_b) = self.config, self.nets
         fake_b, fake_a = g_ab(a), g_ba(b)
         loss_gan = self.loss.generator(d_b(fake_b)) + self.loss.generator(d_a(fake_a))
-        loss_cycle = F.l1_loss(g_ba(fake_b), a) + F.l1_loss(g_ab(fake_a), b)
+        loss_cycle = cycle_loss(g_ab, g_ba, a, b, fake_b, fake_a)
         loss_g = loss_gan + cfg.cycle_weight * loss_cycle
         if cfg.identity_weight > 0:
             identity = F.l1_loss(g_ab(b), b) + F.l1_loss(g_ba(a), a)
