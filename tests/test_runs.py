@@ -108,7 +108,7 @@ def test_the_recogniser_resumes_bit_exactly_after_ctrl_c(tmp_path, monkeypatch, 
     checkpoint = tmp_path / "training.safetensors"
     with monkeypatch.context() as patch:
         _interrupt_at_third_step(patch, ClassifierMethod)
-        with pytest.raises(GankitError, match="stopped at update 3 of 5.*run the same command"):
+        with pytest.raises(GankitError, match="stopped at update 3 of 5.*to continue"):
             train_classifier(digits, config, device="cpu", checkpoint=checkpoint)
     resumed = train_classifier(digits, config, device="cpu", checkpoint=checkpoint)
     assert_same_state(straight.state_dict(), resumed.state_dict())

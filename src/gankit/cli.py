@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from gankit.recognize import (
     train_recogniser_run,
 )
 from gankit.registry import Registry
+from gankit.runs import new_run_dir
 from gankit.sampling import interpolate, resolve_class, sample
 from gankit.train import RECIPES, GANTrainer, TrainSummary, load_generator, make_config
 from gankit.train.config import FIELDS, TrainConfig
@@ -42,11 +42,6 @@ DEMO_MINUTES = 5.0
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {name: getattr(args, name) for name in FIELDS if hasattr(args, name)}
-
-
-def _default_out(config_data: str, recipe: str) -> Path:
-    data = config_data.split(":")[0]
-    return Path("runs") / f"{recipe}-{data}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def _report(summary: TrainSummary) -> None:
@@ -67,7 +62,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         print(f"resuming {args.resume} at step {trainer.step} of {trainer.total_steps}")
     else:
         config = make_config(overrides, source="the command line", file=args.config)
-        out = Path(args.out) if args.out else _default_out(config.data, config.recipe)
+        out = new_run_dir(args.out, config.recipe, config.data)
         if RunDir(out).checkpoint.exists():
             raise GankitError(f"{out} already holds a run; continue it with --resume {out} "
                               "or choose another --out")
@@ -138,8 +133,7 @@ def cmd_classify_train(args: argparse.Namespace) -> None:
     config = ClassifierConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                               width=args.width, augment=args.augment, flip=args.flip,
                               seed=args.seed)
-    out = Path(args.out) if args.out else Path("runs") / (
-        f"classify-{args.data.split(':')[0]}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = new_run_dir(args.out, "classify", args.data)
     report = train_recogniser_run(out, args.data, config, root=args.data_root,
                                   per_class=args.per_class, extra=args.extra,
                                   extra_per_class=args.extra_per_class, device=args.device,
@@ -173,8 +167,7 @@ def cmd_augment(args: argparse.Namespace) -> None:
         teacher_temperature=args.teacher_temperature, filter_by_confidence=args.filter,
         classifier=ClassifierConfig(steps=args.classifier_steps), device=args.device,
         workers=args.workers)
-    out = Path(args.out) if args.out else Path("runs") / (
-        f"augment-{args.data.split(':')[0]}-{args.per_class}pc-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = new_run_dir(args.out, "augment", args.data, f"{args.per_class}pc")
     result = run_experiment(config, out, progress=not args.no_progress)
     print(markdown_table(result))
     print(f"wrote {out}/ (augment.json, augment.md, augment.png, seed*/synthetic.png)")
@@ -195,8 +188,7 @@ def cmd_inpaint_train(args: argparse.Namespace) -> None:
     from gankit.inpaint.cgan import train_completion
 
     config = from_args(CompletionConfig, args)
-    out = Path(args.out) if args.out else Path("runs") / (
-        f"inpaint-{args.data.split(':')[0]}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = new_run_dir(args.out, "inpaint", args.data)
     train_completion(config, out, progress=not args.no_progress)
     print(f"wrote {out}/ (completion.safetensors, config.yaml, metrics.jsonl, samples.png); "
           f"use it with gankit inpaint {out} --method cgan")
@@ -260,8 +252,7 @@ def cmd_attack_train_advgan(args: argparse.Namespace) -> None:
 def cmd_harden(args: argparse.Namespace) -> None:
     from gankit.adversarial import harden
 
-    out = Path(args.out) if args.out else Path("runs") / (
-        f"harden-{args.method}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = new_run_dir(args.out, "harden", args.method)
     report = harden(args.classifier_config, args.method, out, budget=_budget(args),
                     advgan_run=args.advgan, epochs=args.epochs, device=args.device,
                     progress=not args.no_progress)
@@ -287,8 +278,7 @@ def cmd_translate_train(args: argparse.Namespace) -> None:
     from gankit.translate import train_translator
 
     config = from_args(TranslateConfig, args)
-    out = Path(args.out) if args.out else Path("runs") / (
-        f"translate-{args.method}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = new_run_dir(args.out, "translate", args.method)
     train_translator(config, out, progress=not args.no_progress)
     print(f"wrote {out}/ (translator.safetensors, config.yaml, metrics.jsonl, samples.png); "
           f"use it with gankit translate apply {out} --images {args.b} --direction b2a")

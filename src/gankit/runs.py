@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,15 @@ for _name, _kind, _summary in [
                        "gankit.adversarial.advgan:load_advgan"),
      "an adversarial-example generator")]:
     RUN_KINDS.add(_name, _kind, _summary)
+
+
+def new_run_dir(out: str | Path | None, *parts: str | int) -> Path:
+    """OUT when the user gave one, else runs/PART-...-YYYYmmdd-HHMMSS (a `folder:PATH` part
+    counts as "folder"): the one place that names new run and result folders."""
+    if out:
+        return Path(out)
+    names = [str(part).split(":")[0] for part in parts]
+    return Path("runs") / "-".join([*names, time.strftime("%Y%m%d-%H%M%S")])
 
 
 def write_manifest(run_dir: str | Path, kind: str) -> None:
