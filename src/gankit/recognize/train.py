@@ -113,7 +113,7 @@ def train_classifier(data: ImageDataset, config: ClassifierConfig = ClassifierCo
                        checkpoint_every=None if checkpoint is None else CHECKPOINT_EVERY),
         where, dev, progress=progress, desc="recogniser", checkpoint=method.checkpoint,
         hint="try a lower --lr")
-    if result.steps < method.total_steps:  # Ctrl-C
+    if result.stopped_by == "interrupt":
         if checkpoint is None:
             raise KeyboardInterrupt
         raise GankitError(f"stopped at update {result.steps} of {method.total_steps}; the "
