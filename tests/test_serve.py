@@ -105,6 +105,13 @@ def test_bad_input_is_refused_and_the_server_keeps_serving(client):
     assert client.post("/api/sample", data={"run": "nowhere"}).status_code == 404
     assert client.get("/api/jobs/nope").status_code == 404
     assert client.get("/api/report", params={"run": "not-a-run"}).status_code == 400
+    for endpoint, field, value, limit in [("sample", "n", 100_000, "256"),
+                                          ("sample", "interpolate", 33, "32"),
+                                          ("sample", "seed", -1, "0"),
+                                          ("attack", "eps", 5, "1"),
+                                          ("translate", "index", 10**6, "9999")]:
+        over = client.post(f"/api/{endpoint}", data={"run": "gan", field: value})
+        assert over.status_code == 422 and limit in over.text, (field, over.text)
 
     failing = _finish(client, client.post("/api/inpaint", data={"run": "gan",
                                                                 "method": "magic"}).json())

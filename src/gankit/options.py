@@ -1,59 +1,142 @@
-"""Config dataclasses as command-line flags: a field's help (and choices) live beside its
-default, and every command's flags are generated from its config, so the two never drift."""
+"""Config dataclasses as command-line flags: a field's help, choices and range live beside its
+default, every command's flags are generated from its configs, and one check enforces every
+range, so flags, defaults and validation never drift apart."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
+from gankit.errors import GankitError
+
 C = TypeVar("C")
+SEED_MAX = 2**31 - 1  # torch generators take 64 bits; keep seeds in every int32 API's range
 
 
-def option(help_text: str, default: Any = None, *, choices: Iterable[str] | None = None) -> Any:
-    """A config field with its help text (and the names it may take, for the help)."""
-    metadata = {"help": help_text}
+def option(help_text: str, default: Any = None, *, choices: Iterable[str] | None = None,
+           low: float | None = None, above: float | None = None, high: float | None = None,
+           below: float | None = None, flag: str | None = None, positional: bool = False,
+           required: bool = False) -> Any:
+    """A config field with its help text and, where it is a number, its range: `low`/`high`
+    are inclusive bounds, `above`/`below` exclusive ones. `choices` are listed in the help (the
+    config's registry refuses an unknown name with its own line); `flag` renames the --flag;
+    `positional` and `required` fields have no default."""
+    metadata: dict[str, Any] = {"help": help_text, "low": low, "above": above, "high": high,
+                                "below": below, "flag": flag, "positional": positional}
     if choices is not None:
         metadata["choices"] = tuple(choices)
+    if positional or required:
+        return dataclasses.field(metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
 
 
+def flag_name(f: dataclasses.Field) -> str:
+    """The --flag of a config field (`data_root` -> --data-root, `class_` -> --class)."""
+    return "--" + (f.metadata.get("flag") or f.name.rstrip("_").replace("_", "-"))
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def _range_error(f: dataclasses.Field, value: float) -> str | None:
+    m = f.metadata
+    if math.isnan(value):
+        return "must be a number"
+    if m.get("low") is not None and value < m["low"]:
+        return "must be non-negative" if m["low"] == 0 else f"must be at least {_number(m['low'])}"
+    if m.get("above") is not None and value <= m["above"]:
+        return "must be positive" if m["above"] == 0 else f"must be above {_number(m['above'])}"
+    if m.get("high") is not None and value > m["high"]:
+        return f"must be at most {_number(m['high'])}"
+    if m.get("below") is not None and value >= m["below"]:
+        return f"must be below {_number(m['below'])}"
+    return None
+
+
+def check_ranges(config: Any) -> None:
+    """One clear line for the first field of the dataclass `config` outside its range."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        problem = _range_error(f, value)
+        if problem:
+            raise GankitError(f"{flag_name(f)} {problem}, got {value}")
+
+
+def has_range(f: dataclasses.Field) -> tuple[bool, bool]:
+    """Whether the field is bounded (below, above): tests require both of every number."""
+    m = f.metadata
+    return (m.get("low") is not None or m.get("above") is not None,
+            m.get("high") is not None or m.get("below") is not None)
+
+
+def _interval(f: dataclasses.Field) -> str:
+    m = f.metadata
+    low = "[" + _number(m["low"]) if m.get("low") is not None else (
+        "(" + _number(m["above"]) if m.get("above") is not None else "(-inf")
+    high = _number(m["high"]) + "]" if m.get("high") is not None else (
+        _number(m["below"]) + ")" if m.get("below") is not None else "inf)")
+    return f"range {low}, {high}"
+
+
 def scalar_type(cls: type, name: str) -> type:
-    """The scalar type of a config field (`int | None` -> int)."""
+    """The scalar type of a config field (`int | None` -> int, `list[str] | None` -> str)."""
     hint = typing.get_type_hints(cls)[name]
     if isinstance(hint, types.UnionType):
-        return next(a for a in typing.get_args(hint) if a is not type(None))
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    if typing.get_origin(hint) is list:
+        return typing.get_args(hint)[0]
     return hint
+
+
+def _is_list(cls: type, name: str) -> bool:
+    hint = typing.get_type_hints(cls)[name]
+    args = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    return any(typing.get_origin(a) is list for a in args)
 
 
 def add_flags(parser: argparse.ArgumentParser, cls: type, *, skip: Iterable[str] = (),
               suppress: bool = False, title: str | None = None) -> None:
-    """One --flag per field of the dataclass `cls` except `skip`. With `suppress`, unset flags
-    stay out of the namespace (for configs that merge recipes and files under the flags)."""
+    """One --flag (or positional argument) per field of the dataclass `cls` except `skip`. With
+    `suppress`, unset flags stay out of the namespace (for configs that merge recipes and files
+    under the flags)."""
     group = parser.add_argument_group(title) if title else parser
     skipped = set(skip)
     for f in dataclasses.fields(cls):
         if f.name in skipped:
             continue
-        flag = "--" + f.name.replace("_", "-")
         kind = scalar_type(cls, f.name)
         help_text = f.metadata.get("help", "")
         if "choices" in f.metadata:
             help_text += f"; one of: {', '.join(f.metadata['choices'])}"
-        if f.default is not None:
-            help_text += f" (default: {f.default})"
-        default = argparse.SUPPRESS if suppress else f.default
+        has_default = f.default is not dataclasses.MISSING
+        notes = [_interval(f)] if any(has_range(f)) else []
+        if kind is bool:
+            notes.insert(0, f"default: {flag_name(f) if f.default else '--no-' + flag_name(f)[2:]}")
+        elif has_default and f.default is not None and f.default != "":
+            notes.insert(0, f"default: {f.default}")
+        if notes:
+            help_text += f" ({'; '.join(notes)})"
+        nargs = "+" if _is_list(cls, f.name) else None
+        if f.metadata.get("positional"):
+            group.add_argument(f.name, metavar=f.name.upper(), type=kind, help=help_text)
+            continue
+        default = argparse.SUPPRESS if suppress or not has_default else f.default
+        flag = flag_name(f)
         if kind is bool:
             group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
                                default=default, help=help_text)
         else:
-            # The names a field may take are listed, not enforced here: the config's
-            # registry refuses an unknown one with its own line.
-            group.add_argument(flag, dest=f.name, type=kind, default=default,
-                               metavar=f.name.upper(), help=help_text)
+            group.add_argument(flag, dest=f.name, type=kind, default=default, nargs=nargs,
+                               required=not has_default, metavar=flag[2:].upper(),
+                               help=help_text)
 
 
 def from_args(cls: type[C], args: argparse.Namespace, **fixed: Any) -> C:
@@ -61,3 +144,25 @@ def from_args(cls: type[C], args: argparse.Namespace, **fixed: Any) -> C:
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
               if hasattr(args, f.name)}
     return cls(**{**values, **fixed})
+
+
+# Fields that many configs share, spelt once.
+def minutes_option() -> Any:
+    return option("stop after this much wall-clock training time", above=0, high=10_080)
+
+
+def log_every_option(default: int = 100) -> Any:
+    return option("updates per row of metrics.jsonl (interval means)", default, low=1,
+                  high=10**9)
+
+
+def seed_option(help_text: str) -> Any:
+    return option(help_text, 0, low=0, high=SEED_MAX)
+
+
+def device_option() -> Any:
+    return option("auto, cpu, cuda or cuda:N", "auto")
+
+
+def progress_option() -> Any:
+    return option("show a progress bar (--no-progress: none)", True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,14 +192,17 @@ def write_report(run_dirs: list[str | Path], out: str | Path | None = None) -> P
     """Render one run (or several side by side) into OUT (default RUN_DIR/report.html)."""
     if not run_dirs:
         raise GankitError("name at least one run directory")
+    for run_dir in map(Path, run_dirs):
+        if not run_dir.is_dir():
+            raise GankitError(f"{run_dir} is not a gankit run directory (not a folder); name "
+                              "the run's folder")
     target = Path(out) if out else Path(run_dirs[0]) / REPORT_FILE
-    scratch = target.parent / ".report-figures"
-    scratch.mkdir(parents=True, exist_ok=True)
-    html = render([run_report(r, scratch) for r in run_dirs])
+    if target.is_dir():
+        raise GankitError(f"--out {target} is a folder; pass the path of an HTML file to write")
+    # a private scratch folder: concurrent reports of one run never share figure files
+    with tempfile.TemporaryDirectory(prefix="gankit-report-") as scratch:
+        html = render([run_report(r, Path(scratch)) for r in run_dirs])
     atomic_write(target, html.encode())
-    for leftover in scratch.glob("*.png"):
-        leftover.unlink()
-    scratch.rmdir()
     return target
 
 

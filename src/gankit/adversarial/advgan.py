@@ -35,31 +35,42 @@ from gankit.io import atomic_write
 from gankit.losses import LOSSES
 from gankit.models.dcgan import DCGANDiscriminator
 from gankit.models.image2image import ResNetTranslator
-from gankit.options import option
+from gankit.options import (
+    check_ranges,
+    device_option,
+    log_every_option,
+    minutes_option,
+    option,
+    seed_option,
+)
 from gankit.train.batches import BatchStream
 from gankit.train.method_run import load_run_weights, train_run
 
 
 @dataclass(frozen=True)
 class AdvGANConfig:
-    eps: float = option("perturbation budget on the [0, 1] pixel scale", 0.1)
+    eps: float = option("perturbation budget on the [0, 1] pixel scale", 0.1, above=0, high=1)
     norm: str = option("norm of the budget", "linf", choices=NORMS)
-    target: int | None = option("target class index (default: untargeted)")
-    steps: int = option("updates to train for", 2000)
-    minutes: float | None = option("stop after this much wall-clock training time")
-    log_every: int = option("updates per row of metrics.jsonl (interval means)", 100)
-    batch_size: int = option("images per batch", 128)
-    lr: float = option("Adam learning rate of both networks", 1e-3)
-    width: int = option("base channels of the perturbation generator", 16)
-    blocks: int = option("residual blocks of the perturbation generator", 4)
-    adv_weight: float = option("weight of the C&W margin loss", 10.0)
-    gan_weight: float = option("weight of the least-squares GAN loss", 1.0)
-    hinge_weight: float = option("weight of the perturbation-size hinge", 1.0)
+    target: int | None = option("target class index (default: untargeted)", low=0, high=10_000)
+    steps: int = option("updates to train for", 2000, low=1, high=10**9)
+    minutes: float | None = minutes_option()
+    log_every: int = log_every_option()
+    batch_size: int = option("images per batch", 128, low=1, high=8192)
+    lr: float = option("Adam learning rate of both networks", 1e-3, above=0, high=1)
+    width: int = option("base channels of the perturbation generator", 16, low=1, high=512)
+    blocks: int = option("residual blocks of the perturbation generator", 4, low=1, high=64)
+    adv_weight: float = option("weight of the C&W margin loss", 10.0, low=0, high=1e4)
+    gan_weight: float = option("weight of the least-squares GAN loss", 1.0, low=0, high=1e4)
+    hinge_weight: float = option("weight of the perturbation-size hinge", 1.0, low=0, high=1e4)
     hinge_bound: float = option("L2 size (on the [0, 1] scale) the hinge allows; the L-inf "
-                                "ball's corner is 2.8 at eps 0.1", 2.0)
-    confidence: float = option("logit margin the margin loss asks for (kappa of C&W)", 2.0)
-    seed: int = option("seed of the weights and batches", 0)
-    device: str = option("auto, cpu, cuda or cuda:N", "auto")
+                                "ball's corner is 2.8 at eps 0.1", 2.0, above=0, high=1e4)
+    confidence: float = option("logit margin the margin loss asks for (kappa of C&W)", 2.0,
+                               low=0, high=1e4)
+    seed: int = seed_option("seed of the weights and batches")
+    device: str = device_option()
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
     @property
     def budget(self) -> Budget:

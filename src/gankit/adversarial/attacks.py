@@ -35,8 +35,8 @@ class Budget:
         # The largest distance two images in [0, 1] can be apart in this norm.
         widest = 1.0 if self.norm == "linf" else math.sqrt(math.prod(image_shape))
         if not 0 < self.eps <= widest:
-            raise GankitError(f"eps {self.eps:g} is outside (0, {widest:g}]: budgets are on the "
-                              f"[0, 1] pixel scale, e.g. --eps 0.1 for {self.norm}")
+            raise GankitError(f"--eps {self.eps:g} is outside (0, {widest:g}]: budgets are on "
+                              f"the [0, 1] pixel scale, e.g. --eps 0.1 for {self.norm}")
 
     def project(self, adversarial: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
         """The nearest image to `adversarial` inside the ball around `images` and in [-1, 1]."""

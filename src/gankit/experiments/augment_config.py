@@ -11,7 +11,8 @@ import torch
 from gankit.data import ImageDataset, per_class_indices
 from gankit.errors import GankitError
 from gankit.experiments.verdict import LABELS
-from gankit.recognize import ClassifierConfig, flip_allowed
+from gankit.options import check_ranges, device_option, option
+from gankit.recognize import FLIPS, ClassifierConfig, flip_allowed
 
 CONDITIONS = tuple(LABELS)
 TEACHERS = {"real": "none", "classical": "classical", "strong": "strong"}  # -> augmentation
@@ -20,31 +21,50 @@ STUDENTS = ("distilled", "gan")  # the teachers' ensemble distilled on a pool
 # default recipe (width 32, batch 64, conditional, DiffAugment, mode seeking) cost 0.7
 # recogniser updates (batch 128) on one thread in fp32, measured on a 2-core Xeon without AMX.
 GAN_STEP_COST = 0.7
+CLASSIFIER_STEPS = 600  # recogniser updates of every condition but `longer`
 
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    data: str = "fashion-mnist"
-    data_root: str | None = None
-    per_class: int = 100  # labelled images per class, validation included
-    validation_share: float = 0.2  # of each class's labelled images, held out for choices
-    seeds: int = 5
-    flip: str = "auto"  # whether augmentation mirrors (gankit.recognize.flip_allowed)
-    gan_recipe: str = "default"
-    gan_lr: float | None = 4e-4  # both Adam learning rates (None: the recipe's)
-    gan_steps: int = 3000
-    gan_width: int | None = None  # the GAN nets' width (None: the recipe's)
-    gan_diffaugment: str = "color,translation,cutout"
-    gan_mode_seeking: float = 1.0  # without it the GAN draws nearly one image per class
-    synthetic_ratio: float = 10.0  # pool images per fit image, GAN or augmented copies
-    synthetic_weight: float = 0.5  # of the pool batch's loss against the real batch's
-    synthetic_batch: int | None = None  # pool images per update (None: the real batch's)
-    teacher_share: float = 0.5  # of a pool image's target from the teachers (rest: label)
-    teacher_temperature: float = 4.0  # divides the teachers' logits before their softmax
-    filter_by_confidence: bool = False  # keep the GAN images the `real` teacher is surest of
-    classifier: ClassifierConfig = field(default_factory=lambda: ClassifierConfig(steps=600))
-    device: str = "auto"
-    workers: int | None = None  # processes side by side (None: resolve_workers' choice)
+    data: str = option("labelled dataset or folder:PATH", "fashion-mnist")
+    data_root: str | None = option("folder holding the dataset files (searched first)")
+    per_class: int = option("labelled images per class, validation included", 100, low=2,
+                            high=100_000)
+    validation_share: float = option("share of each class's labelled images held out to "
+                                     "choose by", 0.2, above=0, below=1)
+    seeds: int = option("repetitions (subset, GAN, nets)", 5, low=1, high=100)
+    flip: str = option("mirror images in augmentation: auto = only where gankit knows a mirror "
+                       "keeps the class (fashion-mnist; never folder: data)", "auto",
+                       choices=FLIPS)
+    gan_recipe: str = option("recipe of the conditional GAN", "default")
+    gan_lr: float | None = option("Adam learning rate of both GAN nets (unset: the recipe's)",
+                                  4e-4, above=0, high=1)
+    gan_steps: int = option("GAN updates", 3000, low=1, high=10**7)
+    gan_width: int | None = option("the GAN nets' width (default: the recipe's)", low=1,
+                                   high=512)
+    gan_diffaugment: str = option("DiffAugment transforms for the GAN ('' = off)",
+                                  "color,translation,cutout", flag="diffaugment")
+    # without mode seeking the GAN draws nearly one image per class
+    gan_mode_seeking: float = option("mode-seeking weight against within-class collapse "
+                                     "(0 = off)", 1.0, low=0, high=100, flag="mode-seeking")
+    synthetic_ratio: float = option("pool images (GAN or augmented copies) per real one", 10.0,
+                                    above=0, high=1000, flag="ratio")
+    synthetic_weight: float = option("weight of each update's pool batch in the loss (real: 1)",
+                                     0.5, low=0, high=100)
+    synthetic_batch: int | None = option("pool images per update (default: as many as real "
+                                         "ones)", low=1, high=8192)
+    teacher_share: float = option("share of a pool image's target taken from the teachers' "
+                                  "prediction (0 = its label only)", 0.5, low=0, high=1)
+    teacher_temperature: float = option("softens the teachers' prediction: their logits are "
+                                        "divided by it", 4.0, above=0, high=100)
+    filter_by_confidence: bool = option("keep the GAN images the real-data recogniser is "
+                                        "surest of", False, flag="filter")
+    classifier: ClassifierConfig = field(
+        default_factory=lambda: ClassifierConfig(steps=CLASSIFIER_STEPS))
+    device: str = device_option()
+    workers: int | None = option("processes training side by side, each on its share of the "
+                                 "torch threads (default: one per thread on the CPU, one on a "
+                                 "GPU)", low=1, high=64)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,10 +121,6 @@ def seed_data(config: AugmentConfig, seed: int, full_train: ImageDataset,
 
 def check(config: AugmentConfig) -> None:
     """A clear error for each setting out of range, before anything trains."""
-    if config.seeds < 1:
-        raise GankitError(f"--seeds must be at least 1, got {config.seeds}")
-    if config.workers is not None and config.workers < 1:
-        raise GankitError(f"--workers must be at least 1, got {config.workers}")
     if not 0 < config.validation_share < 1:
         raise GankitError(f"--validation-share is a share between 0 and 1 (both excluded), "
                           f"got {config.validation_share}")
@@ -114,19 +130,9 @@ def check(config: AugmentConfig) -> None:
             f"{config.validation_per_class()} are held out for validation; use --per-class "
             f"{config.validation_per_class() + 1} or more")
     flip_allowed(config.data, config.flip)  # an unknown --flip fails here, named
-    if config.synthetic_ratio <= 0 or config.synthetic_weight < 0:
-        raise GankitError(f"--ratio must be positive and --synthetic-weight not negative, got "
-                          f"{config.synthetic_ratio} and {config.synthetic_weight}")
-    if config.synthetic_batch is not None and config.synthetic_batch < 1:
-        raise GankitError(f"--synthetic-batch must be at least 1, got {config.synthetic_batch}")
     if not 0 <= config.teacher_share <= 1:
         raise GankitError(f"--teacher-share is a share between 0 and 1, got "
                           f"{config.teacher_share}")
-    if config.teacher_temperature <= 0:
-        raise GankitError(f"--teacher-temperature must be positive, got "
-                          f"{config.teacher_temperature}")
-    if config.gan_steps < 1 or config.updates() < 1:
-        raise GankitError(f"--gan-steps and --classifier-steps must be at least 1, got "
-                          f"{config.gan_steps} and {config.classifier.steps}")
-
-
+    check_ranges(config)
+    if config.updates() < 1:
+        raise GankitError(f"--classifier-steps must be at least 1, got {config.classifier.steps}")

@@ -27,7 +27,14 @@ from gankit.inpaint.masks import MASK_KINDS, make_masks
 from gankit.io import atomic_write
 from gankit.losses import LOSSES
 from gankit.models.image2image import PatchDiscriminator, UNet
-from gankit.options import option
+from gankit.options import (
+    check_ranges,
+    device_option,
+    log_every_option,
+    minutes_option,
+    option,
+    seed_option,
+)
 from gankit.train.batches import BatchStream
 from gankit.train.method_run import load_run_weights, train_run
 
@@ -48,16 +55,19 @@ class CompletionUNet(UNet):
 class CompletionConfig:
     data: str = option("dataset to learn from (gankit data lists them)", "fashion-mnist")
     data_root: str | None = option("where the dataset lives (default: its standard place)")
-    width: int = option("base channels of the U-Net and the discriminator", 32)
-    steps: int = option("updates to train for", 3000)
-    minutes: float | None = option("stop after this much wall-clock training time")
-    log_every: int = option("updates per row of metrics.jsonl (interval means)", 100)
-    batch_size: int = option("images per batch", 64)
-    lr: float = option("Adam learning rate of both networks", 2e-4)
+    width: int = option("base channels of the U-Net and the discriminator", 32, low=1, high=512)
+    steps: int = option("updates to train for", 3000, low=1, high=10**9)
+    minutes: float | None = minutes_option()
+    log_every: int = log_every_option()
+    batch_size: int = option("images per batch", 64, low=1, high=8192)
+    lr: float = option("Adam learning rate of both networks", 2e-4, above=0, high=1)
     adv_weight: float = option("weight of the adversarial loss (0 = reconstruction only, "
-                               "the ablation)", 0.01)
-    seed: int = option("seed of the weights, batches and masks", 0)
-    device: str = option("auto, cpu, cuda or cuda:N", "auto")
+                               "the ablation)", 0.01, low=0, high=1e4)
+    seed: int = seed_option("seed of the weights, batches and masks")
+    device: str = device_option()
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -14,7 +14,8 @@ from gankit.data import ImageDataset
 from gankit.distributed import Dist, init_distributed, wrap
 from gankit.errors import GankitError
 from gankit.io import load_state, save_state
-from gankit.recognize.augment import AUGMENTATIONS, augment_batch, flip_allowed
+from gankit.options import check_ranges, option, seed_option
+from gankit.recognize.augment import AUGMENTATIONS, FLIPS, augment_batch, flip_allowed
 from gankit.recognize.model import SmallCNN
 from gankit.train.batches import BatchStream
 from gankit.train.loop import Budget, run_loop
@@ -27,16 +28,25 @@ CHECKPOINT_EVERY = 200
 
 @dataclass(frozen=True)
 class ClassifierConfig:
-    epochs: float = 8.0
-    steps: int | None = None  # a fixed number of updates instead of epochs (equal budgets)
-    batch_size: int = 128
-    lr: float = 2e-3
-    weight_decay: float = 5e-4
-    width: int = 32
-    augment: str = "none"  # AUGMENTATIONS: "classical" shifts, "strong" adds RandAugment
-    flip: str = "auto"  # whether augmentation mirrors: FLIPS, see flip_allowed
-    seed: int = 0
-    amp: str = "auto"  # bf16 autocast of the forward pass: auto (gankit.train.speed), on, off
+    epochs: float = option("passes over the training images", 8.0, above=0, high=1e5)
+    steps: int | None = option("a fixed number of updates instead of --epochs (equal budgets)",
+                               low=1, high=10**8)
+    batch_size: int = option("images per update", 128, low=1, high=8192)
+    lr: float = option("peak one-cycle AdamW learning rate", 2e-3, above=0, high=1)
+    weight_decay: float = option("AdamW weight decay", 5e-4, low=0, high=1)
+    width: int = option("channels of the first stage", 32, low=1, high=512)
+    augment: str = option("classical = random 2-pixel shifts (and mirrors, see --flip); strong "
+                          "= those, RandAugment and random erasing", "none",
+                          choices=AUGMENTATIONS)
+    flip: str = option("mirror half the images in augmentation: auto = only where gankit knows "
+                       "a mirror keeps the class (fashion-mnist; never folder: data)", "auto",
+                       choices=FLIPS)
+    seed: int = seed_option("seed of the weights, batches and augmentation")
+    amp: str = option("bf16 autocast of the forward pass: auto (gankit.train.speed), on, off",
+                      "auto")
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
 
 @dataclass(frozen=True)

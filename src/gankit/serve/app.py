@@ -36,10 +36,20 @@ from PIL import Image
 from gankit.data import from_uint8, match_channels
 from gankit.errors import GankitError
 from gankit.imaging import image_grid
+from gankit.options import SEED_MAX
 from gankit.runs import MANIFEST, run_kind
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 MAX_PIXELS = 4096 * 4096
+
+
+# A job's numbers have server-side limits: one over them is answered 422, naming the limit.
+def _index() -> Any:
+    return Form(0, ge=0, le=9_999)  # the test image to use when none is uploaded
+
+
+def _seed() -> Any:
+    return Form(0, ge=0, le=SEED_MAX)
 
 
 @dataclass
@@ -122,7 +132,7 @@ class Runs:
         runs = []
         for file in self.root.rglob(MANIFEST):
             kind = self.kind(file.parent)
-            if kind is not None and ".report-figures" not in file.parts:
+            if kind is not None:
                 runs.append({"path": str(file.parent.relative_to(self.root)), "kind": kind})
         return sorted(runs, key=lambda r: r["path"])
 
@@ -188,17 +198,16 @@ def create_app(runs_dir: str | Path = "runs", *, max_bytes: int = MAX_UPLOAD_BYT
         return found.view()
 
     @app.post("/api/sample")
-    def sample(run: str = Form(...), seed: int = Form(0), n: int = Form(16),
-               class_name: str = Form(""), interpolate: int = Form(0)) -> dict[str, Any]:
+    def sample(run: str = Form(...), seed: int = _seed(), n: int = Form(16, ge=1, le=256),
+               class_name: str = Form(""),
+               interpolate: int = Form(0, ge=0, le=32)) -> dict[str, Any]:
         path = runs.resolve(run, "gan")
-        if not 1 <= n <= 256 or not 0 <= interpolate <= 32:
-            raise HTTPException(400, "n must lie in 1..256 and interpolate in 0..32")
         return submit("sample", lambda: actions.sample(path, seed, n, class_name, interpolate,
                                                        device))
 
     @app.post("/api/inpaint")
     def inpaint(run: str = Form(...), method: str = Form("latent"), mask: str = Form("center"),
-                index: int = Form(0), seed: int = Form(0), image: UploadFile | None = File(None),
+                index: int = _index(), seed: int = _seed(), image: UploadFile | None = File(None),
                 mask_image: UploadFile | None = File(None)) -> dict[str, Any]:
         path = runs.resolve(run)
         shape = actions.image_shape(path)
@@ -208,15 +217,16 @@ def create_app(runs_dir: str | Path = "runs", *, max_bytes: int = MAX_UPLOAD_BYT
                                                          index, seed, device))
 
     @app.post("/api/attack")
-    def attack(run: str = Form(...), method: str = Form("pgd"), eps: float = Form(0.1),
-               index: int = Form(0), image: UploadFile | None = File(None)) -> dict[str, Any]:
+    def attack(run: str = Form(...), method: str = Form("pgd"),
+               eps: float = Form(0.1, gt=0, le=1), index: int = _index(),
+               image: UploadFile | None = File(None)) -> dict[str, Any]:
         path = runs.resolve(run, "classifier")
         picture = upload(image, actions.image_shape(path), "image")
         return submit("attack", lambda: actions.attack(path, method, eps, picture, index,
                                                        device))
 
     @app.post("/api/translate")
-    def translate(run: str = Form(...), direction: str = Form("a2b"), index: int = Form(0),
+    def translate(run: str = Form(...), direction: str = Form("a2b"), index: int = _index(),
                   image: UploadFile | None = File(None)) -> dict[str, Any]:
         path = runs.resolve(run, "translator")
         picture = upload(image, actions.image_shape(path), "image")

@@ -11,7 +11,14 @@ from typing import Any
 import yaml
 
 from gankit.errors import GankitError
-from gankit.options import option, scalar_type
+from gankit.options import (
+    check_ranges,
+    device_option,
+    minutes_option,
+    option,
+    scalar_type,
+    seed_option,
+)
 from gankit.registry import Registry
 from gankit.train.diffaugment import parse_policy
 from gankit.train.speed import SWITCHES
@@ -25,40 +32,45 @@ class TrainConfig:
     # data
     data: str = option("dataset name (gankit datasets) or folder:PATH", "fashion-mnist")
     data_root: str | None = option("folder holding the dataset files (searched first)")
-    image_size: int | None = option("resize images to N x N (default: the data's own size)")
-    per_class: int | None = option("train on N images of each class only (deterministic subset)")
+    image_size: int | None = option("resize images to N x N (default: the data's own size)", low=8,
+                                   high=256)
+    per_class: int | None = option("train on N images of each class only (deterministic subset)",
+                                  low=1, high=1_000_000)
     # model
     model: str = option("architecture (gankit models)", "dcgan")
-    width: int | None = option("channels / hidden units (default: the architecture's)")
-    z_dim: int = option("latent dimensions", 100)
+    width: int | None = option("channels / hidden units (default: the architecture's)", low=1,
+                              high=1024)
+    z_dim: int = option("latent dimensions", 100, low=1, high=4096)
     conditional: bool = option("condition G and D on class labels", False)
     # objective
     loss: str = option("GAN loss (gankit models lists them)", "hinge")
-    r1: float = option("R1 penalty weight gamma on real images (0 = off)", 0.0)
+    r1: float = option("R1 penalty weight gamma on real images (0 = off)", 0.0, low=0,
+                       high=1e4)
     mode_seeking: float = option("mode-seeking weight lambda against within-class collapse "
-                               "(Mao et al. 2019; 0 = off)", 0.0)
+                               "(Mao et al. 2019; 0 = off)", 0.0, low=0, high=100)
     diffaugment: str = option("DiffAugment transforms D sees on real and fake images, e.g. "
                             "color,translation,cutout (empty = off)", "")
     # optimisation
-    steps: int = option("generator updates to train for", 10000)
-    epochs: float | None = option("train for this many passes over the data instead of --steps")
-    minutes: float | None = option("stop after this much wall-clock training time")
-    batch_size: int = option("images per batch", 64)
-    d_steps: int = option("discriminator updates per generator update", 1)
-    lr_g: float = option("generator Adam learning rate", 2e-4)
-    lr_d: float = option("discriminator Adam learning rate", 2e-4)
-    beta1: float = option("Adam beta1 for both networks", 0.5)
-    beta2: float = option("Adam beta2 for both networks", 0.999)
-    ema: float = option("generator EMA decay for sampling (0 = off)", 0.999)
+    steps: int = option("generator updates to train for", 10000, low=1, high=10**9)
+    epochs: float | None = option("train for this many passes over the data instead of --steps",
+                                 above=0, high=1e5)
+    minutes: float | None = minutes_option()
+    batch_size: int = option("images per batch", 64, low=1, high=8192)
+    d_steps: int = option("discriminator updates per generator update", 1, low=1, high=100)
+    lr_g: float = option("generator Adam learning rate", 2e-4, above=0, high=1)
+    lr_d: float = option("discriminator Adam learning rate", 2e-4, above=0, high=1)
+    beta1: float = option("Adam beta1 for both networks", 0.5, low=0, below=1)
+    beta2: float = option("Adam beta2 for both networks", 0.999, low=0, below=1)
+    ema: float = option("generator EMA decay for sampling (0 = off)", 0.999, low=0, below=1)
     lr_decay: float = option("last share of the budget (steps or minutes, whichever runs out "
                            "first) over which both learning rates fall linearly to 0 (0 = off)",
-                           0.0)
+                           0.0, low=0, high=1)
     # bookkeeping
-    seed: int = option("random seed for data order, noise and initial weights", 0)
-    log_every: int = option("steps between logged scalars", 50)
-    sample_every: int = option("steps between sample grids", 500)
-    checkpoint_every: int = option("steps between checkpoints", 1000)
-    device: str = option("auto, cpu, cuda or cuda:N", "auto")
+    seed: int = seed_option("random seed for data order, noise and initial weights")
+    log_every: int = option("steps between logged scalars", 50, low=1, high=10**9)
+    sample_every: int = option("steps between sample grids", 500, low=1, high=10**9)
+    checkpoint_every: int = option("steps between checkpoints", 1000, low=1, high=10**9)
+    device: str = device_option()
     # speed: auto = on for CUDA (amp: also on CPUs with AMX, speed.py); none changes what is
     # computed but amp
     amp: str = option("bf16 autocast for forward passes: auto, on or off", "auto")
@@ -129,23 +141,9 @@ def make_config(overrides: dict[str, Any] | None = None, *, source: str = "optio
 
 
 def validate(config: TrainConfig) -> None:
-    positive = ["z_dim", "steps", "batch_size", "d_steps", "log_every", "sample_every",
-                "checkpoint_every"]
-    for name in positive:
-        if getattr(config, name) < 1:
-            raise GankitError(f"--{name.replace('_', '-')} must be at least 1, "
-                              f"got {getattr(config, name)}")
-    for name in ("lr_g", "lr_d"):
-        if not getattr(config, name) > 0:
-            raise GankitError(f"--{name.replace('_', '-')} must be positive")
-    if not (0 <= config.ema < 1 and 0 <= config.beta1 < 1 and 0 <= config.beta2 < 1):
-        raise GankitError("--ema, --beta1 and --beta2 must lie in [0, 1)")
     if not 0 <= config.lr_decay <= 1:
         raise GankitError(f"--lr-decay is a share of the budget in [0, 1], got {config.lr_decay}")
-    if config.r1 < 0:
-        raise GankitError("--r1 must be non-negative")
-    if config.mode_seeking < 0:
-        raise GankitError("--mode-seeking must be non-negative")
+    check_ranges(config)
     if config.mode_seeking and config.batch_size < 2:
         raise GankitError("--mode-seeking compares pairs of samples: use --batch-size 2 or more")
     parse_policy(config.diffaugment)  # unknown transforms list the choices
@@ -153,10 +151,6 @@ def validate(config: TrainConfig) -> None:
         if getattr(config, name) not in SWITCHES:
             raise GankitError(f"--{name.replace('_', '-')} must be one of "
                               f"{', '.join(SWITCHES)}, got {getattr(config, name)!r}")
-    for name in ("epochs", "minutes"):
-        value = getattr(config, name)
-        if value is not None and not value > 0:
-            raise GankitError(f"--{name} must be positive, got {value}")
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:

@@ -1,10 +1,10 @@
 """The one training loop every gankit method runs on.
 
 A method supplies its update (`train_step() -> scalars`, which draws its own batch) and a way to
-checkpoint itself; the loop owns the rest: the step and minutes budget, the progress bar,
-interval means of the scalars to metrics.jsonl and TensorBoard, the divergence guard,
-checkpoints every so many steps and at the end, Ctrl-C at a whole step, and, under
-torchrun, stopping every rank at the same step.
+checkpoint itself; the loop owns the rest: the step and minutes budget, the progress report
+(gankit.train.progress), interval means of the scalars to metrics.jsonl and TensorBoard, the
+divergence guard, checkpoints every so many steps and at the end, Ctrl-C at a whole step, and,
+under torchrun, stopping every rank at the same step.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import torch
-from tqdm import tqdm
 
 from gankit.distributed import Dist, any_rank, mean_over_ranks
 from gankit.errors import DivergenceError
 from gankit.train.logging import MetricsLog
+from gankit.train.progress import Progress
 
 
 class Method(Protocol):
@@ -68,8 +68,8 @@ def run_loop(method: Method, budget: Budget, where: Dist, device: torch.device, 
     """Run `method` until `budget`. `before_step(elapsed seconds)` and `after_step()` are the
     method's hooks (learning-rate schedules, sample grids); `checkpoint` and `hint` complete
     the divergence message."""
-    bar = tqdm(total=budget.steps, initial=method.step, desc=desc, unit="step",
-               disable=not (progress and where.is_main), dynamic_ncols=True)
+    bar = Progress(budget.steps, budget.minutes, method.step, desc=desc,
+                   enabled=progress and where.is_main)
     start, start_step = time.monotonic(), method.step
     sums: dict[str, torch.Tensor] = {}
     interval_start, interval_step = start, method.step
@@ -108,9 +108,10 @@ def run_loop(method: Method, budget: Budget, where: Dist, device: torch.device, 
                                                    / max(now - interval_start, 1e-9))
                     if log is not None:
                         log.write(method.step, scalars)
-                    bar.set_postfix({k: f"{v:.3g}" for k, v in scalars.items()})
+                    bar.update(method.step, scalars)
                     sums, interval_start, interval_step = {}, now, method.step
-                bar.update(1)
+                else:
+                    bar.update(method.step)
                 if after_step is not None:
                     after_step()
                 if budget.checkpoint_every and method.step % budget.checkpoint_every == 0:

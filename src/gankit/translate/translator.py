@@ -31,7 +31,14 @@ from gankit.imaging import save_grid
 from gankit.io import atomic_write
 from gankit.losses import LOSSES
 from gankit.models.image2image import PatchDiscriminator, ResNetTranslator, UNet
-from gankit.options import option
+from gankit.options import (
+    check_ranges,
+    device_option,
+    log_every_option,
+    minutes_option,
+    option,
+    seed_option,
+)
 from gankit.registry import Registry
 from gankit.train.batches import BatchStream
 from gankit.train.method_run import load_run_weights, train_run
@@ -50,20 +57,24 @@ class TranslateConfig:
     b: str = option("domain B, same syntax", "fashion-mnist@low-light")
     method: str = option("translation method", "cyclegan", choices=METHODS)
     data_root: str | None = option("where the datasets live (default: their standard place)")
-    image_size: int | None = option("resize both domains to N x N")
-    steps: int = option("updates to train for", 4000)
-    minutes: float | None = option("stop after this much wall-clock training time")
-    log_every: int = option("updates per row of metrics.jsonl (interval means)", 100)
-    batch_size: int = option("images per batch", 32)
-    lr: float = option("Adam learning rate of all networks", 2e-4)
-    width: int = option("base channels of the generators", 16)
-    blocks: int = option("residual blocks of the CycleGAN generators", 4)
-    cycle_weight: float = option("weight of the cycle-consistency L1 (cyclegan)", 10.0)
+    image_size: int | None = option("resize both domains to N x N", low=8, high=256)
+    steps: int = option("updates to train for", 4000, low=1, high=10**9)
+    minutes: float | None = minutes_option()
+    log_every: int = log_every_option()
+    batch_size: int = option("images per batch", 32, low=1, high=8192)
+    lr: float = option("Adam learning rate of all networks", 2e-4, above=0, high=1)
+    width: int = option("base channels of the generators", 16, low=1, high=512)
+    blocks: int = option("residual blocks of the CycleGAN generators", 4, low=1, high=64)
+    cycle_weight: float = option("weight of the cycle-consistency L1 (cyclegan)", 10.0, low=0,
+                                 high=1e4)
     identity_weight: float = option("identity loss, times the cycle weight (cyclegan; 0 = off)",
-                                    0.5)
-    l1_weight: float = option("weight of the L1 to the true B (pix2pix)", 100.0)
-    seed: int = option("seed of the weights, batches and domain transforms", 0)
-    device: str = option("auto, cpu, cuda or cuda:N", "auto")
+                                    0.5, low=0, high=1e4)
+    l1_weight: float = option("weight of the L1 to the true B (pix2pix)", 100.0, low=0, high=1e4)
+    seed: int = seed_option("seed of the weights, batches and domain transforms")
+    device: str = device_option()
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -1,0 +1,179 @@
+"""The GAN commands: train, demo, sample, eval, and the listings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gankit.data import DATASETS, load_dataset
+from gankit.errors import GankitError
+from gankit.imaging import save_grid
+from gankit.losses import LOSSES
+from gankit.metrics import DEFAULT_METRICS, METRICS, compare_scores, evaluate_run, read_scores
+from gankit.models import MODELS
+from gankit.options import device_option, option, progress_option, seed_option
+from gankit.registry import Registry
+from gankit.runs import new_run_dir
+from gankit.sampling import interpolate, resolve_class, sample
+from gankit.train import RECIPES, GANTrainer, TrainSummary, load_generator, make_config
+from gankit.train.rundir import RunDir
+
+
+@dataclass(frozen=True)
+class TrainCommand:
+    config: str | None = option("YAML file of options (a run's config.yaml works)")
+    out: str | None = option("run directory to create (default: runs/RECIPE-DATA-TIME)")
+    resume: str | None = option("continue this run directory exactly")
+    progress: bool = progress_option()
+
+
+def recipe_note() -> str:
+    """The train options' title: the recipe's values stand above the shown defaults."""
+    values = ", ".join(f"{k} {v}" for k, v in RECIPES.get("default").items())
+    return (f"training options (override the recipe and --config; shown defaults are under "
+            f"the recipe's: the default recipe sets {values})")
+
+
+def print_summary(summary: TrainSummary) -> None:
+    print(f"trained {summary.steps} steps in {summary.seconds:.0f} s "
+          f"({summary.images_per_s:.0f} images/s, stopped by {summary.stopped_by})")
+    print(f"  samples:     {summary.samples}  (progress in {summary.run_dir / 'samples'})")
+    print(f"  metrics:     {summary.run_dir / 'metrics.jsonl'}")
+    print(f"  tensorboard: tensorboard --logdir {summary.run_dir / 'tensorboard'}")
+    print(f"  more images: gankit sample {summary.run_dir}")
+
+
+def train(command: TrainCommand, overrides: dict[str, Any]) -> None:
+    if command.resume:
+        if command.config:
+            raise GankitError("--resume takes its config from the run; drop --config")
+        trainer = GANTrainer.resume(command.resume, overrides, progress=command.progress)
+        print(f"resuming {command.resume} at step {trainer.step} of {trainer.total_steps}")
+    else:
+        config = make_config(overrides, source="the command line", file=command.config)
+        out = new_run_dir(command.out, config.recipe, config.data)
+        if RunDir(out).checkpoint.exists():
+            raise GankitError(f"{out} already holds a run; continue it with --resume {out} "
+                              "or choose another --out")
+        trainer = GANTrainer(config, out, progress=command.progress)
+        print(f"training {config.model} ({config.loss} loss) on {trainer.data.name}: "
+              f"{len(trainer.data)} images of {trainer.data.image_shape}, "
+              f"{trainer.total_steps} steps, device {trainer.device}; run directory {out}")
+    print_summary(trainer.fit())
+
+
+@dataclass(frozen=True)
+class DemoCommand:
+    out: str = option("run directory", "runs/demo")
+    minutes: float = option("training budget in minutes", 5.0, above=0, high=10_080)
+    data: str = option("dataset (falls back to the bundled digits)", "fashion-mnist")
+    device: str = device_option()
+    progress: bool = progress_option()
+
+
+def demo(command: DemoCommand) -> None:
+    try:
+        data = load_dataset(command.data, "train", download=False)
+    except GankitError as err:
+        print(f"note: {err}\nnote: running the demo on the bundled 'digits' dataset instead")
+        data = load_dataset("digits", "train")
+    config = make_config({"recipe": "default", "data": data.name, "minutes": command.minutes,
+                          "steps": 1_000_000, "device": command.device})
+    out = Path(command.out)
+    if RunDir(out).checkpoint.exists():
+        raise GankitError(f"{out} already holds a run; remove it or pass --out elsewhere")
+    trainer = GANTrainer(config, out, data=data, progress=command.progress)
+    print(f"gankit demo: training the default recipe ({config.model}, {config.loss} loss, "
+          f"EMA {config.ema}) on {data.name} for {command.minutes:g} minutes on "
+          f"{trainer.device}")
+    print_summary(trainer.fit())
+
+
+@dataclass(frozen=True)
+class SampleCommand:
+    run_dir: str = option("a gankit GAN run directory", positional=True)
+    n: int = option("images (or rows with --interpolate)", 64, low=1, high=2048)
+    class_: str | None = option("class index or name (conditional runs)")
+    interpolate: int | None = option("images per row along a latent path (slerp); --n rows", low=2,
+                                     high=64)
+    seed: int = seed_option("seed of the latent draws")
+    scale: int = option("enlarge the PNG this many times", 2, low=1, high=8)
+    out: str | None = option("PNG path (default: RUN_DIR/samples/sample_seedS.png)")
+    ema: bool = option("use the EMA generator (--no-ema: the raw weights)", True)
+    device: str = device_option()
+
+
+def sample_grid(command: SampleCommand) -> None:
+    default_out = Path(command.run_dir) / "samples" / f"sample_seed{command.seed}.png"
+    out = Path(command.out) if command.out else default_out
+    if out.is_dir():
+        raise GankitError(f"--out {out} is a folder; pass the path of a PNG file to write")
+    trained = load_generator(command.run_dir, ema=command.ema, device=command.device)
+    labels = None
+    if command.class_ is not None:
+        labels = torch.tensor(resolve_class(trained, command.class_))
+    if command.interpolate:
+        images = interpolate(trained.generator, command.n, command.interpolate, labels=labels,
+                             seed=command.seed)
+        nrow = command.interpolate
+    else:
+        images = sample(trained.generator, command.n, labels=labels, seed=command.seed)
+        # Conditional runs cycle through the classes: one class a column.
+        nrow = trained.generator.num_classes if labels is None else None
+    save_grid(images, out, nrow=nrow, scale=command.scale)
+    print(f"wrote {len(images)} images from step {trained.step} to {out}")
+
+
+@dataclass(frozen=True)
+class EvalCommand:
+    run_dir: str = option("a gankit GAN run directory", positional=True)
+    metrics: str = option("comma-separated metrics", ",".join(DEFAULT_METRICS),
+                          choices=METRICS)
+    n: int = option("generated images (and at most this many real ones)", 10_000, low=2,
+                    high=100_000)
+    reference_split: str = option("real images to compare with", "test")
+    seed: int = seed_option("seed of the latent draws")
+    device: str = device_option()
+    compare: str | None = option("print both runs' stored scores side by side (protocols "
+                                 "must match)")
+    progress: bool = progress_option()
+
+
+def evaluate(command: EvalCommand) -> None:
+    if command.compare:
+        rows = compare_scores(read_scores(command.run_dir), read_scores(command.compare))
+        print(f"{'metric':<14} {Path(command.run_dir).name:>16} "
+              f"{Path(command.compare).name:>16}")
+        for name, a, b in rows:
+            print(f"{name:<14} {a:>16.4f} {b:>16.4f}")
+        return
+    results = evaluate_run(command.run_dir, command.metrics, n=command.n, seed=command.seed,
+                           reference_split=command.reference_split, device=command.device,
+                           progress=command.progress)
+    print(f"{'metric':<14} {'value':>10}  protocol")
+    for name, score in results.items():
+        p = score["protocol"]
+        spread = f" ± {score['std']:.4f}" if "std" in score else ""
+        measured_with = p.get("extractor") or p.get("classifier") or p.get("space")
+        print(f"{name:<14} {score['value']:>10.4f}{spread}  {measured_with}, "
+              f"{p['n_real']} real ({p['reference']}) vs {p['n_generated']} generated")
+    print(f"wrote {Path(command.run_dir) / 'eval.json'}")
+
+
+def _print_registry(title: str, registry: Registry[Any]) -> None:
+    print(f"{title}:")
+    for name, summary in registry.summaries().items():
+        print(f"  {name:<14} {summary}")
+
+
+def list_datasets() -> None:
+    _print_registry("datasets", DATASETS)
+
+
+def list_models() -> None:
+    _print_registry("models (--model)", MODELS)
+    _print_registry("losses (--loss)", LOSSES)
+    _print_registry("recipes (--recipe)", RECIPES)
