@@ -172,6 +172,10 @@ def test_inpaint_train_cli_route_and_a_foreign_run(tmp_path, capsys):
     assert (tmp_path / "done" / "grid.png").is_file()
     assert main(["inpaint", str(tmp_path), "--images", "digits"]) == 1
     assert "neither a GAN run" in capsys.readouterr().err
+    assert main(["inpaint", str(out), "--images", "digits", "--method", "latent"]) == 1
+    assert "is a completion run: use it with --method cgan" in capsys.readouterr().err
+    assert main(["sample", str(out)]) == 1  # a GAN command names what the run is instead
+    assert "is a completion run; this needs a GAN run" in capsys.readouterr().err
 
 
 def test_quality_measures_have_their_textbook_values():

@@ -22,7 +22,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-import yaml
 from torch import nn
 
 from gankit.adversarial.attacks import NORMS, SCALE, Budget
@@ -31,7 +30,6 @@ from gankit.device import select_device
 from gankit.distributed import Dist, init_distributed, wrap
 from gankit.errors import GankitError
 from gankit.imaging import save_grid
-from gankit.io import atomic_write
 from gankit.losses import LOSSES
 from gankit.models.dcgan import DCGANDiscriminator
 from gankit.models.image2image import ResNetTranslator
@@ -188,16 +186,11 @@ def train_advgan(classifier: nn.Module, data: ImageDataset, config: AdvGANConfig
     method = AdvGANMethod(classifier, data, config, where, device)
     meta = {"image_shape": list(data.image_shape), "classes": list(data.classes),
             "source": source or {}}
-    result = train_run(method, "advgan", out, config.to_dict(), meta, where, device,
-                       steps=config.steps, minutes=config.minutes, log_every=config.log_every,
-                       images_per_step=config.batch_size, progress=progress,
-                       hint="try a lower --lr")
+    train_run(method, "advgan", out, config, meta, where, device, progress=progress,
+              hint="try a lower --lr")
     attack = method.attack.eval()
     if not where.is_main:
         return attack
-    atomic_write(out / "config.yaml", yaml.safe_dump(
-        {**config.to_dict(), **meta, "steps_done": result.steps,
-         "train_seconds": round(result.seconds, 1)}, sort_keys=False).encode())
     with torch.no_grad():
         show = data.images[:8].to(device)
         made = attack(show)

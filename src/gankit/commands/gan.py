@@ -38,12 +38,17 @@ def recipe_note() -> str:
 
 
 def print_summary(summary: TrainSummary) -> None:
-    print(f"trained {summary.steps} steps in {summary.seconds:.0f} s "
+    resumed = f" (to step {summary.steps})" if summary.done != summary.steps else ""
+    print(f"trained {summary.done} steps{resumed} in {summary.seconds:.0f} s "
           f"({summary.images_per_s:.0f} images/s, stopped by {summary.stopped_by})")
-    print(f"  samples:     {summary.samples}  (progress in {summary.run_dir / 'samples'})")
+    grids = summary.run_dir / "samples"
+    print(f"  samples:     {summary.samples}"
+          + (f"  (progress in {grids})" if grids.is_dir() else ""))
     print(f"  metrics:     {summary.run_dir / 'metrics.jsonl'}")
     print(f"  tensorboard: tensorboard --logdir {summary.run_dir / 'tensorboard'}")
     print(f"  more images: gankit sample {summary.run_dir}")
+    if summary.stopped_by == "interrupt":
+        print(f"  continue:    gankit train --resume {summary.run_dir}")
 
 
 def train(command: TrainCommand, overrides: dict[str, Any]) -> None:

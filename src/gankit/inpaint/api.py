@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from gankit.data import load_images
+from gankit.errors import GankitError
 from gankit.imaging import save_grid
 from gankit.inpaint.baselines import biharmonic, mean_fill, telea
 from gankit.inpaint.cgan import complete_cgan, load_completion
@@ -25,6 +26,9 @@ METHODS: Registry[Method] = Registry("inpainting method")
 
 @METHODS.register("latent", "search a GAN's latent space for the best fit (Yeh et al. 2017)")
 def _latent(run: Path, images: torch.Tensor, mask: torch.Tensor, device: str) -> torch.Tensor:
+    if require_kind(run, "gan", "completion") == "completion":
+        raise GankitError(f"{run} is a completion run: use it with --method cgan (--method "
+                          "latent searches the latent space of a GAN run)")
     trained, discriminator = load_gan(run, device=device)
     return complete_latent(trained, discriminator, images, mask, LatentSearch())
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
 from gankit.data import ImageDataset, load_dataset
 from gankit.device import select_device
@@ -24,7 +23,6 @@ from gankit.distributed import Dist, init_distributed, wrap
 from gankit.imaging import save_grid
 from gankit.inpaint.baselines import paste
 from gankit.inpaint.masks import MASK_KINDS, make_masks
-from gankit.io import atomic_write
 from gankit.losses import LOSSES
 from gankit.models.image2image import PatchDiscriminator, UNet
 from gankit.options import (
@@ -155,15 +153,10 @@ def train_completion(config: CompletionConfig, out: str | Path, *,
     data = data or load_dataset(config.data, "train", root=config.data_root)
     method = CompletionMethod(config, data, where, device)
     meta = {"image_shape": list(data.image_shape)}
-    result = train_run(method, "completion", out, config.to_dict(), meta, where, device,
-                       steps=config.steps, minutes=config.minutes, log_every=config.log_every,
-                       images_per_step=config.batch_size, progress=progress,
-                       hint="try a lower --lr or --adv-weight")
+    train_run(method, "completion", out, config, meta, where, device, progress=progress,
+              hint="try a lower --lr or --adv-weight")
     if not where.is_main:
         return out
-    atomic_write(out / "config.yaml", yaml.safe_dump(
-        {**config.to_dict(), **meta, "steps_done": result.steps,
-         "train_seconds": round(result.seconds, 1)}, sort_keys=False).encode())
     G, (_, h, w) = method.G.eval(), data.image_shape
     with torch.no_grad():
         show = data.images[:8].to(device)

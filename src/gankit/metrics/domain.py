@@ -37,6 +37,10 @@ class DomainFeatures:
             stored = load_recogniser(path, device)
             self.model, self.test_accuracy = stored.model, float(stored.info["test_accuracy"])
         except GankitError:  # not cached yet, or damaged: (re)train, never trust a bad file
+            if progress:
+                print(f"note: training the domain recogniser for {train.name} once "
+                      f"({DOMAIN_CLASSIFIER.epochs:g} epochs); it is cached in {path.parent} "
+                      "for every later score on this data", flush=True)
             self.model = train_classifier(train, DOMAIN_CLASSIFIER, device=device,
                                           progress=progress)
             self.test_accuracy = accuracy(self.model, test)

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import torch
+import yaml
 
 from gankit.distributed import Dist
 from gankit.errors import GankitError
-from gankit.io import load_state, save_state
+from gankit.io import atomic_write, load_state, save_state
 from gankit.runs import RUN_KINDS, check_free_for, write_manifest
 from gankit.train.logging import MetricsLog
 from gankit.train.loop import Budget, LoopResult, run_loop
@@ -71,32 +72,45 @@ class _Checkpointed:
         return self.path
 
 
-def train_run(method: RunMethod, kind: str, out: str | Path, config: dict[str, Any],
-              meta: dict[str, Any], where: Dist, device: torch.device, *, steps: int,
-              minutes: float | None = None, images_per_step: int = 0, log_every: int = 100,
-              checkpoint_every: int = 500,
-              progress: bool = True, tensorboard: bool = True,
+class RunConfig(Protocol):
+    """What train_run reads of an application's config."""
+
+    steps: int
+    minutes: float | None
+    log_every: int
+    batch_size: int
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def train_run(method: RunMethod, kind: str, out: str | Path, config: RunConfig,
+              meta: dict[str, Any], where: Dist, device: torch.device, *,
+              checkpoint_every: int = 500, progress: bool = True, tensorboard: bool = True,
               hint: str = "try a lower --lr") -> LoopResult:
-    """Train `method` (freshly built from `config`) for `steps` updates (or `minutes`) into
-    OUT, or continue
-    the unfinished run OUT holds; OUT/metrics.jsonl gets the interval means of its scalars."""
-    out = Path(out)
+    """Train `method` (freshly built from `config`) for its steps (or minutes) into OUT, or
+    continue the unfinished run OUT holds. OUT/metrics.jsonl gets the interval means of its
+    scalars, and, once trained, OUT/config.yaml the settings, `meta` and what was done."""
+    out, settings = Path(out), config.to_dict()
     path = out / RUN_KINDS.get(kind).weights
     check_free_for(out, kind)
     if path.is_file():
-        _resume(method, path, kind, config, steps)
-    run = _Checkpointed(method, path, kind, config, meta, where)
+        _resume(method, path, kind, settings, config.steps)
+    run = _Checkpointed(method, path, kind, settings, meta, where)
     log = None
     if where.is_main:
         out.mkdir(parents=True, exist_ok=True)
         log = MetricsLog(out / "metrics.jsonl", out / "tensorboard" if tensorboard else None,
                          resume_step=method.step)
-    result = run_loop(run, Budget(steps, minutes, log_every, checkpoint_every), where, device,
-                      log=log, images_per_step=images_per_step, progress=progress, desc=kind,
-                      checkpoint=path, hint=hint)
+    budget = Budget(config.steps, config.minutes, config.log_every, checkpoint_every)
+    result = run_loop(run, budget, where, device, log=log, images_per_step=config.batch_size,
+                      progress=progress, desc=kind, checkpoint=path, hint=hint)
     if result.stopped_by == "interrupt":
-        raise GankitError(f"stopped at step {result.steps} of {steps}; {path} holds it: train "
-                          f"again with the same settings and --out {out} to continue")
+        raise GankitError(f"stopped at step {result.steps} of {config.steps}; {path} holds it: "
+                          f"train again with the same settings and --out {out} to continue")
+    if where.is_main:
+        atomic_write(out / "config.yaml", yaml.safe_dump(
+            {**settings, **meta, "steps_done": result.steps,
+             "train_seconds": round(result.seconds, 1)}, sort_keys=False).encode())
     return result
 
 

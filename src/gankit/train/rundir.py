@@ -45,6 +45,10 @@ class RunDir:
         if not self.path.is_dir():
             raise GankitError(f"run directory {self.path} does not exist")
         if not self.checkpoint.is_file():
+            from gankit.runs import MANIFEST, require_kind
+
+            if (self.path / MANIFEST).is_file():  # another kind of run says what it is
+                require_kind(self.path, "gan")
             raise GankitError(f"{self.path} has no checkpoint.safetensors; is it a gankit run "
                               "directory, and did its training save a checkpoint?")
         return self.checkpoint

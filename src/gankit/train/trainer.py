@@ -36,7 +36,8 @@ BATCH_NORM_REFRESH_BATCHES = 8
 @dataclass(frozen=True)
 class TrainSummary:
     run_dir: Path
-    steps: int
+    steps: int  # the run's step at the end
+    done: int  # steps this call trained (less than `steps` after a resume)
     seconds: float
     images_per_s: float
     samples: Path
@@ -188,7 +189,7 @@ class GANTrainer:
         samples_path = self.run.path / "samples.png"
         if main:
             self.save_samples(samples_path)
-        return TrainSummary(self.run.path, result.steps, result.seconds,
+        return TrainSummary(self.run.path, result.steps, result.done, result.seconds,
                             result.done * cfg.batch_size * cfg.d_steps
                             / max(result.seconds, 1e-9), samples_path, result.stopped_by)
 

@@ -20,7 +20,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-import yaml
 from torch import nn
 
 from gankit.data import ImageDataset
@@ -28,7 +27,6 @@ from gankit.device import select_device
 from gankit.distributed import Dist, init_distributed, wrap
 from gankit.errors import GankitError
 from gankit.imaging import save_grid
-from gankit.io import atomic_write
 from gankit.losses import LOSSES
 from gankit.models.image2image import PatchDiscriminator, ResNetTranslator, UNet
 from gankit.options import (
@@ -223,16 +221,11 @@ def train_translator(config: TranslateConfig, out: str | Path, *,
     method = TranslatorMethod(config, a, b, where, device)
     meta = {"image_shape": list(a.image_shape), "a": a.name, "b": b.name,
             "train_images": [len(a), len(b)]}
-    result = train_run(method, "translator", out, config.to_dict(), meta, where, device,
-                       steps=config.steps, minutes=config.minutes, log_every=config.log_every,
-                       images_per_step=config.batch_size, progress=progress,
-                       hint="try a lower --lr")
+    train_run(method, "translator", out, config, meta, where, device, progress=progress,
+              hint="try a lower --lr")
     model = method.model.eval()
     if not where.is_main:
         return model
-    atomic_write(out / "config.yaml", yaml.safe_dump(
-        {**config.to_dict(), **meta, "steps_done": result.steps,
-         "train_seconds": round(result.seconds, 1)}, sort_keys=False).encode())
     rows = [a.images[:8], model.translate(a.images[:8], "a2b")]
     if not paired:
         rows += [b.images[:8], model.translate(b.images[:8], "b2a")]
