@@ -46,7 +46,7 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"{m['cpu']} ({m['cores']} cores, {m['cpu_capability']}; "
         f"{'bf16 autocast' if bf16 else 'fp32'}), torch "
-        f"{m['torch']}, commit {result['commit']}. Accuracy % as mean "
+        f"{m['torch']}; each dataset names the commit it ran at. Accuracy % as mean "
         "[Student-t 95% interval] over seeds; each seed draws its own labelled subset and holds "
         "out a fifth of each class for validation, which alone chooses the student's "
         "augmentation and the best conditions; the test split is read once per recogniser. "
@@ -55,7 +55,8 @@ def markdown(result: dict[str, Any]) -> str:
         ""]
     for name, exp in result["experiments"].items():
         command = f"python bench/augment.py --datasets {name} --seeds {exp['config']['seeds']}"
-        sections += [f"### {name}", "", f"`{command}`", "", markdown_table(exp)]
+        sections += [f"### {name}", "", f"`{command}` (commit {exp['commit']})", "",
+                     markdown_table(exp)]
     return "\n".join(sections)
 
 
@@ -79,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         data, per_class = DATASETS[name]
         config = replace(AugmentConfig(), data=data, per_class=per_class, seeds=args.seeds)
         print(f"[{name}] {per_class} per class, {args.seeds} seeds", flush=True)
-        experiments[name] = run_experiment(config, args.work / f"{name}-pc{per_class}")
+        experiments[name] = {**run_experiment(config, args.work / f"{name}-pc{per_class}"),
+                             "commit": commit()}
         print(experiments[name]["verdict"]["sentence"], flush=True)
     result = {"benchmark": "augment", "machine": machine(),
               "command": command_line("augment.py", argv), "commit": commit(),
