@@ -132,7 +132,7 @@ def load_seed_data(config: AugmentConfig, seed: int) -> SeedData:
     return seed_data(config, seed, *_splits(config.data, config.data_root))
 
 
-def _file(folder: Path, condition: str) -> Path:
+def condition_file(folder: Path, condition: str) -> Path:
     return folder / (ENSEMBLE if condition == "ensemble" else f"{condition}.safetensors")
 
 
@@ -150,7 +150,7 @@ def seed_tasks(config: AugmentConfig, seed: int, folder: Path, progress: bool) -
             "longer": (after_teachers, config.longer_updates()),
             "gan": (after_teachers + ((seed, "generator"),), 2 * u)}
     for condition, (after, cost) in plan.items():
-        if not _file(folder, condition).is_file():
+        if not condition_file(folder, condition).is_file():
             fn = _ensemble_task if condition == "ensemble" else _recogniser_task
             tasks.append(Task((seed, condition), fn, (config, seed, folder, condition, progress),
                               after, cost))
@@ -183,7 +183,7 @@ def _gan_task(config: AugmentConfig, seed: int, folder: Path, progress: bool) ->
 
 def student_augmentation(folder: Path) -> str:
     """The teachers' augmentation that scored best on validation (the plainer on a tie)."""
-    return TEACHERS[first_best({t: load_recogniser(_file(folder, t)).info["validation"]
+    return TEACHERS[first_best({t: load_recogniser(condition_file(folder, t)).info["validation"]
                                 for t in TEACHERS})]
 
 
@@ -210,7 +210,7 @@ def _recogniser_task(config: AugmentConfig, seed: int, folder: Path, condition: 
     scores = {"validation": 100 * accuracy(model, data.validation),
               "test": 100 * accuracy(model, data.test)}
     seconds = time.monotonic() - started
-    save_recogniser(_file(folder, condition), model, data.fit.classes,
+    save_recogniser(condition_file(folder, condition), model, data.fit.classes,
                     {**scores, "augment": augment, "steps": settings.steps,
                      "seconds": round(seconds, 1), "threads": torch.get_num_threads(),
                      "bf16": resolve(select_device(config.device), amp=settings.amp).amp})
@@ -228,20 +228,21 @@ def _ensemble_task(config: AugmentConfig, seed: int, folder: Path, condition: st
         predicted = mean_softmax(teachers, images.images).argmax(dim=1)
         scores[split] = 100 * (predicted == images.labels).float().mean().item()
     record = {**scores, "seconds": round(time.monotonic() - started, 1)}
-    atomic_write(_file(folder, condition), json.dumps(record).encode())
+    atomic_write(condition_file(folder, condition), json.dumps(record).encode())
     return f"validation {scores['validation']:.2f}%, test {scores['test']:.2f}%"
 
 
 def _load(config: AugmentConfig, folder: Path, condition: str) -> torch.nn.Module:
-    return load_recogniser(_file(folder, condition),
+    return load_recogniser(condition_file(folder, condition),
                            device=str(select_device(config.device))).model
 
 
 def seed_record(config: AugmentConfig, seed: int, folder: Path) -> dict[str, Any]:
     """The finished seed's result, from the files its tasks wrote."""
     pool = load_state(folder / POOL, parts=("labels", "seconds", "threads", "bf16"))
-    info = {c: load_recogniser(_file(folder, c)).info for c in CONDITIONS if c != "ensemble"}
-    info["ensemble"] = json.loads(_file(folder, "ensemble").read_text())
+    info = {c: load_recogniser(condition_file(folder, c)).info
+            for c in CONDITIONS if c != "ensemble"}
+    info["ensemble"] = json.loads(condition_file(folder, "ensemble").read_text())
     own = {c: i["seconds"] for c, i in info.items()}
     teachers = sum(own[t] for t in TEACHERS)
     # each condition's own time plus that of what it needs: the teachers (whose validation

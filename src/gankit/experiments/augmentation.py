@@ -36,6 +36,7 @@ from typing import Any
 import torch
 
 from gankit.device import select_device
+from gankit.errors import GankitError
 from gankit.experiments.augment_config import (
     CONDITIONS,
     AugmentConfig,
@@ -45,22 +46,32 @@ from gankit.experiments.augment_config import (
 )
 from gankit.experiments.augment_tasks import (
     augmented_copies,
+    condition_file,
     load_seed_data,
     seed_record,
     seed_tasks,
     supplement,
 )
-from gankit.experiments.verdict import GAN_CONDITIONS, markdown_table, verdict
+from gankit.experiments.verdict import (
+    GAN_CONDITIONS,
+    NON_GAN_CONDITIONS,
+    markdown_table,
+    verdict,
+)
 from gankit.io import atomic_write
 from gankit.plots import interval_bars_png
 from gankit.stats import summarize
 from gankit.taskgraph import Task, run_graph
 
 __all__ = ["CONDITIONS", "AugmentConfig", "SeedData", "augmented_copies", "check",
-           "condition_summaries", "resolve_workers", "run_experiment", "seed_data",
-           "supplement"]
+           "condition_summaries", "resolve_workers", "reuse_baselines", "run_experiment",
+           "seed_data", "supplement"]
 SETTINGS = "settings.json"
 SEED_RECORD = "seed.json"  # a finished seed's result, which a resumed experiment reuses
+# Settings that only the GAN and its pool read: a change to them leaves the non-GAN conditions'
+# recognisers as they were (`longer` too, unless its budget, which counts the GAN's steps, moves).
+GAN_SIDE = ("gan_recipe", "gan_lr", "gan_width", "gan_diffaugment", "gan_mode_seeking",
+            "filter_by_confidence", "gan_steps")
 
 
 def resolve_workers(config: AugmentConfig) -> int:
@@ -99,7 +110,7 @@ def run_experiment(config: AugmentConfig, out: str | Path, *,
 
     for seed in range(config.seeds):
         folder = out / f"seed{seed}"
-        if _prepare_seed(config, folder):
+        if prepare_seed(config, folder):
             reused.append(seed)
             seed_done(seed)
             continue
@@ -153,7 +164,40 @@ def condition_summaries(seeds: list[dict[str, Any]]) -> dict[str, dict[str, Any]
                 "pipeline_minutes": minutes("pipeline_seconds", c)} for c in CONDITIONS}
 
 
-def _prepare_seed(config: AugmentConfig, folder: Path) -> bool:
+def reuse_baselines(config: AugmentConfig, out: str | Path, base: AugmentConfig,
+                    base_out: str | Path) -> list[str]:
+    """Copy into experiment folder `out` the non-GAN conditions' finished files of the
+    experiment `base` wrote into `base_out`, for a `config` that differs from `base` only in
+    GAN-side settings (a screen of GAN variants then trains only GANs and their students).
+    Returns the conditions copied for seed 0."""
+    changed = {k for k, v in config.to_dict().items()
+               if v != base.to_dict()[k] and k not in ("seeds", "workers")}
+    if changed - set(GAN_SIDE):
+        raise GankitError(f"only GAN-side settings may differ from the baseline experiment's "
+                          f"to reuse its recognisers; these differ too: "
+                          f"{', '.join(sorted(changed - set(GAN_SIDE)))}")
+    names = [c for c in NON_GAN_CONDITIONS
+             if c != "longer" or config.longer_updates() == base.longer_updates()]
+    copied: list[str] = []
+    base_settings = json.dumps(_seed_settings(base), indent=2)
+    for seed in range(config.seeds):
+        source, folder = Path(base_out) / f"seed{seed}", Path(out) / f"seed{seed}"
+        if (not (source / SETTINGS).is_file()
+                or (source / SETTINGS).read_text() != base_settings):
+            raise GankitError(f"{source} was not written by the baseline experiment's "
+                              "settings; run that experiment there first")
+        if prepare_seed(config, folder):
+            continue
+        done = [c for c in names if condition_file(source, c).is_file()
+                and not condition_file(folder, c).is_file()]
+        for c in done:
+            shutil.copy2(condition_file(source, c), condition_file(folder, c))
+        if seed == 0:
+            copied = done
+    return copied
+
+
+def prepare_seed(config: AugmentConfig, folder: Path) -> bool:
     """Whether an earlier call with the same settings finished the seed in `folder`. If not,
     the files its finished tasks left stay (a resumed experiment reruns only the rest), unless
     other settings wrote them: then the folder starts empty."""
