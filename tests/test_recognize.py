@@ -303,3 +303,11 @@ def test_classify_rejects_too_large_per_class_and_unlabelled_folders(tmp_path, c
     assert main(["classify", "train", "--data", f"folder:{plain}",
                  "--out", str(tmp_path / "y")]) == 1
     assert "has no labels" in capsys.readouterr().err
+
+
+def test_classify_batch_larger_than_the_data_shrinks_with_a_note(tmp_path, capsys):
+    assert main(["classify", "train", "--data", "digits", "--per-class", "3", "--steps", "2",
+                 "--batch-size", "64", "--out", str(tmp_path / "x")]) == 0
+    assert ("note: --batch-size 64 is more than the 30 images of digits; using batches of 30"
+            in capsys.readouterr().out)
+    assert json.loads((tmp_path / "x" / "run.json").read_text())["kind"] == "classifier"

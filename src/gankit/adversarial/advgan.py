@@ -41,7 +41,7 @@ from gankit.options import (
     option,
     seed_option,
 )
-from gankit.train.batches import BatchStream
+from gankit.train.batches import BatchStream, batch_within
 from gankit.train.method_run import load_run_weights, train_run
 
 
@@ -125,8 +125,9 @@ class AdvGANMethod:
         self.attack = AdvGAN(self.G, config.budget, config.target)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr, betas=(0.5, 0.999))
-        self.batches = BatchStream(len(data), min(config.batch_size, len(data)), config.seed,
-                                   where.rank, where.world_size)
+        batch_size = batch_within(config.batch_size, len(data), data.name)
+        self.batches = BatchStream(len(data), batch_size, config.seed, where.rank,
+                                   where.world_size)
         # Under torchrun the updates go through DDP; the attack keeps the plain generator.
         self.attack_step = AdvGAN(wrap(self.G, where, device), config.budget, config.target)
         self.D_step = wrap(self.D, where, device)

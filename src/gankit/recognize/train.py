@@ -17,7 +17,7 @@ from gankit.io import load_state, save_state
 from gankit.options import check_ranges, option, seed_option
 from gankit.recognize.augment import AUGMENTATIONS, FLIPS, augment_batch, flip_allowed
 from gankit.recognize.model import SmallCNN
-from gankit.train.batches import BatchStream
+from gankit.train.batches import BatchStream, batch_within
 from gankit.train.loop import Budget, run_loop
 from gankit.train.speed import SWITCHES, resolve
 
@@ -153,7 +153,7 @@ class ClassifierMethod:
         self.model = SmallCNN(data.image_shape, data.num_classes, config.width).to(
             dev, memory_format=torch.channels_last)
         self.step_model = wrap(self.model, where, dev)
-        batch_size = min(config.batch_size, len(data))
+        batch_size = batch_within(config.batch_size, len(data), data.name)
         self.batches = BatchStream(len(data), batch_size, config.seed, where.rank,
                                    where.world_size)
         self.total_steps = config.steps or max(

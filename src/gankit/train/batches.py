@@ -7,6 +7,17 @@ import torch
 from gankit.errors import GankitError
 
 
+def batch_within(batch_size: int, size: int, what: str) -> int:
+    """`batch_size`, or `size` with a note where `what` holds fewer images than a batch: the
+    applications train on whatever data they are given (a few images a class included), so
+    their batch shrinks to the data where the GAN trainer's refuses."""
+    if batch_size <= size:
+        return batch_size
+    print(f"note: --batch-size {batch_size} is more than the {size} images of {what}; "
+          f"using batches of {size}", flush=True)
+    return size
+
+
 class BatchStream:
     """Epoch e is a fresh permutation seeded by (seed, e); the last incomplete batch is dropped.
 

@@ -38,7 +38,7 @@ from gankit.options import (
     seed_option,
 )
 from gankit.registry import Registry
-from gankit.train.batches import BatchStream
+from gankit.train.batches import BatchStream, batch_within
 from gankit.train.method_run import load_run_weights, train_run
 from gankit.translate.domains import load_pair
 
@@ -139,10 +139,10 @@ class TranslatorMethod:
         self.opt_g = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.discriminators.parameters(), lr=config.lr,
                                       betas=(0.5, 0.999))
-        batch = min(config.batch_size, len(a))
-        self.stream_a = BatchStream(len(a), batch, config.seed, where.rank, where.world_size)
-        self.stream_b = BatchStream(len(b), min(config.batch_size, len(b)), config.seed + 1,
-                                    where.rank, where.world_size)
+        self.stream_a = BatchStream(len(a), batch_within(config.batch_size, len(a), a.name),
+                                    config.seed, where.rank, where.world_size)
+        self.stream_b = BatchStream(len(b), batch_within(config.batch_size, len(b), b.name),
+                                    config.seed + 1, where.rank, where.world_size)
         # The updates go through DDP under torchrun; `model` keeps the plain networks.
         self.nets = [wrap(net, where, device) for net in
                      (self.model.g_ab, self.model.g_ba, *self.discriminators) if net is not None]
