@@ -1,5 +1,6 @@
 """Exact resume, safe checkpoints, Ctrl-C and divergence handling."""
 
+import errno
 import os
 import signal
 
@@ -87,6 +88,60 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny_imag
     assert load_state(trainer.run.checkpoint, parts=["step"])["step"] == 4
 
 
+def test_non_finite_weights_are_never_checkpointed(tmp_path, tiny_images):
+    # The losses stay finite (logged every 100 steps); the update at step 4 breaks a weight.
+    trainer = _trainer(tmp_path, tiny_images, "run", steps=10, checkpoint_every=1,
+                       log_every=100)
+    original_step = trainer.train_step
+
+    def break_a_weight():
+        out = original_step()
+        if trainer.step == 3:  # the update that makes step 4
+            with torch.no_grad():
+                next(trainer.G.parameters()).view(-1)[0] = float("nan")
+        return out
+
+    trainer.train_step = break_a_weight
+    with pytest.raises(DivergenceError, match=r"diverged by step 4 \(non-finite values in "
+                                              r"generator.*last good checkpoint is"):
+        trainer.fit()
+    state = load_state(trainer.run.checkpoint)
+    assert state["step"] == 3
+    floats = [t for t in _tensors(state) if t.is_floating_point()]
+    assert floats and all(bool(torch.isfinite(t).all()) for t in floats)
+    resumed = GANTrainer.resume(trainer.run.path, {"steps": 5}, data=tiny_images,
+                                progress=False, tensorboard=False)
+    assert resumed.fit().steps == 5
+
+
+def _tensors(tree):
+    if isinstance(tree, torch.Tensor):
+        yield tree
+    elif isinstance(tree, dict):
+        for v in tree.values():
+            yield from _tensors(v)
+    elif isinstance(tree, list):
+        for v in tree:
+            yield from _tensors(v)
+
+
+def test_a_loss_that_grows_by_orders_of_magnitude_warns_once(tmp_path, tiny_images, capsys):
+    trainer = _trainer(tmp_path, tiny_images, "run", steps=6, log_every=1)
+    original_step = trainer.train_step
+
+    def blow_up():
+        out = original_step()
+        if trainer.step >= 3:
+            out["loss_d"] = torch.tensor(7.6e13)
+        return out
+
+    trainer.train_step = blow_up
+    trainer.fit()
+    err = capsys.readouterr().err
+    assert err.count("warning: loss_d grew from") == 1
+    assert "to 7.6e+13 by step 4: training is unstable" in err
+
+
 def test_truncated_checkpoint_names_the_file(tmp_path, tiny_images):
     trainer = _trainer(tmp_path, tiny_images, "run", steps=2)
     trainer.fit()
@@ -104,12 +159,14 @@ def test_a_failed_write_leaves_the_previous_file_intact(tmp_path, monkeypatch):
     atomic_write(target, b"old")
 
     def crash(fd):
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(GankitError, match=r"cannot write .*checkpoint.safetensors: No space "
+                                          r"left on device; free some space"):
         atomic_write(target, b"new")
     assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.safetensors"]
 
 
 def test_loaded_generator_reproduces_the_trainers_ema_samples(tmp_path, tiny_images):

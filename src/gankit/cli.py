@@ -13,6 +13,7 @@ from gankit.commands import gan, images, recognise
 from gankit.errors import GankitError
 from gankit.experiments.augmentation import AugmentConfig
 from gankit.inpaint.cgan import CompletionConfig
+from gankit.io import write_failure
 from gankit.options import add_flags, check_ranges, from_args
 from gankit.recognize import ClassifierConfig
 from gankit.train.config import TrainConfig
@@ -128,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         _call(args.entry, args)
     except GankitError as err:
         print(f"gankit: error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # a disk fault in a write not made through gankit.io
+        print(f"gankit: error: {write_failure(err.filename or 'a file', err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("gankit: interrupted", file=sys.stderr)

@@ -7,3 +7,12 @@ class GankitError(Exception):
 
 class DivergenceError(GankitError):
     """Training produced a non-finite loss; the last good checkpoint is kept."""
+
+
+class NonFiniteStateError(GankitError):
+    """A state to be checkpointed holds NaN or infinite values (`names`: where)."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(f"non-finite values in {', '.join(names[:3])}"
+                         + (f" and {len(names) - 3} more" if len(names) > 3 else ""))
+        self.names = names

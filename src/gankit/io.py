@@ -8,6 +8,8 @@ unpickles anything.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 from collections.abc import Iterable
@@ -18,20 +20,53 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 
-from gankit.errors import GankitError
+from gankit.errors import GankitError, NonFiniteStateError
 
 FORMAT = "gankit-checkpoint-1"
 
 
+def write_failure(path: str | Path, err: OSError) -> str:
+    """One line naming the path a file operation failed on, why, and what to do."""
+    cause = err.strerror or type(err).__name__
+    if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return (f"cannot write {path}: {cause}; the folder is not writable here; pick another "
+                "--out or fix its permissions")
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (f"cannot write {path}: {cause}; free some space (nothing half-written was "
+                "left) and rerun")
+    return f"{path}: {cause}; check the path and rerun"
+
+
 def atomic_write(path: str | Path, data: bytes) -> None:
-    """Write bytes so that `path` holds either the old or the new content, never a mix."""
+    """Write bytes so that `path` holds either the old or the new content, never a mix. A
+    failed write (read-only folder, full disk) leaves no temporary file behind, since a
+    half-written one would keep a full disk full."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise GankitError(write_failure(path, err)) from None
+
+
+def writable_folder(folder: str | Path) -> Path:
+    """Create `folder` if need be and check that a file can be written there: long work
+    (training, scoring) fails at its start, not when it writes its result."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".gankit-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise GankitError(write_failure(folder, err)) from None
+    return folder
 
 
 def _pack(obj: Any, key: str, tensors: dict[str, torch.Tensor]) -> Any:
@@ -57,10 +92,18 @@ def _unpack(node: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return node
 
 
-def save_state(path: str | Path, state: dict[str, Any]) -> None:
-    """Atomically write a nested state (dicts, lists, tensors, JSON scalars) as safetensors."""
+def save_state(path: str | Path, state: dict[str, Any], *, finite: bool = False) -> None:
+    """Atomically write a nested state (dicts, lists, tensors, JSON scalars) as safetensors.
+    With `finite`, a state whose floating-point tensors hold NaN or infinities is refused
+    (NonFiniteStateError) and the file on disk stays as it was: a training checkpoint is only
+    ever replaced by a usable one."""
     tensors: dict[str, torch.Tensor] = {}
     skeleton = _pack(state, "", tensors)
+    if finite:
+        bad = [k.lstrip("/") for k, t in tensors.items()
+               if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+        if bad:
+            raise NonFiniteStateError(bad)
     metadata = {"format": FORMAT, "tree": json.dumps(skeleton)}
     atomic_write(path, safetensors_bytes(tensors, metadata=metadata))
 

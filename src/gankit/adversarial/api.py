@@ -19,7 +19,7 @@ from gankit.adversarial.advgan import AdvGAN, check_target, load_advgan
 from gankit.adversarial.attacks import SCALE, Budget, PGDConfig, fgsm, fooled, pgd, pgd_evaluations
 from gankit.data import ImageDataset, load_dataset
 from gankit.errors import GankitError
-from gankit.io import atomic_write
+from gankit.io import atomic_write, writable_folder
 from gankit.plots import attack_grid_png
 from gankit.recognize import load_recogniser_run, predict_logits
 from gankit.recognize.train import logit_accuracy
@@ -203,7 +203,7 @@ def run_attack(classifier_run: str | Path, method: str, out: str | Path, *,
                     "split": split, "advgan_run": str(advgan_run) if advgan_run else None,
                     "pgd": asdict(pgd_config) if method == "pgd" else None}
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    writable_folder(out)
     atomic_write(out / "attack.json", json.dumps(report.to_dict(), indent=2).encode())
     show = slice(0, 8)
     attack_grid_png(dataset.images[show], adversarial[show],

@@ -129,7 +129,7 @@ def run_defense(classifier_run: str | Path, gan_run: str | Path, out: str | Path
     (default OUT: CLASSIFIER_RUN/defend/METHOD)."""
     from gankit.data import load_dataset
     from gankit.imaging import save_grid
-    from gankit.io import atomic_write
+    from gankit.io import atomic_write, writable_folder
     from gankit.recognize import load_recogniser_run
     from gankit.train import load_generator
 
@@ -141,7 +141,7 @@ def run_defense(classifier_run: str | Path, gan_run: str | Path, out: str | Path
     scores, shown = evaluate_defense(stored.model, generator, data.images[:n], data.labels[:n],
                                      attack, spec, projection, adaptive=adaptive)
     out = Path(out) if out else Path(classifier_run) / "defend" / method
-    out.mkdir(parents=True, exist_ok=True)
+    writable_folder(out)
     atomic_write(out / "defense.json", json.dumps(
         {"method": method, "attack": attack, "eps": spec.budget.eps, "norm": spec.budget.norm,
          "n": n, "gan_run": str(gan_run), "projection": asdict(projection),

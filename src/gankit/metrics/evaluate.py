@@ -15,7 +15,7 @@ from gankit.data import ImageDataset, load_dataset, to_float, to_uint8
 from gankit.device import select_device
 from gankit.errors import GankitError
 from gankit.imaging import save_grid
-from gankit.io import atomic_write
+from gankit.io import atomic_write, writable_folder
 from gankit.metrics import scores
 from gankit.metrics.cache import cached_features
 from gankit.metrics.domain import DomainFeatures
@@ -180,6 +180,7 @@ def evaluate_run(run_dir: str | Path, metrics: str | Sequence[str] = DEFAULT_MET
         raise GankitError(f"--n must be at least 2, got {n}")
     run = RunDir(run_dir)
     trained = load_generator(run.path, device=device)
+    writable_folder(run.path)  # before the scoring, which can take minutes
     cfg = trained.config
     train = load_dataset(cfg.data, "train", root=cfg.data_root, image_size=cfg.image_size,
                          per_class=cfg.per_class, seed=cfg.seed)

@@ -23,7 +23,7 @@ from gankit.data import ImageDataset, load_dataset
 from gankit.device import select_device
 from gankit.distributed import init_distributed
 from gankit.errors import GankitError
-from gankit.io import atomic_write
+from gankit.io import atomic_write, writable_folder
 from gankit.plots import confusion_png
 from gankit.recognize.extra import load_extra
 from gankit.recognize.report import RecognitionReport, recognition_report
@@ -66,6 +66,7 @@ def train_recogniser_run(out: str | Path, data: str, config: ClassifierConfig | 
         n_extra = extra_per_class or max(1, real // train.num_classes)
         train = concat(train, load_extra(extra, train, per_class=n_extra, seed=config.seed,
                                          device=device))
+    writable_folder(out)  # before the training, not after it
     started = time.monotonic()
     model = train_classifier(train, config, device=device, progress=progress,
                              adversary=adversary, checkpoint=out / TRAINING_FILE)
@@ -76,7 +77,6 @@ def train_recogniser_run(out: str | Path, data: str, config: ClassifierConfig | 
              "train_seconds": round(seconds, 1), "test_accuracy": report.accuracy,
              "config": asdict(config), **(notes or {})}
     if init_distributed(device)[0].is_main:  # under torchrun, rank 0 writes
-        out.mkdir(parents=True, exist_ok=True)
         save_recogniser(out / RECOGNISER_FILE, model, train.classes, facts)
         write_manifest(out, "classifier")
         (out / TRAINING_FILE).unlink(missing_ok=True)

@@ -203,7 +203,7 @@ class ClassifierMethod:
     def save_checkpoint(self) -> Path | None:
         if self.checkpoint is not None and self.is_main:
             self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            save_state(self.checkpoint, self.state_dict())
+            save_state(self.checkpoint, self.state_dict(), finite=True)
         return self.checkpoint
 
     def resume(self) -> None:

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import torch
 
 from gankit.distributed import Dist, any_rank, mean_over_ranks
-from gankit.errors import DivergenceError
+from gankit.errors import DivergenceError, NonFiniteStateError
 from gankit.train.logging import MetricsLog
 from gankit.train.progress import Progress
 
@@ -35,6 +35,9 @@ class Method(Protocol):
     def train_step(self) -> dict[str, torch.Tensor]: ...
 
     def save_checkpoint(self) -> Path | None: ...
+
+
+GROWTH_WARNING = 1e4  # a loss this many times its first logged size (or 1) warns once
 
 
 @dataclass(frozen=True)
@@ -80,15 +83,42 @@ def run_loop(method: Method, budget: Budget, where: Dist, device: torch.device, 
         n = max(method.step - interval_step, 1)
         return {k: float(v) / n for k, v in mean_over_ranks(sums, where).items()}
 
+    def kept() -> str:
+        return (f"the last good checkpoint is {checkpoint}"
+                if checkpoint is not None and checkpoint.is_file()
+                else "no checkpoint was written yet")
+
     def check(scalars: dict[str, float]) -> None:
         bad = {k: v for k, v in scalars.items() if not math.isfinite(v)}
         if bad:
-            kept = (f"the last good checkpoint is {checkpoint}"
-                    if checkpoint is not None and checkpoint.is_file()
-                    else "no checkpoint was written yet")
             values = ", ".join(f"{k}={v}" for k, v in bad.items())
             raise DivergenceError(f"training diverged by step {method.step} ({values}); "
-                                  f"{kept}; {hint}")
+                                  f"{kept()}; {hint}")
+
+    first: dict[str, float] = {}
+    warned = False
+
+    def watch(scalars: dict[str, float]) -> None:
+        """Warn once when a loss grew by orders of magnitude: finite, so no divergence stop,
+        but a run that will not learn (e.g. a learning rate of 1e3)."""
+        nonlocal warned
+        for k, v in scalars.items():
+            start_size = first.setdefault(k, abs(v))
+            if k.startswith("loss") and not warned and abs(v) > GROWTH_WARNING * max(
+                    start_size, 1.0):
+                warned = True
+                if where.is_main:
+                        bar.warn(f"{k} grew from {start_size:.3g} to {abs(v):.3g} by step "
+                             f"{method.step}: training is unstable; {hint}")
+
+    def save() -> None:
+        # Finite losses can come from the update before the one that broke the weights: the
+        # checkpoint itself refuses non-finite tensors, so the one on disk stays usable.
+        try:
+            method.save_checkpoint()
+        except NonFiniteStateError as err:
+            raise DivergenceError(f"training diverged by step {method.step} ({err}); "
+                                  f"{kept()}; {hint}") from None
 
     try:
         with deferred_interrupt() as interrupted:
@@ -102,6 +132,7 @@ def run_loop(method: Method, budget: Budget, where: Dist, device: torch.device, 
                     now = time.monotonic()
                     scalars = means()
                     check(scalars)
+                    watch(scalars)
                     if images_per_step:
                         scalars["images_per_s"] = ((method.step - interval_step)
                                                    * images_per_step
@@ -116,14 +147,14 @@ def run_loop(method: Method, budget: Budget, where: Dist, device: torch.device, 
                     after_step()
                 if budget.checkpoint_every and method.step % budget.checkpoint_every == 0:
                     check(means())
-                    method.save_checkpoint()
+                    save()
                 # Every rank must stop at the same step, whichever noticed the reason.
                 out_of_time = budget.time_share(time.monotonic() - start) > 1
                 if any_rank(interrupted.is_set() or out_of_time, where, device):
                     stopped_by = "minutes" if out_of_time else "interrupt"
                     break
             check(means())
-            method.save_checkpoint()
+            save()
     finally:
         bar.close()
         if log is not None:

@@ -16,7 +16,7 @@ import yaml
 
 from gankit.distributed import Dist
 from gankit.errors import GankitError
-from gankit.io import atomic_write, load_state, save_state
+from gankit.io import atomic_write, load_state, save_state, writable_folder
 from gankit.runs import RUN_KINDS, check_free_for, write_manifest
 from gankit.train.logging import MetricsLog
 from gankit.train.loop import Budget, LoopResult, run_loop
@@ -66,7 +66,8 @@ class _Checkpointed:
             save_state(self.path, {
                 "kind": self.kind, "step": self.step, "config": self.config, "meta": self.meta,
                 "weights": self.method.weights(),
-                "training": {**self.method.training_state(), "torch_rng": torch.get_rng_state()}})
+                "training": {**self.method.training_state(), "torch_rng": torch.get_rng_state()}},
+                finite=True)
             write_manifest(self.path.parent, self.kind)
             self._saved = self.step
         return self.path
@@ -98,7 +99,7 @@ def train_run(method: RunMethod, kind: str, out: str | Path, config: RunConfig,
     run = _Checkpointed(method, path, kind, settings, meta, where)
     log = None
     if where.is_main:
-        out.mkdir(parents=True, exist_ok=True)
+        writable_folder(out)
         log = MetricsLog(out / "metrics.jsonl", out / "tensorboard" if tensorboard else None,
                          resume_step=method.step)
     budget = Budget(config.steps, config.minutes, config.log_every, checkpoint_every)

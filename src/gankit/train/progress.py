@@ -62,6 +62,13 @@ class Progress:
             self.last_line = now
             self._line(now)
 
+    def warn(self, text: str) -> None:
+        """A warning line, shown with or without progress reports, that does not break a bar."""
+        if self.bar is not None:
+            self.bar.write(f"warning: {text}", file=sys.stderr)
+        else:
+            print(f"warning: {text}", file=sys.stderr, flush=True)
+
     def _line(self, now: float) -> None:
         elapsed = now - self.start
         share = self.share(elapsed)

@@ -13,7 +13,7 @@ from gankit.device import seeded_generator
 from gankit.distributed import init_distributed, wrap
 from gankit.errors import GankitError
 from gankit.imaging import save_grid
-from gankit.io import atomic_write, load_state, save_state
+from gankit.io import atomic_write, load_state, save_state, writable_folder
 from gankit.losses import LOSSES, gradient_penalty, mode_seeking_penalty, r1_penalty
 from gankit.models import build_gan
 from gankit.runs import check_free_for, write_manifest
@@ -170,7 +170,7 @@ class GANTrainer:
         cfg, main = self.config, self.dist.is_main
         if main:
             check_free_for(self.run.path, "gan")
-            self.run.path.mkdir(parents=True, exist_ok=True)
+            writable_folder(self.run.path)
             atomic_write(self.run.config, config_yaml(cfg).encode())
         log = MetricsLog(self.run.metrics, self.run.tensorboard if self.tensorboard else None,
                          resume_step=self.step) if main else None
@@ -275,7 +275,7 @@ class GANTrainer:
         whole)."""
         if self.dist.is_main and self._saved_step != self.step:
             self.sampling_generator()  # store EMA weights with matching batch-norm statistics
-            save_state(self.run.checkpoint, self.state_dict())
+            save_state(self.run.checkpoint, self.state_dict(), finite=True)
             write_manifest(self.run.path, "gan")
             self._saved_step = self.step
         return self.run.checkpoint

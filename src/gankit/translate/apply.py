@@ -8,6 +8,7 @@ import torch
 
 from gankit.data import DATASETS, load_images
 from gankit.imaging import save_grid
+from gankit.io import writable_folder
 from gankit.translate.domains import load_domain
 from gankit.translate.translator import load_translator
 
@@ -27,7 +28,7 @@ def translate_images(run_dir: str | Path, images: str, out: str | Path, *,
         pixels = load_images(images, model.image_shape, n=n).images
     translated = model.translate(pixels, direction)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    writable_folder(out)
     for i, image in enumerate(translated):
         save_grid(image[None], out / f"translated_{i:04d}.png")
     rows = []
