@@ -6,6 +6,8 @@ import shutil
 import socket
 import threading
 import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from gankit.cli import main
+from gankit.serve import app as app_module
 from gankit.serve import create_app
 
 
@@ -31,7 +34,8 @@ def runs(tmp_path_factory):
 
 @pytest.fixture
 def client(runs):
-    with TestClient(create_app(runs, max_bytes=20_000, max_pixels=200 * 200)) as c:
+    with TestClient(create_app(runs, max_bytes=20_000, max_pixels=200 * 200),
+                    base_url="http://127.0.0.1:8000") as c:
         yield c
 
 
@@ -104,7 +108,11 @@ def test_bad_input_is_refused_and_the_server_keeps_serving(client):
     assert wrong_kind.status_code == 400 and "not a classifier run" in wrong_kind.text
     assert client.post("/api/sample", data={"run": "nowhere"}).status_code == 404
     assert client.get("/api/jobs/nope").status_code == 404
-    assert client.get("/api/report", params={"run": "not-a-run"}).status_code == 400
+    for not_a_run in ("not-a-run", "."):  # a folder that holds no run: 404, named
+        refused = client.get("/api/report", params={"run": not_a_run})
+        assert refused.status_code == 404 and "no run" in refused.json()["detail"]
+        inpaint = client.post("/api/inpaint", data={"run": not_a_run, "method": "mean"})
+        assert inpaint.status_code == 404
     for endpoint, field, value, limit in [("sample", "n", 100_000, "256"),
                                           ("sample", "interpolate", 33, "32"),
                                           ("sample", "seed", -1, "0"),
@@ -125,6 +133,91 @@ def test_bad_input_is_refused_and_the_server_keeps_serving(client):
     assert failing["state"] == "error" and "hides the whole image" in failing["error"]
     ok = _finish(client, client.post("/api/sample", data={"run": "gan", "n": 2}).json())
     assert ok["state"] == "done"  # still serving after the failures
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims `width` x `height` pixels (no pixel data): what an image
+    decoder reads before it decodes anything."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (len(data).to_bytes(4, "big") + kind + data
+                + zlib.crc32(kind + data).to_bytes(4, "big"))
+
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def test_links_out_of_the_runs_folder_are_never_followed(runs, tmp_path, client):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the secret")
+    linked = runs / "gan_linked"
+    shutil.copytree(runs / "gan", linked)
+    (linked / "samples.png").unlink()
+    (linked / "samples.png").symlink_to(secret)
+    try:
+        for response in (client.get("/api/report", params={"run": "gan_linked"}),
+                         client.post("/api/sample", data={"run": "gan_linked"})):
+            assert response.status_code == 403 and "link out of the runs folder" in response.text
+            assert "the secret" not in response.text
+        assert client.get("/api/report", params={"run": "gan"}).status_code == 200
+    finally:
+        shutil.rmtree(linked)
+
+
+def test_host_and_origin_are_checked(client):
+    assert client.get("/api/runs", headers={"host": "attacker.example"}).status_code == 400
+    for origin, status in [("http://evil.example", 403), ("http://127.0.0.1:8000", 200)]:
+        response = client.post("/api/sample", data={"run": "gan", "n": 1},
+                               headers={"origin": origin})
+        assert response.status_code == status, response.text
+        if status == 200:
+            _finish(client, response.json())
+
+
+def test_concurrent_reports_all_succeed_and_write_nothing(runs, client):
+    before = sorted(p.relative_to(runs) for p in runs.rglob("*"))
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        codes = list(pool.map(lambda _: client.get("/api/report", params={"run": "gan"})
+                              .status_code, range(50)))
+    assert codes == [200] * 50
+    assert sorted(p.relative_to(runs) for p in runs.rglob("*")) == before
+    page = client.get("/api/report", params={"run": "gan"}).text
+    assert str(runs) not in page  # paths inside the runs folder only
+
+
+def test_uploads_masks_indices_and_bombs(client):
+    wrong_mask = client.post("/api/inpaint", data={"run": "gan", "method": "mean"},
+                             files={"mask_image": ("m.png", _png(size=(5, 5), value=255))})
+    assert wrong_mask.status_code == 400 and "is 5x5 pixels; the model's images are 8x8" in (
+        wrong_mask.json()["detail"])
+    bomb = client.post("/api/attack", data={"run": "clf"},
+                       files={"image": ("bomb.png", _png_header(20_000, 20_000))})
+    assert bomb.status_code == 400 and "more pixels than the limit" in bomb.json()["detail"]
+    past = _finish(client, client.post("/api/attack", data={"run": "clf", "index": 9_999})
+                   .json())
+    assert past["state"] == "error" and "index 9999 is past the 360 test images" in past["error"]
+
+    def streamed():  # no Content-Length: counted as it arrives
+        yield (b'--b\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n'
+               b"Content-Type: image/png\r\n\r\n")
+        for _ in range(20):
+            yield b"x" * 10_000
+
+    chunked = client.post("/api/attack", content=streamed(),
+                          headers={"content-type": "multipart/form-data; boundary=b"})
+    assert chunked.status_code == 413 and "the request is over" in chunked.json()["detail"]
+
+
+def test_the_job_store_is_bounded(runs, monkeypatch):
+    monkeypatch.setattr(app_module, "MAX_KEPT_JOBS", 2)
+    with TestClient(create_app(runs), base_url="http://127.0.0.1") as c:
+        ids = [_finish(c, c.post("/api/sample", data={"run": "gan", "n": 1}).json())["id"]
+               for _ in range(4)]
+        # a submit evicts all but the newest 2 finished jobs, then adds its own
+        assert [c.get(f"/api/jobs/{i}").status_code for i in ids] == [404, 200, 200, 200]
+    monkeypatch.setattr(app_module, "MAX_PENDING_JOBS", 0)
+    with TestClient(create_app(runs), base_url="http://127.0.0.1") as c:
+        busy = c.post("/api/sample", data={"run": "gan", "n": 1})
+        assert busy.status_code == 503 and "jobs are queued or running" in busy.text
 
 
 def _free_port() -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -190,20 +190,29 @@ def render(reports: list[RunReport]) -> str:
 
 def write_report(run_dirs: list[str | Path], out: str | Path | None = None) -> Path:
     """Render one run (or several side by side) into OUT (default RUN_DIR/report.html)."""
+    html = render_report(run_dirs)
+    target = Path(out) if out else Path(run_dirs[0]) / REPORT_FILE
+    if target.is_dir():
+        raise GankitError(f"--out {target} is a folder; pass the path of an HTML file to write")
+    atomic_write(target, html.encode())
+    return target
+
+
+def render_report(run_dirs: list[str | Path], shown: list[str] | None = None) -> str:
+    """The report of one run (or several side by side) as HTML, writing nothing; `shown`
+    replaces the runs' paths on the page (the web app shows paths inside its runs folder)."""
     if not run_dirs:
         raise GankitError("name at least one run directory")
     for run_dir in map(Path, run_dirs):
         if not run_dir.is_dir():
             raise GankitError(f"{run_dir} is not a gankit run directory (not a folder); name "
                               "the run's folder")
-    target = Path(out) if out else Path(run_dirs[0]) / REPORT_FILE
-    if target.is_dir():
-        raise GankitError(f"--out {target} is a folder; pass the path of an HTML file to write")
     # a private scratch folder: concurrent reports of one run never share figure files
     with tempfile.TemporaryDirectory(prefix="gankit-report-") as scratch:
-        html = render([run_report(r, Path(scratch)) for r in run_dirs])
-    atomic_write(target, html.encode())
-    return target
+        reports = [run_report(r, Path(scratch)) for r in run_dirs]
+    if shown is not None:
+        reports = [replace(r, path=p) for r, p in zip(reports, shown, strict=True)]
+    return render(reports)
 
 
 TEMPLATE = """<!doctype html>

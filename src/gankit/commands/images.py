@@ -121,11 +121,13 @@ def serve(command: ServeCommand) -> None:
     uvicorn = require("uvicorn", "serve")
     require("fastapi", "serve")
     require("multipart", "serve")  # python-multipart: FastAPI's form uploads
-    from gankit.serve import create_app
+    from gankit.serve.app import LOCAL_HOSTS, create_app
 
     if command.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"note: serving on {command.host}: anyone who can reach it can run models here")
     print(f"gankit: serving {command.runs} on http://{command.host}:{command.port}/ "
           "(Ctrl-C stops)")
-    uvicorn.run(create_app(command.runs, device=command.device), host=command.host,
-                port=command.port, log_level="warning")
+    # Requests must name the host served on (DNS rebinding); all hosts on a wildcard bind.
+    hosts = ["*"] if command.host in ("0.0.0.0", "::") else [command.host, *LOCAL_HOSTS]
+    uvicorn.run(create_app(command.runs, device=command.device, hosts=hosts),
+                host=command.host, port=command.port, log_level="warning")

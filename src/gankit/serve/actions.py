@@ -36,9 +36,12 @@ def _test_image(source: str, shape: tuple[int, int, int], index: int) -> torch.T
         from gankit.translate import load_domain
 
         data = load_domain(source, "test")
-        return data.images[index % len(data)][None]
-    data = load_images(source, shape, n=index + 1)
-    return data.images[-1:]
+    else:
+        data = load_images(source, shape, n=index + 1)
+    if index >= len(data):
+        raise GankitError(f"image index {index} is past the {len(data)} test images of "
+                          f"{source}; use 0..{len(data) - 1}")
+    return data.images[index][None]
 
 
 def _run_data(run: Path) -> str:
