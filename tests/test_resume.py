@@ -72,6 +72,28 @@ def test_ctrl_c_stops_at_a_whole_step_and_the_run_resumes(tmp_path, tiny_images)
                        load_state(resumed.run.checkpoint, parts=["generator"]))
 
 
+def test_a_second_ctrl_c_during_the_checkpoint_write_lets_the_write_finish(
+        tmp_path, tiny_images, capsys):
+    trainer = _trainer(tmp_path, tiny_images, "run", steps=8)
+    original_step, original_save = trainer.train_step, trainer.save_checkpoint
+
+    def step_then_interrupt():
+        out = original_step()
+        if trainer.step == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return out
+
+    def interrupted_save():
+        os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C, as the write starts
+        return original_save()
+
+    trainer.train_step, trainer.save_checkpoint = step_then_interrupt, interrupted_save
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit()
+    assert "finishing the checkpoint write, then stopping" in capsys.readouterr().err
+    assert load_state(trainer.run.checkpoint, parts=["step"])["step"] == 3
+
+
 def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny_images):
     trainer = _trainer(tmp_path, tiny_images, "run", steps=10, checkpoint_every=2)
     original_step = trainer.train_step
@@ -140,6 +162,26 @@ def test_a_loss_that_grows_by_orders_of_magnitude_warns_once(tmp_path, tiny_imag
     err = capsys.readouterr().err
     assert err.count("warning: loss_d grew from") == 1
     assert "to 7.6e+13 by step 4: training is unstable" in err
+
+
+def test_a_hand_edited_config_is_refused_on_resume_and_shown_in_the_report(tmp_path,
+                                                                          tiny_images):
+    from gankit.report import render_report
+
+    trainer = _trainer(tmp_path, tiny_images, "run", steps=2)
+    trainer.fit()
+    config = trainer.run.config
+    config.write_text(config.read_text().replace("steps: 2", "steps: 9"))  # resumable
+    GANTrainer.resume(trainer.run.path, {"steps": 3}, data=tiny_images, progress=False)
+    lr = f"lr_g: {trainer.config.lr_g}"
+    config.write_text(config.read_text().replace(lr, "lr_g: 0.5"))
+    with pytest.raises(GankitError, match=r"config.yaml was edited by hand \(lr_g: 0.5 in "
+                                          r"config.yaml, .* in the checkpoint\); the "
+                                          r"checkpoint's settings are the run's"):
+        GANTrainer.resume(trainer.run.path, {"steps": 3}, data=tiny_images)
+    page = render_report([trainer.run.path])
+    assert "config.yaml was edited after training and does not describe the weights" in page
+    assert "lr_g: 0.5 in config.yaml" in page
 
 
 def test_truncated_checkpoint_names_the_file(tmp_path, tiny_images):

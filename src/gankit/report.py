@@ -19,7 +19,7 @@ from gankit.errors import GankitError
 from gankit.extras import require
 from gankit.io import atomic_write
 from gankit.plots import curves_png
-from gankit.runs import MANIFEST
+from gankit.runs import MANIFEST, edited_settings
 
 REPORT_FILE = "report.html"
 MAX_PROGRESS_GRIDS = 6
@@ -81,7 +81,11 @@ def _config(run: Path) -> Section | None:
         return None
     values = yaml.safe_load(path.read_text()) or {}
     rows = [[k, _fmt(v)] for k, v in values.items()]
-    return Section("Configuration", tables=[Table("config.yaml", ["option", "value"], rows)])
+    edits = edited_settings(run)
+    text = ("config.yaml was edited after training and does not describe the weights: "
+            + "; ".join(edits)) if edits else ""
+    return Section("Configuration", text=text,
+                   tables=[Table("config.yaml", ["option", "value"], rows)])
 
 
 def _training(run: Path, scratch: Path) -> Section | None:

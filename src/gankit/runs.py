@@ -11,12 +11,15 @@ from __future__ import annotations
 import importlib
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from gankit.errors import GankitError
-from gankit.io import atomic_write
+from gankit.io import atomic_write, load_state
 from gankit.registry import Registry
 
 MANIFEST = "run.json"
@@ -115,3 +118,38 @@ def load_run(run_dir: str | Path, device: str = "auto") -> tuple[str, Any]:
     """(kind, what the kind's loader returns) for any run directory."""
     kind = run_kind(run_dir)
     return kind, RUN_KINDS.get(kind).load(run_dir, device)
+
+
+def edited_settings(run_dir: str | Path, ignore: Iterable[str] = ()) -> list[str]:
+    """The settings whose value in RUN_DIR/config.yaml differs from the one in the run's
+    weights file, each as "name: X in config.yaml, Y in the checkpoint": an edit by hand, which
+    changes nothing, since the checkpoint's settings are the run's. Empty where either file or
+    the run's settings in it are missing. `ignore`: settings a resume may change."""
+    run_dir, ignored = Path(run_dir), set(ignore)
+    try:
+        weights = run_dir / RUN_KINDS.get(run_kind(run_dir)).weights
+        stored = load_state(weights, parts=("config",)).get("config")
+        written = yaml.safe_load((run_dir / "config.yaml").read_text())
+    except (GankitError, OSError, yaml.YAMLError):
+        return []
+    if not isinstance(stored, dict) or not isinstance(written, dict):
+        return []
+    return [f"{k}: {written[k]!r} in config.yaml, {v!r} in the checkpoint"
+            for k, v in stored.items()
+            if k in written and k not in ignored and _plain(written[k]) != _plain(v)]
+
+
+def _plain(value: Any) -> Any:
+    """A value as JSON has it (YAML and the checkpoint differ in tuples)."""
+    return json.loads(json.dumps(value))
+
+
+def refuse_edited_config(run_dir: str | Path, resumable: Iterable[str]) -> None:
+    """Refuse to resume a run whose config.yaml was edited by hand (in other settings than
+    the `resumable` ones, which a resume may change and rewrites)."""
+    edits = edited_settings(run_dir, resumable)
+    if edits:
+        more = f" and {len(edits) - 1} more" if len(edits) > 1 else ""
+        raise GankitError(f"{Path(run_dir) / 'config.yaml'} was edited by hand ({edits[0]}"
+                          f"{more}); the checkpoint's settings are the run's: undo the edit, "
+                          "and change budgets with flags (--steps, --minutes)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -115,13 +116,14 @@ def run_loop(method: Method, budget: Budget, where: Dist, device: torch.device, 
         # Finite losses can come from the update before the one that broke the weights: the
         # checkpoint itself refuses non-finite tensors, so the one on disk stays usable.
         try:
-            method.save_checkpoint()
+            with interrupts.finishing():  # a second Ctrl-C waits for the write
+                method.save_checkpoint()
         except NonFiniteStateError as err:
             raise DivergenceError(f"training diverged by step {method.step} ({err}); "
                                   f"{kept()}; {hint}") from None
 
     try:
-        with deferred_interrupt() as interrupted:
+        with deferred_interrupt() as interrupts:
             while method.step < budget.steps:
                 if before_step is not None:
                     before_step(time.monotonic() - start)
@@ -150,7 +152,7 @@ def run_loop(method: Method, budget: Budget, where: Dist, device: torch.device, 
                     save()
                 # Every rank must stop at the same step, whichever noticed the reason.
                 out_of_time = budget.time_share(time.monotonic() - start) > 1
-                if any_rank(interrupted.is_set() or out_of_time, where, device):
+                if any_rank(interrupts.requested.is_set() or out_of_time, where, device):
                     stopped_by = "minutes" if out_of_time else "interrupt"
                     break
             check(means())
@@ -163,23 +165,48 @@ def run_loop(method: Method, budget: Budget, where: Dist, device: torch.device, 
                       stopped_by)
 
 
-@contextmanager
-def deferred_interrupt() -> Iterator[threading.Event]:
-    """Turn the first Ctrl-C into a flag the loop checks between steps, so the checkpoint it
-    then writes is a whole step; a second Ctrl-C interrupts at once (the checkpoint on disk
-    stays intact, since it is replaced atomically)."""
-    flag = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
+class Interrupts:
+    """Ctrl-C as the loop sees it: the first one `requested`, a second one a KeyboardInterrupt
+    at once, except while a checkpoint is written (`finishing`): then after the write."""
 
-    def handler(signum: int, frame: Any) -> None:
-        if flag.is_set():
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        self.saving = False
+        self.again = False
+
+    def handle(self, signum: int, frame: Any) -> None:
+        if not self.requested.is_set():
+            self.requested.set()
+        elif self.saving:
+            self.again = True
+            print("gankit: finishing the checkpoint write, then stopping", file=sys.stderr,
+                  flush=True)
+        else:
             raise KeyboardInterrupt
-        flag.set()
 
-    previous = signal.signal(signal.SIGINT, handler)
+    @contextmanager
+    def finishing(self) -> Iterator[None]:
+        self.saving = True
+        try:
+            yield
+        finally:
+            self.saving = False
+        if self.again:
+            raise KeyboardInterrupt
+
+
+@contextmanager
+def deferred_interrupt() -> Iterator[Interrupts]:
+    """Turn the first Ctrl-C into a flag the loop checks between steps, so the checkpoint it
+    then writes is a whole step; a second Ctrl-C interrupts at once, or, during a checkpoint
+    write, right after it (the checkpoint on disk stays intact either way, since it is
+    replaced atomically)."""
+    interrupts = Interrupts()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupts
+        return
+    previous = signal.signal(signal.SIGINT, interrupts.handle)
     try:
-        yield flag
+        yield interrupts
     finally:
         signal.signal(signal.SIGINT, previous)

@@ -17,7 +17,7 @@ import yaml
 from gankit.distributed import Dist
 from gankit.errors import GankitError
 from gankit.io import atomic_write, load_state, save_state, writable_folder
-from gankit.runs import RUN_KINDS, check_free_for, write_manifest
+from gankit.runs import RUN_KINDS, check_free_for, refuse_edited_config, write_manifest
 from gankit.train.logging import MetricsLog
 from gankit.train.loop import Budget, LoopResult, run_loop
 
@@ -121,6 +121,7 @@ def _resume(method: RunMethod, path: Path, kind: str, config: dict[str, Any],
     out = path.parent
     if state.get("kind") != kind:
         raise GankitError(f"{path} is not a {kind} run's checkpoint; choose another --out")
+    refuse_edited_config(out, RESUMABLE)
     changed = sorted(k for k in config if k not in RESUMABLE
                      and state["config"].get(k) != config[k])
     if changed:

@@ -16,7 +16,7 @@ from gankit.imaging import save_grid
 from gankit.io import atomic_write, load_state, save_state, writable_folder
 from gankit.losses import LOSSES, gradient_penalty, mode_seeking_penalty, r1_penalty
 from gankit.models import build_gan
-from gankit.runs import check_free_for, write_manifest
+from gankit.runs import check_free_for, refuse_edited_config, write_manifest
 from gankit.train.batches import BatchStream
 from gankit.train.config import TrainConfig, config_yaml, make_config
 from gankit.train.diffaugment import diff_augment, parse_policy
@@ -288,6 +288,7 @@ class GANTrainer:
         intervals (RESUMABLE_OVERRIDES) may change."""
         run = RunDir(run_dir)
         state = load_state(run.require_checkpoint())
+        refuse_edited_config(run.path, RESUMABLE_OVERRIDES)
         overrides = dict(overrides or {})
         fixed = sorted(k for k in overrides if k not in RESUMABLE_OVERRIDES)
         if fixed:
