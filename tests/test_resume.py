@@ -184,6 +184,16 @@ def test_a_hand_edited_config_is_refused_on_resume_and_shown_in_the_report(tmp_p
     assert "lr_g: 0.5 in config.yaml" in page
 
 
+def test_the_newest_earlier_checkpoints_are_kept_to_roll_back_to(tmp_path, tiny_images):
+    trainer = _trainer(tmp_path, tiny_images, "run", steps=6, checkpoint_every=1,
+                       keep_checkpoints=2)
+    trainer.fit()
+    history = sorted(p.name for p in trainer.run.history.iterdir())
+    assert history == ["step-00000004.safetensors", "step-00000005.safetensors"]
+    assert load_state(trainer.run.history / history[0], parts=["step"])["step"] == 4
+    assert load_state(trainer.run.checkpoint, parts=["step"])["step"] == 6
+
+
 def test_truncated_checkpoint_names_the_file(tmp_path, tiny_images):
     trainer = _trainer(tmp_path, tiny_images, "run", steps=2)
     trainer.fit()

@@ -70,6 +70,8 @@ class TrainConfig:
     log_every: int = option("steps between logged scalars", 50, low=1, high=10**9)
     sample_every: int = option("steps between sample grids", 500, low=1, high=10**9)
     checkpoint_every: int = option("steps between checkpoints", 1000, low=1, high=10**9)
+    keep_checkpoints: int = option("earlier checkpoints kept in RUN/history, to roll back to",
+                                   3, low=0, high=1000)
     device: str = device_option()
     # speed: auto = on for CUDA (amp: also on CPUs with AMX, speed.py); none changes what is
     # computed but amp

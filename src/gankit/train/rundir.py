@@ -30,6 +30,11 @@ class RunDir:
         return self.path / "checkpoint.safetensors"
 
     @property
+    def history(self) -> Path:
+        """Earlier checkpoints, history/step-NNNNNNNN.safetensors, the newest few."""
+        return self.path / "history"
+
+    @property
     def metrics(self) -> Path:
         return self.path / "metrics.jsonl"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -28,8 +30,8 @@ from gankit.train.speed import resolve
 
 # Options that may change when a run is resumed; everything else must match the checkpoint.
 RESUMABLE_OVERRIDES = ("steps", "epochs", "minutes", "log_every", "sample_every",
-                       "checkpoint_every", "device", "amp", "channels_last", "compile",
-                       "pin_memory")
+                       "checkpoint_every", "keep_checkpoints", "device", "amp", "channels_last",
+                       "compile", "pin_memory")
 BATCH_NORM_REFRESH_BATCHES = 8
 
 
@@ -275,10 +277,31 @@ class GANTrainer:
         whole)."""
         if self.dist.is_main and self._saved_step != self.step:
             self.sampling_generator()  # store EMA weights with matching batch-norm statistics
-            save_state(self.run.checkpoint, self.state_dict(), finite=True)
+            state = self.state_dict()
+            self._keep_previous_checkpoint()
+            save_state(self.run.checkpoint, state, finite=True)
             write_manifest(self.run.path, "gan")
             self._saved_step = self.step
         return self.run.checkpoint
+
+    def _keep_previous_checkpoint(self) -> None:
+        """Hard-link the checkpoint about to be replaced into history/ (free: the atomic
+        replace leaves its data where it was) and drop all but the newest `keep_checkpoints`."""
+        keep, current = self.config.keep_checkpoints, self.run.checkpoint
+        if keep == 0 or not current.is_file():
+            return
+        step = int(load_state(current, parts=["step"])["step"])
+        if step == self.step:
+            return
+        self.run.history.mkdir(exist_ok=True)
+        kept = self.run.history / f"step-{step:08d}.safetensors"
+        kept.unlink(missing_ok=True)
+        try:
+            os.link(current, kept)
+        except OSError:  # a file system without hard links
+            shutil.copy2(current, kept)
+        for old in sorted(self.run.history.glob("step-*.safetensors"))[:-keep]:
+            old.unlink()
 
     @classmethod
     def resume(cls, run_dir: str | Path, overrides: dict[str, Any] | None = None, *,
