@@ -39,10 +39,10 @@ def _worker(rank: int, world: int, port: int, out: str, steps: int, resume: bool
 
     write = trainer_module.save_state
 
-    def recording_save(path, state):  # which rank writes which step
+    def recording_save(path, state, **options):  # which rank writes which step
         with open(record, "a") as f:
             f.write(f"{rank} {state['step']}\n")
-        write(path, state)
+        write(path, state, **options)
 
     trainer_module.save_state = recording_save
     try:
