@@ -37,16 +37,17 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
             "minutes": result["minutes"]}
 
 
+def machine_line(m: dict[str, Any], bf16: bool) -> str:
+    amx = ", AMX" if m.get("amx") else ""
+    return (f"{m['cpu']} ({m['cores']} cores, {m['cpu_capability']}{amx}; "
+            f"{'bf16 autocast' if bf16 else 'fp32'}), torch {m['torch']}")
+
+
 def markdown(result: dict[str, Any]) -> str:
-    m = result["machine"]
-    bf16 = any(on for e in result["experiments"].values() for s in e["seeds"]
-               for on in s["bf16"].values())
     sections = [
         "## GAN augmentation against the strongest non-GAN recipe",
         "",
-        f"{m['cpu']} ({m['cores']} cores, {m['cpu_capability']}; "
-        f"{'bf16 autocast' if bf16 else 'fp32'}), torch "
-        f"{m['torch']}; each dataset names the commit it ran at. Accuracy % as mean "
+        "Each dataset names the machine and commit it ran at. Accuracy % as mean "
         "[Student-t 95% interval] over seeds; each seed draws its own labelled subset and holds "
         "out a fifth of each class for validation, which alone chooses the student's "
         "augmentation and the best conditions; the test split is read once per recogniser. "
@@ -54,8 +55,10 @@ def markdown(result: dict[str, Any]) -> str:
         "time plus what the condition needs (teachers, GAN).",
         ""]
     for name, exp in result["experiments"].items():
+        bf16 = any(on for s in exp["seeds"] for on in s["bf16"].values())
         command = f"python bench/augment.py --datasets {name} --seeds {exp['config']['seeds']}"
-        sections += [f"### {name}", "", f"`{command}` (commit {exp['commit']})", "",
+        where = machine_line(exp["machine"], bf16)
+        sections += [f"### {name}", "", f"`{command}` (commit {exp['commit']}; {where})", "",
                      markdown_table(exp)]
     return "\n".join(sections)
 
@@ -75,13 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     share_cache()
     previous = json.loads(args.out.read_text()) if args.out.is_file() else {}
     # the datasets this call does not run, as an earlier call left them
-    experiments = {k: v for k, v in previous.get("experiments", {}).items() if k in DATASETS}
+    experiments = {k: {"machine": previous["machine"], **v}
+                   for k, v in previous.get("experiments", {}).items() if k in DATASETS}
     for name in names:
         data, per_class = DATASETS[name]
         config = replace(AugmentConfig(), data=data, per_class=per_class, seeds=args.seeds)
         print(f"[{name}] {per_class} per class, {args.seeds} seeds", flush=True)
         experiments[name] = {**run_experiment(config, args.work / f"{name}-pc{per_class}"),
-                             "commit": commit()}
+                             "commit": commit(), "machine": machine()}
         print(experiments[name]["verdict"]["sentence"], flush=True)
     result = {"benchmark": "augment", "machine": machine(),
               "command": command_line("augment.py", argv), "commit": commit(),
