@@ -184,12 +184,12 @@ def markdown(result: dict[str, Any]) -> str:
         f"(a transfer attack on the hardened ones); one trained against `{h['hardened_method']}` "
         f"itself succeeds on {100 * best['success_rate']:.2f}% (accuracy "
         f"{100 * best['adversarial_accuracy']:.2f}%).",
-        "", f"Cost against the standard recogniser: AdvGAN {h['advgan_evals_per_image']} "
+        "", f"Cost against the standard recogniser: AdvGAN {h['advgan_passes_per_image']:.0f} "
         f"network pass per image ({h['advgan_flops_per_image'] / 1e6:.1f} MFLOP, "
-        f"{ips['advgan']:.0f} images/s), PGD-40 {h['pgd40_evals_per_image']} passes "
+        f"{ips['advgan']:.0f} images/s), PGD-40 {h['pgd40_passes_per_image']:.1f} passes "
         f"({h['pgd40_flops_per_image'] / 1e6:.0f} MFLOP, {ips['pgd40']:.1f} images/s), FGSM 2 "
         f"passes ({ips['fgsm']:.0f} images/s). AdvGAN is "
-        f"{h['pgd40_evals_per_image'] / h['advgan_evals_per_image']:.0f}x cheaper than PGD-40 "
+        f"{h['pgd40_passes_per_image'] / h['advgan_passes_per_image']:.0f}x cheaper than PGD-40 "
         f"in passes, {h['pgd40_flops_per_image'] / h['advgan_flops_per_image']:.0f}x in FLOPs "
         f"and {ips['advgan'] / ips['pgd40']:.0f}x in images/s (target 100x).", "",
         f"Defense-GAN ({result['defense_gan']['n']} test images, R = "
@@ -251,8 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     standard_scores = recognisers["standard"]
     result["headline"] = {
         "advgan_success": standard_scores["advgan"]["success_rate"],
-        "advgan_evals_per_image": standard_scores["advgan"]["evaluations_per_image"],
-        "pgd40_evals_per_image": standard_scores["pgd40"]["evaluations_per_image"],
+        "advgan_passes_per_image": standard_scores["advgan"]["passes_per_image"],
+        "pgd40_passes_per_image": standard_scores["pgd40"]["passes_per_image"],
         "advgan_flops_per_image": standard_scores["advgan"]["flops_per_image"],
         "pgd40_flops_per_image": standard_scores["pgd40"]["flops_per_image"],
         "hardened_method": best.removeprefix("hardened-"),

@@ -23,7 +23,7 @@ from gankit.adversarial import (
     project,
     train_advgan,
 )
-from gankit.adversarial.api import attack_flops, check_inputs
+from gankit.adversarial.api import check_inputs, costed_attack
 from gankit.cli import main
 from gankit.data import load_dataset
 from gankit.errors import GankitError
@@ -68,20 +68,30 @@ def test_fgsm_on_a_linear_model_is_the_analytic_sign_gradient_step():
     assert torch.allclose(fgsm(model, x, y, Budget(eps), target=2), x - 0.1 * towards.sign())
 
 
-def test_attack_cost_in_flops_counts_every_pass():
+def test_attack_cost_counts_every_pass_and_flop_of_the_images_attacked():
     model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
     x, y = torch.rand(5, 1, 4, 4) - 0.5, torch.tensor([0, 1, 2, 0, 1])
     forward = 2 * 16 * 3  # multiply-adds of one image through the linear layer
     gradient = 2 * forward  # forward, then backward to the input only (no weight gradients)
-    assert attack_flops(model, x, y, "fgsm", AttackSpec(Budget(0.1))) == gradient
+
+    def pgd_cost(images: torch.Tensor, labels: torch.Tensor, spec: AttackSpec) -> tuple[int, int]:
+        c = costed_attack(model, images, labels, "pgd", spec)[1]
+        return c.passes, c.flops
+
+    fgsm_cost = costed_attack(model, x, y, "fgsm", AttackSpec(Budget(0.1)))[1]
+    assert (fgsm_cost.passes, fgsm_cost.flops) == (5 * 2, 5 * gradient)
     # PGD: every restart for an image it cannot fool, one for an image already misclassified.
     with torch.no_grad():
         model[1].weight.zero_()
         model[1].bias.copy_(torch.tensor([1.0, 0.0, 0.0]))
     pgd_spec = AttackSpec(Budget(0.1), pgd=PGDConfig(steps=7, restarts=2))
-    assert attack_flops(model, x, torch.tensor([0]), "pgd", pgd_spec) == 2 * (7 * gradient
-                                                                              + forward)
-    assert attack_flops(model, x, torch.tensor([1]), "pgd", pgd_spec) == 7 * gradient + forward
+    one = x[:1]
+    assert pgd_cost(one, torch.tensor([0]), pgd_spec) == (2 * (7 * 2 + 1), 2 * (7 * gradient
+                                                                         + forward))
+    assert pgd_cost(one, torch.tensor([1]), pgd_spec) == (7 * 2 + 1, 7 * gradient + forward)
+    # Both images together cost their sum: no image stands for the other.
+    both = costed_attack(model, x[:2], torch.tensor([0, 1]), "pgd", pgd_spec)[1]
+    assert (both.passes, both.flops) == (3 * (7 * 2 + 1), 3 * (7 * gradient + forward))
 
 
 def test_margin_loss_is_zero_once_the_goal_is_reached_with_confidence():
@@ -163,7 +173,7 @@ def test_advgan_fools_the_model_more_often_than_noise_of_the_same_size(digits, d
     signs = torch.randint(0, 2, test.images.shape, generator=gen).float() * 2 - 1
     noisy = (test.images + signs * linf).clamp(-1, 1)  # random corners of the same L-inf ball
     noise_accuracy = accuracy(digits_model, replace(test, images=noisy))
-    assert report.evaluations_per_image == 1
+    assert report.passes_per_image == 1
     assert 0 < report.flops_per_image < measure_attack(
         digits_model, test, "pgd", AttackSpec(pgd=PGDConfig(steps=40)))[0].flops_per_image
     assert report.adversarial_accuracy < noise_accuracy - 0.1

@@ -102,3 +102,33 @@ def test_listings(capsys):
     for name in ("mlp", "dcgan", "resnet", "minimax", "wasserstein", "original",
                  "fashion-mnist", "digits", "folder:PATH"):
         assert name in out
+
+
+def _help_of(argv: list[str], capsys) -> str:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*argv, "--help"])
+    return " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+
+
+def test_train_help_shows_the_default_recipes_values(capsys):
+    from gankit.train import RECIPES, make_config
+
+    text = _help_of(["train"], capsys)
+    config = make_config({})
+    for name, value in RECIPES.get("default").items():
+        flag = "--" + name.replace("_", "-")
+        assert getattr(config, name) == value
+        assert f"{flag} {flag[2:].upper()} " in text, flag
+        shown = text.split(f"{flag} {flag[2:].upper()} ", 1)[1].split("--", 1)[0]
+        assert f"default: {value}" in shown, (flag, shown)
+
+
+def test_every_option_of_every_command_has_help_text():
+    import dataclasses
+
+    from gankit.cli import COMMANDS
+    for command in COMMANDS:
+        for cls in (*command.options, *([command.overrides] if command.overrides else [])):
+            for f in dataclasses.fields(cls):
+                if f.name not in command.skip:  # skipped fields are not flags
+                    assert f.metadata.get("help", "").strip(), (command.name, cls.__name__, f.name)

@@ -124,6 +124,7 @@ def test_eval_end_to_end_writes_scores_with_their_protocols(digits_run, cache_ho
                  "--no-progress"]) == 0
     table = capsys.readouterr().out
     assert "fid" in table and "wrote" in table
+    assert "note: fid and domain-fid from 24 generated images is biased upwards" in table
     saved = json.loads((digits_run / "eval.json").read_text())["scores"]
     assert set(saved) == {"fid", "kid", "precision", "recall", "domain-fid", "is", "cas",
                           "memorization"}
@@ -143,6 +144,20 @@ def test_eval_end_to_end_writes_scores_with_their_protocols(digits_run, cache_ho
     again = evaluate_run(digits_run, "fid,domain-fid", n=24, progress=False)
     assert again["fid"]["value"] == pytest.approx(fid["value"])
     assert sorted((cache_home / "gankit" / "features").iterdir()) == sorted(features)
+
+
+def test_small_sample_notes_only_for_few_images_or_a_spread_of_zero():
+    from gankit.commands.gan import SMALL_SAMPLE, small_sample_notes
+
+    def scores(n, kid_std):
+        protocol = {"n_generated": n}
+        return {"fid": {"value": 30.0, "protocol": protocol},
+                "kid": {"value": 0.01, "std": kid_std, "protocol": protocol}}
+
+    assert small_sample_notes(scores(SMALL_SAMPLE, 0.002)) == []
+    few = small_sample_notes(scores(SMALL_SAMPLE - 1, 0.0))
+    assert len(few) == 2 and few[0].startswith(f"fid from {SMALL_SAMPLE - 1} generated images")
+    assert "kid has no spread" in few[1]
 
 
 @pytest.mark.slow

@@ -32,12 +32,15 @@ class Command:
     options: tuple[type, ...] = ()
     skip: tuple[str, ...] = ()
     overrides: type | None = None
-    overrides_title: Callable[[], str] | None = None
+    overrides_title: str = ""
+    overrides_shown: Callable[[], dict[str, object]] | None = None  # defaults the help shows
 
 
 COMMANDS = (
     Command("train", "train a GAN into a run directory", gan.train, (gan.TrainCommand,),
-            overrides=TrainConfig, overrides_title=gan.recipe_note),
+            overrides=TrainConfig, overrides_shown=gan.recipe_defaults,
+            overrides_title="training options (over the recipe and --config; the defaults "
+                            "shown are the default recipe's)"),
     Command("demo", "train the default recipe on Fashion-MNIST for 5 minutes", gan.demo,
             (gan.DemoCommand,)),
     Command("sample", "draw a grid of images from a trained run", gan.sample_grid,
@@ -103,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
         for cls in command.options:
             add_flags(p, cls, skip=command.skip)
         if command.overrides is not None:
-            add_flags(p, command.overrides, suppress=True, title=command.overrides_title())
+            add_flags(p, command.overrides, suppress=True, title=command.overrides_title,
+                      shown=command.overrides_shown() if command.overrides_shown else None)
         p.set_defaults(entry=command)
     return parser
 

@@ -103,10 +103,12 @@ def _is_list(cls: type, name: str) -> bool:
 
 
 def add_flags(parser: argparse.ArgumentParser, cls: type, *, skip: Iterable[str] = (),
-              suppress: bool = False, title: str | None = None) -> None:
+              suppress: bool = False, title: str | None = None,
+              shown: dict[str, Any] | None = None) -> None:
     """One --flag (or positional argument) per field of the dataclass `cls` except `skip`. With
     `suppress`, unset flags stay out of the namespace (for configs that merge recipes and files
-    under the flags)."""
+    under the flags); `shown` replaces the help's defaults (a recipe's values over the
+    dataclass's)."""
     group = parser.add_argument_group(title) if title else parser
     skipped = set(skip)
     for f in dataclasses.fields(cls):
@@ -117,11 +119,12 @@ def add_flags(parser: argparse.ArgumentParser, cls: type, *, skip: Iterable[str]
         if "choices" in f.metadata:
             help_text += f"; one of: {', '.join(f.metadata['choices'])}"
         has_default = f.default is not dataclasses.MISSING
+        value = (shown or {}).get(f.name, f.default)
         notes = [_interval(f)] if any(has_range(f)) else []
         if kind is bool:
-            notes.insert(0, f"default: {flag_name(f) if f.default else '--no-' + flag_name(f)[2:]}")
-        elif has_default and f.default is not None and f.default != "":
-            notes.insert(0, f"default: {f.default}")
+            notes.insert(0, f"default: {flag_name(f) if value else '--no-' + flag_name(f)[2:]}")
+        elif has_default and value is not None and value != "":
+            notes.insert(0, f"default: {value}")
         if notes:
             help_text += f" ({'; '.join(notes)})"
         nargs = "+" if _is_list(cls, f.name) else None

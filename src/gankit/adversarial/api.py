@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
 from gankit.adversarial.advgan import AdvGAN, check_target, load_advgan
-from gankit.adversarial.attacks import SCALE, Budget, PGDConfig, fgsm, fooled, pgd, pgd_evaluations
+from gankit.adversarial.attacks import SCALE, Budget, PGDConfig, fgsm, fooled, pgd
 from gankit.data import ImageDataset, load_dataset
 from gankit.errors import GankitError
 from gankit.io import atomic_write, writable_folder
@@ -39,16 +40,14 @@ class AttackSpec:
 @dataclass(frozen=True)
 class AttackMethod:
     attack: Callable[[nn.Module, torch.Tensor, torch.Tensor, AttackSpec], torch.Tensor]
-    evaluations: Callable[[AttackSpec], int]  # network passes per image
 
 
 ATTACKS: Registry[AttackMethod] = Registry("attack method")
 ATTACKS.add("fgsm", AttackMethod(
-    lambda model, x, y, spec: fgsm(model, x, y, spec.budget, spec.target), lambda spec: 2),
+    lambda model, x, y, spec: fgsm(model, x, y, spec.budget, spec.target)),
     "one signed-gradient step of size eps (Goodfellow et al. 2015)")
 ATTACKS.add("pgd", AttackMethod(
-    lambda model, x, y, spec: pgd(model, x, y, spec.budget, spec.pgd, spec.target),
-    lambda spec: pgd_evaluations(spec.pgd)),
+    lambda model, x, y, spec: pgd(model, x, y, spec.budget, spec.pgd, spec.target)),
     "projected gradient descent with random starts (Madry et al. 2018)")
 
 
@@ -64,7 +63,7 @@ def _advgan(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
         return spec.advgan(images)
 
 
-ATTACKS.add("advgan", AttackMethod(_advgan, lambda spec: 1),
+ATTACKS.add("advgan", AttackMethod(_advgan),
             "one pass of a generator trained to attack (Xiao et al. 2018)")
 
 
@@ -83,8 +82,8 @@ class AttackReport:
     l2_mean: float
     l2_max: float
     seconds_per_image: float
-    evaluations_per_image: int  # network passes at most, whatever the size of each network
-    flops_per_image: int  # measured over every image: what compares AdvGAN with PGD
+    passes_per_image: float  # network passes (a backward counts as one), mean over the images
+    flops_per_image: int  # mean over the images: what compares AdvGAN with PGD
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -136,13 +135,41 @@ class _FlopCount(TorchDispatchMode):
         return out
 
 
-def attack_flops(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, method: str,
-                 spec: AttackSpec) -> int:
-    """Floating-point operations of attacking one image (the first), every pass of every
-    network involved counted (PGD's later restarts cost nothing once the image is fooled)."""
-    with _FlopCount() as counter:
-        attack_images(model, images[:1], labels[:1], method, spec)
-    return counter.total
+@contextmanager
+def _count_passes(networks: list[nn.Module]) -> Iterator[list[int]]:
+    """Images through `networks` while the context is open: one per image and forward, one
+    more where the output needs a gradient (a gradient attack differentiates every forward
+    it runs with gradients on)."""
+    total = [0]
+
+    def hook(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
+        total[0] += len(output) * (2 if output.requires_grad else 1)
+
+    handles = [net.register_forward_hook(hook) for net in networks]
+    try:
+        yield total
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+@dataclass(frozen=True)
+class AttackCost:
+    seconds: float
+    passes: int  # summed over the images
+    flops: int
+
+
+def costed_attack(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, method: str,
+                  spec: AttackSpec) -> tuple[torch.Tensor, AttackCost]:
+    """Adversarial images and what making them cost, counted over every image: PGD's later
+    restarts skip the images already fooled, so no one image's cost stands for the rest."""
+    networks = [model] + ([spec.advgan] if method == "advgan" and spec.advgan else [])
+    with _FlopCount() as flops, _count_passes(networks) as passes:
+        started = time.monotonic()
+        adversarial = attack_images(model, images, labels, method, spec)
+        seconds = time.monotonic() - started
+    return adversarial, AttackCost(seconds, passes[0], flops.total)
 
 
 def check_inputs(model: nn.Module, data: ImageDataset, spec: AttackSpec) -> None:
@@ -158,12 +185,7 @@ def measure_attack(model: nn.Module, data: ImageDataset, method: str,
                    spec: AttackSpec) -> tuple[AttackReport, torch.Tensor]:
     """Attack every image of `data`; the report and the adversarial images."""
     check_inputs(model, data, spec)
-    # FLOPs are counted over every image attacked: restarts skip fooled images, so the
-    # first image's cost is not every image's
-    with _FlopCount() as counter:
-        started = time.monotonic()
-        adversarial = attack_images(model, data.images, data.labels, method, spec)
-        seconds = time.monotonic() - started
+    adversarial, cost = costed_attack(model, data.images, data.labels, method, spec)
     clean_logits = predict_logits(model, data.images)
     adv_logits = predict_logits(model, adversarial)
     delta = (adversarial - data.images).flatten(1) / SCALE
@@ -174,9 +196,9 @@ def measure_attack(model: nn.Module, data: ImageDataset, method: str,
         adversarial_accuracy=logit_accuracy(adv_logits, data.labels),
         success_rate=success_rate(clean_logits, adv_logits, data.labels, spec.target),
         linf_mean=linf.mean().item(), linf_max=linf.max().item(), l2_mean=l2.mean().item(),
-        l2_max=l2.max().item(), seconds_per_image=seconds / max(len(data), 1),
-        evaluations_per_image=ATTACKS.get(method).evaluations(spec),
-        flops_per_image=round(counter.total / max(len(data), 1)))
+        l2_max=l2.max().item(), seconds_per_image=cost.seconds / max(len(data), 1),
+        passes_per_image=cost.passes / max(len(data), 1),
+        flops_per_image=round(cost.flops / max(len(data), 1)))
     return report, adversarial
 
 

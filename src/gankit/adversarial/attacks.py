@@ -139,9 +139,3 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, budget: Bu
         best[left[take]], best_loss[left[take]] = x[take], loss[take]
         done[left[success]] = True
     return best.detach()
-
-
-def pgd_evaluations(config: PGDConfig) -> int:
-    """Network passes per image at most: a forward and a backward per step, and a forward per
-    restart to keep the best (a restart skips the images already fooled)."""
-    return (2 * config.steps + 1) * config.restarts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,10 @@ class TrainCommand:
     progress: bool = progress_option()
 
 
-def recipe_note() -> str:
-    """The train options' title: the recipe's values stand above the shown defaults."""
-    values = ", ".join(f"{k} {v}" for k, v in RECIPES.get("default").items())
-    return (f"training options (override the recipe and --config; shown defaults are under "
-            f"the recipe's: the default recipe sets {values})")
+def recipe_defaults() -> dict[str, Any]:
+    """What `gankit train` does with no flags: TrainConfig's defaults under the default
+    recipe's values, as its --help shows them."""
+    return dataclasses.asdict(make_config({}))
 
 
 def print_summary(summary: TrainSummary) -> None:
@@ -161,11 +161,35 @@ def evaluate(command: EvalCommand) -> None:
     print(f"{'metric':<14} {'value':>10}  protocol")
     for name, score in results.items():
         p = score["protocol"]
-        spread = f" ± {score['std']:.4f}" if "std" in score else ""
+        # a spread of 0 means every subset held every image (KID at small n): not exactness
+        spread = f" ± {score['std']:.4f}" if score.get("std") else ""
         measured_with = p.get("extractor") or p.get("classifier") or p.get("space")
         print(f"{name:<14} {score['value']:>10.4f}{spread}  {measured_with}, "
               f"{p['n_real']} real ({p['reference']}) vs {p['n_generated']} generated")
+    for line in small_sample_notes(results):
+        print(f"note: {line}")
     print(f"wrote {Path(command.run_dir) / 'eval.json'}")
+
+
+SMALL_SAMPLE = 2_000  # FID's upward bias is several points below this many images (Chong &
+# Forsyth 2020, "Effectively Unbiased FID and Inception Score and where to find them")
+
+
+def small_sample_notes(results: dict[str, dict[str, Any]]) -> list[str]:
+    """What a reader of scores from few images must know, one line each."""
+    notes = []
+    fid = [n for n in ("fid", "domain-fid") if n in results
+           and results[n]["protocol"]["n_generated"] < SMALL_SAMPLE]
+    if fid:
+        n = results[fid[0]]["protocol"]["n_generated"]
+        notes.append(f"{' and '.join(fid)} from {n} generated images is biased upwards (it "
+                     f"falls as n grows); compare runs only at the same n, {SMALL_SAMPLE:,}+ "
+                     "for a figure to quote")
+    kid = results.get("kid")
+    if kid is not None and not kid.get("std"):
+        notes.append("kid has no spread here: each of its subsets held every image "
+                     f"(n = {kid['protocol']['n_generated']}); a larger --n gives one")
+    return notes
 
 
 def _print_registry(title: str, registry: Registry[Any]) -> None:

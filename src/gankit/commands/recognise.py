@@ -148,8 +148,8 @@ def attack(command: AttackCommand, budget: BudgetOptions) -> None:
     print(f"  perturbation L-inf    mean {report.linf_mean:.4f}, max {report.linf_max:.4f}")
     print(f"  perturbation L2       mean {report.l2_mean:.4f}, max {report.l2_max:.4f}")
     print(f"  time per image        {1000 * report.seconds_per_image:.2f} ms "
-          f"(at most {report.evaluations_per_image} network passes; "
-          f"{report.flops_per_image / 1e6:.1f} MFLOP measured, mean over the images)")
+          f"({report.passes_per_image:.1f} network passes, "
+          f"{report.flops_per_image / 1e6:.1f} MFLOP; means over the images attacked)")
     print(f"wrote {out}/ (attack.json, grid.png)")
 
 

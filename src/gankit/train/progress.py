@@ -56,8 +56,10 @@ class Progress:
             else:
                 self.bar.update(round(PERMILLE * self.share(now - self.start)) - self.bar.n)
             if scalars is not None:
-                self.bar.set_postfix_str(f"step {step}, {self.postfix}"
-                                         if self.minutes is not None else self.postfix)
+                # the first three means only, so that the bar keeps its width on a terminal
+                shown = ", ".join(self.postfix.split(", ")[:3])
+                self.bar.set_postfix_str(f"step {step}, {shown}"
+                                         if self.minutes is not None else shown)
         elif now - self.last_line >= self.every:
             self.last_line = now
             self._line(now)
