@@ -132,3 +132,27 @@ def test_every_option_of_every_command_has_help_text():
             for f in dataclasses.fields(cls):
                 if f.name not in command.skip:  # skipped fields are not flags
                     assert f.metadata.get("help", "").strip(), (command.name, cls.__name__, f.name)
+
+
+def test_top_level_help_lists_every_command_without_importing_torch():
+    import subprocess
+    import sys
+
+    from gankit.cli import COMMANDS
+    code = ("import sys, gankit.cli\n"
+            "try:\n    gankit.cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print('torch imported:', 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert "torch imported: False" in out
+    for command in COMMANDS:
+        assert command.name.split(" ")[0] in out
+
+
+def test_every_command_row_names_importable_functions_and_configs():
+    import dataclasses
+
+    from gankit.cli import COMMANDS
+    for command in COMMANDS:
+        assert callable(command.run), command.name
+        assert all(dataclasses.is_dataclass(cls) for cls in command.options), command.name

@@ -4,80 +4,104 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from gankit.adversarial import AdvGANConfig
-from gankit.commands import gan, images, recognise
 from gankit.errors import GankitError
-from gankit.experiments.augmentation import AugmentConfig
-from gankit.inpaint.cgan import CompletionConfig
-from gankit.io import write_failure
 from gankit.options import add_flags, check_ranges, from_args
-from gankit.recognize import ClassifierConfig
-from gankit.train.config import TrainConfig
-from gankit.translate.translator import TranslateConfig
+
+
+def _load(ref: str) -> Any:
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 @dataclass(frozen=True)
 class Command:
     """One row of the command table: `run` is called with an instance of each of `options`
     (their fields are the command's flags, less `skip`), then, with `overrides`, a dict of
-    the flags of that config the user set (merged over a recipe and a file)."""
+    the flags of that config the user set (merged over a recipe and a file). Functions and
+    classes are named as "module:name" and imported only for the command being run, so that
+    `gankit --help` does not import torch."""
 
     name: str  # "classify train": an action of a group
     help: str
-    run: Callable[..., None]
-    options: tuple[type, ...] = ()
+    run_at: str
+    options_at: tuple[str, ...] = ()
     skip: tuple[str, ...] = ()
-    overrides: type | None = None
+    overrides_at: str | None = None
     overrides_title: str = ""
-    overrides_shown: Callable[[], dict[str, object]] | None = None  # defaults the help shows
+    shown_at: str | None = None  # a function giving the defaults the help shows
+
+    @property
+    def run(self) -> Callable[..., None]:
+        return _load(self.run_at)
+
+    @property
+    def options(self) -> tuple[type, ...]:
+        return tuple(_load(ref) for ref in self.options_at)
+
+    @property
+    def overrides(self) -> type | None:
+        return _load(self.overrides_at) if self.overrides_at else None
+
+    @property
+    def overrides_shown(self) -> Callable[[], dict[str, object]] | None:
+        return _load(self.shown_at) if self.shown_at else None
 
 
+GAN, IMAGES, RECOGNISE = "gankit.commands.gan:", "gankit.commands.images:", \
+    "gankit.commands.recognise:"
+BUDGET = RECOGNISE + "BudgetOptions"
 COMMANDS = (
-    Command("train", "train a GAN into a run directory", gan.train, (gan.TrainCommand,),
-            overrides=TrainConfig, overrides_shown=gan.recipe_defaults,
+    Command("train", "train a GAN into a run directory", GAN + "train", (GAN + "TrainCommand",),
+            overrides_at="gankit.train.config:TrainConfig", shown_at=GAN + "recipe_defaults",
             overrides_title="training options (over the recipe and --config; the defaults "
                             "shown are the default recipe's)"),
-    Command("demo", "train the default recipe on Fashion-MNIST for 5 minutes", gan.demo,
-            (gan.DemoCommand,)),
-    Command("sample", "draw a grid of images from a trained run", gan.sample_grid,
-            (gan.SampleCommand,)),
-    Command("eval", "score a trained run (FID, KID, precision/recall, ...)", gan.evaluate,
-            (gan.EvalCommand,)),
+    Command("demo", "train the default recipe on Fashion-MNIST for 5 minutes", GAN + "demo",
+            (GAN + "DemoCommand",)),
+    Command("sample", "draw a grid of images from a trained run", GAN + "sample_grid",
+            (GAN + "SampleCommand",)),
+    Command("eval", "score a trained run (FID, KID, precision/recall, ...)", GAN + "evaluate",
+            (GAN + "EvalCommand",)),
     Command("classify train", "train a recogniser into a run directory",
-            recognise.classify_train, (recognise.ClassifyTrainCommand, ClassifierConfig)),
+            RECOGNISE + "classify_train",
+            (RECOGNISE + "ClassifyTrainCommand", "gankit.recognize:ClassifierConfig")),
     Command("classify eval", "accuracy, per-class accuracy, confusion matrix",
-            recognise.classify_eval, (recognise.ClassifyEvalCommand,)),
+            RECOGNISE + "classify_eval", (RECOGNISE + "ClassifyEvalCommand",)),
     Command("augment", "do GAN images help a recogniser more than the best non-GAN recipe? "
-            "(over seeds, chosen on validation)", recognise.augment,
-            (recognise.AugmentCommand, AugmentConfig), skip=("classifier",)),
-    Command("inpaint", "fill missing regions of images with a trained GAN", images.inpaint,
-            (images.InpaintCommand,)),
-    Command("inpaint train", "train the completion GAN", images.inpaint_train,
-            (images.TrainRunCommand, CompletionConfig)),
+            "(over seeds, chosen on validation)", RECOGNISE + "augment",
+            (RECOGNISE + "AugmentCommand", "gankit.experiments.augmentation:AugmentConfig"),
+            skip=("classifier",)),
+    Command("inpaint", "fill missing regions of images with a trained GAN", IMAGES + "inpaint",
+            (IMAGES + "InpaintCommand",)),
+    Command("inpaint train", "train the completion GAN", IMAGES + "inpaint_train",
+            (IMAGES + "TrainRunCommand", "gankit.inpaint.cgan:CompletionConfig")),
     Command("attack", "attack a recogniser (fgsm, pgd, advgan) [also: gankit attack "
-            "train-advgan CLASSIFIER_RUN]", recognise.attack,
-            (recognise.AttackCommand, recognise.BudgetOptions)),
+            "train-advgan CLASSIFIER_RUN]", RECOGNISE + "attack",
+            (RECOGNISE + "AttackCommand", BUDGET)),
     Command("attack train-advgan", "train an AdvGAN against a recogniser",
-            recognise.train_advgan, (recognise.AdvGANTrainCommand, AdvGANConfig),
+            RECOGNISE + "train_advgan",
+            (RECOGNISE + "AdvGANTrainCommand", "gankit.adversarial:AdvGANConfig"),
             skip=("target",)),
-    Command("harden", "adversarially train a recogniser (pgd, fast, advgan)", recognise.harden,
-            (recognise.HardenCommand, recognise.BudgetOptions)),
-    Command("defend", "Defense-GAN: purify inputs with a GAN, then classify", recognise.defend,
-            (recognise.DefendCommand, recognise.BudgetOptions)),
+    Command("harden", "adversarially train a recogniser (pgd, fast, advgan)",
+            RECOGNISE + "harden", (RECOGNISE + "HardenCommand", BUDGET)),
+    Command("defend", "Defense-GAN: purify inputs with a GAN, then classify",
+            RECOGNISE + "defend", (RECOGNISE + "DefendCommand", BUDGET)),
     Command("translate train", "train a CycleGAN (unpaired) or pix2pix (paired)",
-            images.translate_train, (images.TrainRunCommand, TranslateConfig)),
-    Command("translate apply", "translate images with a trained run", images.translate_apply,
-            (images.TranslateApplyCommand,)),
-    Command("report", "one self-contained HTML page for a run (or several)", images.report,
-            (images.ReportCommand,)),
+            IMAGES + "translate_train",
+            (IMAGES + "TrainRunCommand", "gankit.translate.translator:TranslateConfig")),
+    Command("translate apply", "translate images with a trained run",
+            IMAGES + "translate_apply", (IMAGES + "TranslateApplyCommand",)),
+    Command("report", "one self-contained HTML page for a run (or several)", IMAGES + "report",
+            (IMAGES + "ReportCommand",)),
     Command("serve", "a local web app: browse runs, sample, complete, attack, translate",
-            images.serve, (images.ServeCommand,)),
-    Command("datasets", "list the datasets", gan.list_datasets),
-    Command("models", "list models, losses and recipes", gan.list_models),
+            IMAGES + "serve", (IMAGES + "ServeCommand",)),
+    Command("datasets", "list the datasets", GAN + "list_datasets"),
+    Command("models", "list models, losses and recipes", GAN + "list_models"),
 )
 GROUPS = {"classify": "train or evaluate a CNN recogniser",
           "translate": "image-to-image translation between domains"}
@@ -87,7 +111,15 @@ NAMES = {c.name for c in COMMANDS}
 JOINED = {c.name for c in COMMANDS if " " in c.name and c.name.split(" ")[0] in NAMES}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _chosen(command: Command, argv: list[str] | None) -> bool:
+    """Whether `argv` (joined spellings already dashed) runs `command`; None: every command."""
+    return argv is None or command.name.replace(" ", "-") == (argv[:1] or [""])[0] or \
+        command.name == " ".join(argv[:2])
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser; with `argv`, only the command it runs gets its flags (the others'
+    modules stay unimported)."""
     parser = argparse.ArgumentParser(prog="gankit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     actions: dict[str, argparse._SubParsersAction] = {}
@@ -103,12 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
                 actions[group] = sub.add_parser(group, help=GROUPS[group]).add_subparsers(
                     dest=f"{group}_command", required=True, metavar="ACTION")
             p = actions[group].add_parser(action, help=command.help, description=command.help)
+        p.set_defaults(entry=command)
+        if not _chosen(command, argv):
+            continue
         for cls in command.options:
             add_flags(p, cls, skip=command.skip)
         if command.overrides is not None:
             add_flags(p, command.overrides, suppress=True, title=command.overrides_title,
                       shown=command.overrides_shown() if command.overrides_shown else None)
-        p.set_defaults(entry=command)
     return parser
 
 
@@ -128,13 +162,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if " ".join(argv[:2]) in JOINED:
         argv = ["-".join(argv[:2]), *argv[2:]]
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         _call(args.entry, args)
     except GankitError as err:
         print(f"gankit: error: {err}", file=sys.stderr)
         return 1
     except OSError as err:  # a disk fault in a write not made through gankit.io
+        from gankit.io import write_failure
         print(f"gankit: error: {write_failure(err.filename or 'a file', err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
