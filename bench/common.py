@@ -5,17 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from gankit.record import machine, source_commit
 from gankit.train import GANTrainer, make_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,34 +43,8 @@ def parse_only(parser: argparse.ArgumentParser, value: str, choices: Iterable[st
     return names
 
 
-def machine() -> dict[str, Any]:
-    """The host a result was measured on. Machines lent here share one model name ("AMD
-    EPYC") across CPU generations whose speeds differ by half, so the family/model numbers
-    and the vector instructions torch uses (AVX2 or AVX512) are recorded too, and whether the
-    CPU has AMX tiles (where bf16 autocast runs about twice as fast as fp32)."""
-    info: dict[str, str] = {}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            info.setdefault(key.strip(), value.strip())
-    except OSError:
-        pass
-    cpu = info.get("model name") or platform.processor() or platform.machine()
-    family_model = f"{info.get('cpu family', '?')}/{info.get('model', '?')}"
-    return {"cpu": cpu, "cpu_family_model": family_model,
-            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "amx": torch.cpu._is_amx_tile_supported(),
-            "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version(),
-            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
-
-
 def commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                              capture_output=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+    return source_commit() or "unknown"
 
 
 def command_line(script: str, argv: list[str] | None) -> str:

@@ -27,3 +27,25 @@ def tiny_images() -> ImageDataset:
     images = torch.rand(96, 1, 8, 8, generator=gen) * 2 - 1
     labels = torch.arange(96) % 3
     return ImageDataset("tiny", "train", images, labels, ("a", "b", "c"))
+
+
+@pytest.fixture
+def chromium():
+    """A headless Chromium driven by Selenium (Debian's chromium and chromium-driver, which
+    make test installs), at a 1400 x 900 window; skipped where they are missing."""
+    import shutil
+
+    webdriver = pytest.importorskip("selenium.webdriver")
+    driver_path, browser = shutil.which("chromedriver"), shutil.which("chromium")
+    if driver_path is None or browser is None:
+        pytest.skip("needs Debian's chromium and chromium-driver (installed by make test)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                 "--window-size=1400,900"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=webdriver.ChromeService(driver_path), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()

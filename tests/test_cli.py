@@ -58,7 +58,9 @@ def test_resume_continues_and_existing_run_is_protected(tmp_path, capsys):
     assert main(["train", "--out", str(run), *FAST]) == 1
     assert "already holds a run; continue it with --resume" in capsys.readouterr().err
     assert main(["train", "--resume", str(run), "--steps", "6", "--no-progress"]) == 0
-    assert "resuming" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "resuming" in out and "at step 4 of 6" in out
+    assert "trained 2 steps (to step 6) in" in out  # this call's steps, not the total
     assert main(["train", "--resume", str(run), "--loss", "hinge"]) == 1
     assert "cannot change loss when resuming" in capsys.readouterr().err
 
@@ -156,3 +158,12 @@ def test_every_command_row_names_importable_functions_and_configs():
     for command in COMMANDS:
         assert callable(command.run), command.name
         assert all(dataclasses.is_dataclass(cls) for cls in command.options), command.name
+
+
+def test_under_torchrun_only_rank_0_prints(monkeypatch, capsys):
+    monkeypatch.setenv("RANK", "1")
+    assert main(["datasets"]) == 0
+    assert capsys.readouterr().out == ""
+    monkeypatch.setenv("RANK", "0")
+    assert main(["datasets"]) == 0
+    assert "fashion-mnist" in capsys.readouterr().out

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+import torch
 
 from gankit.cli import main
 from gankit.errors import GankitError
@@ -20,6 +21,8 @@ def gan_run(tmp_path_factory):
 def test_the_report_embeds_what_a_gan_run_holds(gan_run):
     page = write_report([gan_run]).read_text()
     assert page.startswith("<!doctype html>") and "<h3>Configuration</h3>" in page
+    assert "<h3>Run record</h3>" in page and f"<td>{torch.__version__}</td>" in page
+    assert "options without a value are not shown" in page and "<td>data_root</td>" not in page
     assert "<h3>Training</h3>" in page and "training curves" in page and "step 6" in page
     assert "<h3>Evaluation</h3>" not in page  # no eval.json yet: no empty section
     assert "src=\"data:image/png;base64," in page
@@ -45,8 +48,12 @@ def test_runs_side_by_side_and_bad_folders(gan_run, tmp_path, capsys):
     out = tmp_path / "both.html"
     assert main(["report", str(gan_run), "--compare", str(other), "--out", str(out)]) == 0
     page = out.read_text()
-    assert "repeat(2, minmax(0, 1fr))" in page and page.count("<h2>") == 2
+    assert "repeat(2, minmax(0, 1fr))" in page and page.count("<h2>") == 3  # + the comparison
     assert "gan vs other" in page
+    compared = page.split('<section class="comparison">', 1)[1].split("</section>", 1)[0]
+    assert "<td>steps</td><td>6</td><td>2</td>" in compared  # the config diff
+    assert "<td>steps trained</td><td>6</td><td>2</td>" in compared
+    assert "<td>model</td>" not in compared  # the same in both: not a difference
 
     (tmp_path / "empty").mkdir()
     with pytest.raises(GankitError, match="is not a gankit run directory"):
@@ -55,3 +62,44 @@ def test_runs_side_by_side_and_bad_folders(gan_run, tmp_path, capsys):
     evil.mkdir()
     (evil / "config.yaml").write_text("note: <script>alert(1)</script>\n")
     assert "<script>alert" not in write_report([evil]).read_text()  # autoescaped
+
+
+def _score(value, n):
+    return {"value": value, "std": 0.1, "protocol": {
+        "extractor": "inception-v3-tf", "n_real": n, "n_generated": n, "reference": "digits/test",
+        "seed": 0, "run_dir": "wherever"}}
+
+
+def test_compare_shows_one_score_table_and_a_config_diff_in_chromium(gan_run, tmp_path,
+                                                                      chromium):
+    import json
+
+    from selenium.webdriver.common.by import By
+
+    other = tmp_path / "narrower"
+    assert main(["train", "--data", "digits", "--model", "mlp", "--steps", "2", "--width", "24",
+                 "--out", str(other), "--no-progress"]) == 0
+    # eval.json as gankit eval writes it; the runs were scored with different sample sizes
+    (gan_run / "eval.json").write_text(json.dumps({"scores": {"fid": _score(41.5, 2000)}}))
+    (other / "eval.json").write_text(json.dumps({"scores": {"fid": _score(38.25, 500)}}))
+    out = tmp_path / "compare.html"
+    try:
+        assert main(["report", str(gan_run), "--compare", str(other), "--out", str(out)]) == 0
+    finally:
+        (gan_run / "eval.json").unlink()
+    chromium.get(out.as_uri())
+    scores = chromium.find_element(By.ID, "scores")
+    assert [th.text for th in scores.find_elements(By.TAG_NAME, "th")] == \
+        ["metric", "gan", "narrower"]
+    fid = [td.text for td in scores.find_elements(By.TAG_NAME, "tr")[1]
+           .find_elements(By.TAG_NAME, "td")]
+    assert fid == ["fid", "41.5", "38.25 (protocol differs: n_generated, n_real)"]
+    diff = chromium.find_element(By.ID, "options-that-differ").text
+    assert "width" in diff and "24" in diff and "steps" in diff
+    # no sideways scrolling at 1400 px, and the comparison sits above the runs
+    width = chromium.execute_script("return document.documentElement.scrollWidth")
+    assert width <= chromium.execute_script("return window.innerWidth")
+    runs_top = chromium.find_element(By.CLASS_NAME, "runs").location["y"]
+    assert scores.location["y"] < runs_top
+    shot = tmp_path / "compare.png"
+    assert chromium.save_screenshot(str(shot)) and shot.stat().st_size > 10_000

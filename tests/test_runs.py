@@ -135,3 +135,20 @@ def test_a_missing_optional_dependency_names_the_extra_that_installs_it():
     with pytest.raises(GankitError, match=r"comes with gankit's 'serve' extra: "
                                           r"pip install 'gankit\[serve\]'"):
         require("gankit_no_such_module", "serve")
+
+
+def test_run_json_records_versions_hardware_and_keeps_its_start(tmp_path, monkeypatch):
+    import gankit.record
+    from gankit.runs import read_record, write_manifest
+
+    times, gmtime = iter([0.0, 90.0]), gankit.record.time.gmtime
+    monkeypatch.setattr(gankit.record.time, "gmtime",
+                        lambda: gmtime(1_700_000_000 + next(times)))
+    write_manifest(tmp_path, "gan")
+    write_manifest(tmp_path, "gan")  # a later save
+    record = read_record(tmp_path)
+    assert record["torch"] == torch.__version__ and record["cores"] == os.cpu_count()
+    assert record["started"] == "2023-11-14T22:13:20Z" and record["saved"] == "2023-11-14T22:14:50Z"
+    assert run_kind(tmp_path) == "gan"
+    (tmp_path / "run.json").write_text('{"kind": "gan", "format": 1}')  # from before records
+    assert read_record(tmp_path) == {}

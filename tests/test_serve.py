@@ -226,12 +226,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_end_to_end_in_headless_chromium(runs):
-    webdriver = pytest.importorskip("selenium.webdriver")
-    driver_path = shutil.which("chromedriver")
-    browser = shutil.which("chromium")
-    if driver_path is None or browser is None:
-        pytest.skip("needs Debian's chromium and chromium-driver (installed by make test)")
+def test_end_to_end_in_headless_chromium(runs, chromium):
     import uvicorn
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ready
@@ -242,11 +237,7 @@ def test_end_to_end_in_headless_chromium(runs):
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=webdriver.ChromeService(driver_path), options=options)
+    driver = chromium
     try:
         deadline = time.monotonic() + 20
         while not server.started:
@@ -265,6 +256,5 @@ def test_end_to_end_in_headless_chromium(runs):
         assert "masked · completed · original" in driver.find_element(
             By.ID, "inpaint-status").text
     finally:
-        driver.quit()
         server.should_exit = True
         thread.join(timeout=10)

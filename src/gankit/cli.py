@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import importlib
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -164,7 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["-".join(argv[:2]), *argv[2:]]
     args = build_parser(argv).parse_args(argv)
     try:
-        _call(args.entry, args)
+        if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 alone reports;
+            with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+                _call(args.entry, args)  # every rank's errors still reach stderr
+        else:
+            _call(args.entry, args)
     except GankitError as err:
         print(f"gankit: error: {err}", file=sys.stderr)
         return 1

@@ -7,9 +7,11 @@ translation). Rendered with Jinja2, autoescaped."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import tempfile
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from gankit.errors import GankitError
 from gankit.extras import require
 from gankit.io import atomic_write
 from gankit.plots import curves_png
-from gankit.runs import MANIFEST, edited_settings
+from gankit.runs import MANIFEST, edited_settings, read_record
 
 REPORT_FILE = "report.html"
 MAX_PROGRESS_GRIDS = 6
@@ -79,13 +81,43 @@ def _config(run: Path) -> Section | None:
     path = run / "config.yaml"
     if not path.is_file():
         return None
-    values = yaml.safe_load(path.read_text()) or {}
-    rows = [[k, _fmt(v)] for k, v in values.items()]
+    values = _read_config(run)
+    rows = [[k, _fmt(v)] for k, v in values.items() if not _empty(v)]
     edits = edited_settings(run)
-    text = ("config.yaml was edited after training and does not describe the weights: "
-            + "; ".join(edits)) if edits else ""
-    return Section("Configuration", text=text,
+    notes = [f"{len(values) - len(rows)} options without a value are not shown."]
+    if edits:
+        notes.insert(0, "config.yaml was edited after training and does not describe the "
+                        "weights: " + "; ".join(edits) + ".")
+    return Section("Configuration", text=" ".join(notes),
                    tables=[Table("config.yaml", ["option", "value"], rows)])
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str | list | dict) and not value)
+
+
+def _read_config(run: Path) -> dict[str, Any]:
+    path = run / "config.yaml"
+    values = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    return values if isinstance(values, dict) else {}
+
+
+RECORD_SHOWN = ("gankit", "commit", "torch", "python", "cpu", "cpu_capability", "amx", "cores",
+                "cuda", "started", "saved")
+
+
+def _record(run: Path) -> Section | None:
+    record = read_record(run)
+    if not record:
+        return None
+    rows = [[k, _fmt(record[k])] for k in RECORD_SHOWN if record.get(k) is not None]
+    text = ""
+    with contextlib.suppress(KeyError, ValueError):
+        span = (datetime.fromisoformat(record["saved"])
+                - datetime.fromisoformat(record["started"])).total_seconds()
+        text = (f"{span / 60:.1f} minutes from the first save to the last (pauses between "
+                "resumes included).")
+    return Section("Run record", tables=[Table("run.json", ["field", "value"], rows)], text=text)
 
 
 def _training(run: Path, scratch: Path) -> Section | None:
@@ -112,11 +144,22 @@ def _evaluation(run: Path) -> Section | None:
     if not path.is_file():
         return None
     scores = _read_json(path).get("scores", {})
-    rows = [[name, _fmt(s.get("value")), _fmt(s.get("std")),
-             ", ".join(f"{k}={_fmt(v)}" for k, v in s.get("protocol", {}).items())]
+    rows = [[name, _fmt(s.get("value")), _fmt(s.get("std")), _protocol(s.get("protocol", {}))]
             for name, s in scores.items()]
-    return Section("Evaluation", tables=[Table("eval.json", ["metric", "value", "std",
-                                                             "protocol"], rows)])
+    figures = []
+    if (run / "memorization_pairs.png").is_file():
+        figures.append(_png(run / "memorization_pairs.png", "memorisation: the 16 generated "
+                            "images closest to a training image (top row) and those training "
+                            "images (bottom row)"))
+    return Section("Evaluation", figures, [Table("eval.json", ["metric", "value", "std",
+                                                              "images, reference"], rows)],
+                   text="Each score's full protocol (extractor, weights, resize, seed) is in "
+                        "eval.json; scores compare only under one protocol.")
+
+
+def _protocol(protocol: dict[str, Any]) -> str:
+    n = "/".join(str(protocol[k]) for k in ("n_real", "n_generated") if k in protocol)
+    return ", ".join(part for part in (n and f"n {n}", _fmt(protocol.get("reference"))) if part)
 
 
 def _recognition(run: Path) -> Section | None:
@@ -136,16 +179,27 @@ def _applications(run: Path) -> list[Section]:
     sections = []
     if (run / "augment.json").is_file():
         result = _read_json(run / "augment.json")
-        rows = [[k, _fmt(v["validation"]["mean"]), _fmt(v["test"]["mean"]),
-                 _fmt(v["test"]["ci95"]), _fmt(v["pipeline_minutes"])]
+        rows = [[k, f"{v['validation']['mean']:.2f}", f"{v['test']['mean']:.2f}",
+                 _interval(v["test"].get("ci95")), _fmt(v["pipeline_minutes"])]
                 for k, v in result.get("conditions", {}).items()]
         figures = [_png(run / "augment.png")] if (run / "augment.png").is_file() else []
-        figures += [_png(p, p.parent.name) for p in sorted(run.glob("seed*/synthetic.png"))]
+        figures += [_png(p, f"{p.parent.name}: GAN images, one row per class")
+                    for p in sorted(run.glob("seed*/synthetic.png"))]
         verdict = result.get("verdict", {})
-        sections.append(Section("GAN augmentation", figures, [Table(
-            "accuracy % over seeds (best conditions chosen by validation)",
-            ["condition", "validation", "test", "test 95% interval", "minutes a seed"], rows)],
-            text=verdict.get("sentence", "")))
+        tables = [Table("accuracy % over seeds (best conditions chosen by validation)",
+                        ["condition", "validation", "test", "test 95% interval",
+                         "minutes a seed"], rows)]
+        if "gain" in verdict:
+            gains = [[f"{verdict['best_gan']} − {verdict['best_baseline']}",
+                      f"{verdict['gain']:+.2f}", _interval(verdict.get("gain_ci95"), signed=True)]]
+            if "gan_over_distilled" in verdict:
+                other = verdict["gan_over_distilled"]
+                gains.append(["gan − distilled", f"{other['mean']:+.2f}",
+                              _interval(other.get("ci95"), signed=True)])
+            tables.append(Table("test accuracy gain, points, paired by seed",
+                                ["comparison", "gain", "95% interval"], gains))
+        sections.append(Section("GAN augmentation", figures, tables,
+                                text=verdict.get("sentence", "")))
     grids = sorted(run.glob("inpaint/*/grid.png"))
     if grids:
         sections.append(Section("Image completion", [_png(p, p.parent.name) for p in grids],
@@ -177,19 +231,79 @@ def _applications(run: Path) -> list[Section]:
     return sections
 
 
+def _interval(ci: list[float] | None, signed: bool = False) -> str:
+    form = "+.2f" if signed else ".2f"
+    return "" if not ci else f"[{ci[0]:{form}}, {ci[1]:{form}}]"
+
+
 def run_report(run_dir: str | Path, scratch: Path) -> RunReport:
     run = Path(run_dir)
     if not run.is_dir() or not any((run / m).exists() for m in MARKERS):
         raise GankitError(f"{run} is not a gankit run directory (no config.yaml, checkpoint "
                           "or results); pass a folder that gankit wrote")
-    parts = [_config(run), _training(run, scratch), _evaluation(run), _recognition(run),
-             *_applications(run)]
+    parts = [_record(run), _config(run), _training(run, scratch), _evaluation(run),
+             _recognition(run), *_applications(run)]
     return RunReport(run.name, str(run), [p for p in parts if p is not None])
 
 
-def render(reports: list[RunReport]) -> str:
+def _headline_numbers(run: Path) -> dict[str, str]:
+    """Every score a run holds, by name: evaluation scores, accuracies, the augmentation gain
+    and the steps trained."""
+    numbers = {}
+    if (run / "eval.json").is_file():
+        for name, score in _read_json(run / "eval.json").get("scores", {}).items():
+            numbers[name] = _fmt(score.get("value"))
+    if (run / "report.json").is_file():
+        for data, report in _read_json(run / "report.json").items():
+            numbers[f"accuracy % ({data})"] = f"{100 * report['accuracy']:.2f}"
+    if (run / "augment.json").is_file():
+        verdict = _read_json(run / "augment.json").get("verdict", {})
+        if "gain" in verdict:
+            numbers["augment gain, points"] = (f"{verdict['gain']:+.2f} "
+                                               f"{_interval(verdict.get('gain_ci95'), True)}")
+    log = run / "metrics.jsonl"
+    if log.is_file():
+        lines = [line for line in log.read_text().splitlines() if line.strip()]
+        if lines:
+            numbers["steps trained"] = str(json.loads(lines[-1]).get("step", ""))
+    return numbers
+
+
+def comparison(runs: list[Path]) -> Section:
+    """The runs' scores in one table, a cell flagged where a score's protocol differs from the
+    first run's, and the options in which their configs differ."""
+    from gankit.metrics.evaluate import protocol_differences
+
+    names = [run.name for run in runs]
+    numbers = [_headline_numbers(run) for run in runs]
+    protocols = [(_read_json(run / "eval.json").get("scores", {})
+                  if (run / "eval.json").is_file() else {}) for run in runs]
+    metrics = list(dict.fromkeys(name for n in numbers for name in n))
+    rows = []
+    for metric in metrics:
+        first = next((p[metric]["protocol"] for p in protocols if metric in p), None)
+        row = [metric]
+        for n, p in zip(numbers, protocols, strict=True):
+            cell = n.get(metric, "")
+            differ = (protocol_differences(first, p[metric]["protocol"])
+                      if metric in p and first is not None else [])
+            row.append(cell + (f" (protocol differs: {', '.join(differ)})" if differ else ""))
+        rows.append(row)
+    configs = [_read_config(run) for run in runs]
+    options = list(dict.fromkeys(k for c in configs for k in c))
+    diff = [[k, *[_fmt(c.get(k)) for c in configs]] for k in options
+            if len({_fmt(c.get(k)) for c in configs}) > 1]
+    tables = [Table("scores", ["metric", *names], rows)] if rows else []
+    tables.append(Table("options that differ", ["option", *names], diff))
+    text = "" if rows else "No run holds a score yet (gankit eval, classify eval). "
+    text += "" if diff else "The configs are the same."
+    return Section("Comparison", tables=tables, text=text.strip())
+
+
+def render(reports: list[RunReport], compared: Section | None = None) -> str:
     jinja2 = require("jinja2", "report")
-    return jinja2.Environment(autoescape=True).from_string(TEMPLATE).render(reports=reports)
+    return jinja2.Environment(autoescape=True).from_string(TEMPLATE).render(
+        reports=reports, compared=compared)
 
 
 def write_report(run_dirs: list[str | Path], out: str | Path | None = None) -> Path:
@@ -216,7 +330,7 @@ def render_report(run_dirs: list[str | Path], shown: list[str] | None = None) ->
         reports = [run_report(r, Path(scratch)) for r in run_dirs]
     if shown is not None:
         reports = [replace(r, path=p) for r, p in zip(reports, shown, strict=True)]
-    return render(reports)
+    return render(reports, comparison(list(map(Path, run_dirs))) if len(run_dirs) > 1 else None)
 
 
 TEMPLATE = """<!doctype html>
@@ -230,20 +344,27 @@ h2 { border-bottom: 1px solid #ccc; } h3 { margin-top: 1.5rem; }
 figure { display: inline-block; margin: .4rem; vertical-align: top; }
 figure img { max-width: 100%; image-rendering: pixelated; border: 1px solid #ddd; }
 figcaption { font-size: .8rem; color: #555; }
-table { border-collapse: collapse; font-size: .85rem; margin: .5rem 0; }
-td, th { border: 1px solid #ddd; padding: .2rem .5rem; text-align: left; }
+table { border-collapse: collapse; font-size: .85rem; margin: .5rem 0; display: block;
+        max-width: 100%; overflow-x: auto; }
+caption { text-align: left; font-weight: 600; }
+td, th { border: 1px solid #ddd; padding: .2rem .5rem; text-align: left;
+         overflow-wrap: anywhere; }
 .path { color: #777; font-size: .85rem; }
 </style></head><body>
 <h1>gankit report</h1>
+{% macro tables(section) %}{% if section.text %}<p>{{ section.text }}</p>{% endif %}
+{% for table in section.tables %}<table id="{{ table.title | replace(' ', '-') }}">
+<caption>{{ table.title }}</caption>
+<tr>{% for h in table.header %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for row in table.rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>
+{% endfor %}</table>{% endfor %}{% endmacro %}
+{% if compared %}<section class="comparison"><h2>{{ compared.title }}</h2>
+{{ tables(compared) }}</section>{% endif %}
 <div class="runs">
 {% for run in reports %}<section>
 <h2>{{ run.name }}</h2><div class="path">{{ run.path }}</div>
 {% for section in run.sections %}<h3>{{ section.title }}</h3>
-{% if section.text %}<p>{{ section.text }}</p>{% endif %}
-{% for table in section.tables %}<table><caption>{{ table.title }}</caption>
-<tr>{% for h in table.header %}<th>{{ h }}</th>{% endfor %}</tr>
-{% for row in table.rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>
-{% endfor %}</table>{% endfor %}
+{{ tables(section) }}
 {% for fig in section.figures %}<figure><img src="{{ fig.data_uri }}" alt="{{ fig.title }}">
 <figcaption>{{ fig.title }}</figcaption></figure>{% endfor %}
 {% endfor %}</section>

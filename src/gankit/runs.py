@@ -20,6 +20,7 @@ import yaml
 
 from gankit.errors import GankitError
 from gankit.io import atomic_write, load_state
+from gankit.record import run_record
 from gankit.registry import Registry
 
 MANIFEST = "run.json"
@@ -70,9 +71,24 @@ def new_run_dir(out: str | Path | None, *parts: str | int) -> Path:
 
 
 def write_manifest(run_dir: str | Path, kind: str) -> None:
+    """run.json: the run's kind and format, and its record (gankit.record.run_record)."""
     RUN_KINDS.get(kind)  # a typo here is a bug, named
-    atomic_write(Path(run_dir) / MANIFEST,
-                 json.dumps({"kind": kind, "format": FORMAT}).encode())
+    path = Path(run_dir) / MANIFEST
+    try:
+        started = json.loads(path.read_text())["record"]["started"]
+    except (OSError, ValueError, KeyError, TypeError):
+        started = None  # a first save, or a run from before records
+    atomic_write(path, json.dumps({"kind": kind, "format": FORMAT,
+                                   "record": run_record(started)}, indent=1).encode())
+
+
+def read_record(run_dir: str | Path) -> dict[str, Any]:
+    """The record in a run's run.json ({} for a run from before records, or none)."""
+    try:
+        record = json.loads((Path(run_dir) / MANIFEST).read_text()).get("record")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def check_free_for(run_dir: str | Path, kind: str) -> None:

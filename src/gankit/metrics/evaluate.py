@@ -218,15 +218,20 @@ def _merge_into(path: Path, results: dict[str, dict[str, Any]]) -> None:
 _RUN_FIELDS = {"run_dir", "step", "generator"}
 
 
+def protocol_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """The fields of the measuring method in which two scores' protocols differ."""
+    pa = {k: v for k, v in a.items() if k not in _RUN_FIELDS}
+    pb = {k: v for k, v in b.items() if k not in _RUN_FIELDS}
+    return sorted(k for k in pa.keys() | pb.keys() if pa.get(k) != pb.get(k))
+
+
 def compare_scores(a: dict[str, dict[str, Any]],
                    b: dict[str, dict[str, Any]]) -> list[tuple[str, float, float]]:
     """Rows (metric, value_a, value_b) for the metrics both have; refuses any whose protocols
     differ, since such numbers are not comparable."""
     rows = []
     for name in [m for m in a if m in b]:
-        pa = {k: v for k, v in a[name]["protocol"].items() if k not in _RUN_FIELDS}
-        pb = {k: v for k, v in b[name]["protocol"].items() if k not in _RUN_FIELDS}
-        differ = sorted(k for k in pa.keys() | pb.keys() if pa.get(k) != pb.get(k))
+        differ = protocol_differences(a[name]["protocol"], b[name]["protocol"])
         if differ:
             raise GankitError(f"cannot compare {name}: the protocols differ in "
                               f"{', '.join(differ)}; re-evaluate both runs the same way")
