@@ -60,6 +60,9 @@ def test_the_page_and_the_run_listing(client):
     runs = client.get("/api/runs").json()
     assert {(r["path"], r["kind"]) for r in runs} == {
         ("gan", "gan"), ("clf", "classifier"), ("night", "translator")}
+    summary = {r["path"]: r["summary"] for r in runs}
+    assert summary["gan"] == "digits, steps trained 3"
+    assert summary["clf"].startswith("digits, accuracy % (digits/test) ")
     report = client.get("/api/report", params={"run": "gan"})
     assert report.status_code == 200 and "<h3>Training</h3>" in report.text
 
@@ -249,6 +252,13 @@ def test_end_to_end_in_headless_chromium(runs, chromium):
         driver.find_element(By.ID, "sample-go").click()
         image = wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, "#sample-out img")))
         assert image.get_attribute("src").startswith("data:image/png;base64,")
+        # a failed job leaves no earlier image beside its error
+        driver.find_element(By.ID, "sample-class").send_keys("no-such-class")
+        driver.find_element(By.ID, "sample-go").click()
+        wait.until(lambda d: "error" in d.find_element(By.ID, "sample-status")
+                   .get_attribute("class"))
+        assert not driver.find_elements(By.CSS_SELECTOR, "#sample-out img")
+        assert "digits, steps trained 3" in driver.find_element(By.ID, "runs").text
 
         Select(driver.find_element(By.ID, "inpaint-method")).select_by_visible_text("biharmonic")
         driver.find_element(By.ID, "inpaint-go").click()

@@ -24,7 +24,8 @@ def _pyplot():
 def _save(fig, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     fig.savefig(path, dpi=110)
     _pyplot().close(fig)
     return path
@@ -76,21 +77,45 @@ def interval_bars_png(labels: Sequence[str], means: Sequence[float],
     return _save(fig, path)
 
 
+def labelled_rows_png(images: torch.Tensor, per_row: int, labels: Sequence[str],
+                      path: str | Path, title: str) -> Path:
+    """Images in [-1, 1] as a grid of `per_row` a row, each row named on the left by `labels`."""
+    from gankit.imaging import image_grid
+
+    plt = _pyplot()
+    padding = 2
+    grid = image_grid(images, per_row, padding=padding)
+    height = images.shape[-2] + padding
+    fig, ax = plt.subplots(figsize=(1.2 + 0.45 * per_row, 0.6 + 0.45 * len(labels)),
+                           layout="constrained")
+    ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+    ax.set_yticks([padding / 2 + height * (i + 0.5) for i in range(len(labels))], labels,
+                  fontsize=7)
+    ax.set_xticks([])
+    ax.set_title(title, fontsize=8)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    return _save(fig, path)
+
+
 def attack_grid_png(original: torch.Tensor, adversarial: torch.Tensor,
                     predicted: torch.Tensor, predicted_adversarial: torch.Tensor,
                     labels: torch.Tensor, classes: Sequence[str], path: str | Path, *,
                     title: str) -> Path:
-    """One row per image: original · perturbation (stretched to full contrast) · adversarial,
-    each titled with the recogniser's prediction (red where it is wrong)."""
+    """One row per image: original · perturbation (stretched to full contrast, titled with the
+    true class) · adversarial, the images titled with the recogniser's prediction (red where
+    it is wrong)."""
     plt = _pyplot()
     rows = len(original)
-    fig, axes = plt.subplots(rows, 3, figsize=(5.4, 1.9 * rows + 0.4), squeeze=False)
+    # constrained layout leaves room for the suptitle (tight_layout lets it overlap row 1)
+    fig, axes = plt.subplots(rows, 3, figsize=(5.4, 1.9 * rows + 0.4), squeeze=False,
+                             layout="constrained")
     delta = adversarial - original
     spread = delta.abs().amax().clamp(min=1e-12)
     for i in range(rows):
         truth = int(labels[i])
         panels = [(original[i], f"{classes[int(predicted[i])]}", int(predicted[i]) == truth),
-                  (delta[i] / spread, "perturbation", True),
+                  (delta[i] / spread, f"true class: {classes[truth]}", True),
                   (adversarial[i], f"{classes[int(predicted_adversarial[i])]}",
                    int(predicted_adversarial[i]) == truth)]
         for ax, (image, caption, right) in zip(axes[i], panels, strict=True):

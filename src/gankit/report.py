@@ -81,7 +81,7 @@ def _config(run: Path) -> Section | None:
     path = run / "config.yaml"
     if not path.is_file():
         return None
-    values = _read_config(run)
+    values = read_config(run)
     rows = [[k, _fmt(v)] for k, v in values.items() if not _empty(v)]
     edits = edited_settings(run)
     notes = [f"{len(values) - len(rows)} options without a value are not shown."]
@@ -96,7 +96,7 @@ def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, str | list | dict) and not value)
 
 
-def _read_config(run: Path) -> dict[str, Any]:
+def read_config(run: Path) -> dict[str, Any]:
     path = run / "config.yaml"
     values = yaml.safe_load(path.read_text()) if path.is_file() else {}
     return values if isinstance(values, dict) else {}
@@ -246,7 +246,7 @@ def run_report(run_dir: str | Path, scratch: Path) -> RunReport:
     return RunReport(run.name, str(run), [p for p in parts if p is not None])
 
 
-def _headline_numbers(run: Path) -> dict[str, str]:
+def headline_numbers(run: Path) -> dict[str, str]:
     """Every score a run holds, by name: evaluation scores, accuracies, the augmentation gain
     and the steps trained."""
     numbers = {}
@@ -275,7 +275,7 @@ def comparison(runs: list[Path]) -> Section:
     from gankit.metrics.evaluate import protocol_differences
 
     names = [run.name for run in runs]
-    numbers = [_headline_numbers(run) for run in runs]
+    numbers = [headline_numbers(run) for run in runs]
     protocols = [(_read_json(run / "eval.json").get("scores", {})
                   if (run / "eval.json").is_file() else {}) for run in runs]
     metrics = list(dict.fromkeys(name for n in numbers for name in n))
@@ -289,7 +289,7 @@ def comparison(runs: list[Path]) -> Section:
                       if metric in p and first is not None else [])
             row.append(cell + (f" (protocol differs: {', '.join(differ)})" if differ else ""))
         rows.append(row)
-    configs = [_read_config(run) for run in runs]
+    configs = [read_config(run) for run in runs]
     options = list(dict.fromkeys(k for c in configs for k in c))
     diff = [[k, *[_fmt(c.get(k)) for c in configs]] for k in options
             if len({_fmt(c.get(k)) for c in configs}) > 1]

@@ -27,8 +27,8 @@ from gankit.experiments.augment_config import (
     seed_data,
 )
 from gankit.experiments.verdict import first_best
-from gankit.imaging import save_grid
 from gankit.io import atomic_write, load_state, save_state
+from gankit.plots import labelled_rows_png
 from gankit.recognize import (
     Supplement,
     accuracy,
@@ -173,7 +173,8 @@ def _gan_task(config: AugmentConfig, seed: int, folder: Path, progress: bool) ->
     synthetic = synthesize(trainer, data.fit, n, seed, judge)
     shown = min(n, GRID_PER_CLASS)  # a row of each class
     rows = [synthetic.images[synthetic.labels == c][:shown] for c in range(data.fit.num_classes)]
-    save_grid(torch.cat(rows), folder / "synthetic.png", nrow=shown, scale=2)
+    labelled_rows_png(torch.cat(rows), shown, data.fit.classes, folder / "synthetic.png",
+                      f"GAN images, seed {seed}")
     seconds = time.monotonic() - started
     save_state(folder / POOL, {"images": synthetic.images, "labels": synthetic.labels,
                                "seconds": round(seconds, 1), "threads": torch.get_num_threads(),

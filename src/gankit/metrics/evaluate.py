@@ -14,12 +14,12 @@ import torch
 from gankit.data import ImageDataset, load_dataset, to_float, to_uint8
 from gankit.device import select_device
 from gankit.errors import GankitError
-from gankit.imaging import save_grid
 from gankit.io import atomic_write, writable_folder
 from gankit.metrics import scores
 from gankit.metrics.cache import cached_features
 from gankit.metrics.domain import DomainFeatures
 from gankit.metrics.inception import InceptionFeatures
+from gankit.plots import labelled_rows_png
 from gankit.recognize import ClassifierConfig, accuracy, train_classifier
 from gankit.registry import Registry
 from gankit.sampling import generate
@@ -148,8 +148,9 @@ def _memorization(ctx: _Context) -> dict[str, dict[str, Any]]:
     threshold = torch.quantile(real_dist, 0.01)
     closest = fake_dist.argsort()[:16]
     pairs = torch.cat([to_float(ctx.fake[closest]), ctx.train.images[fake_nn[closest]]])
-    png = save_grid(pairs, Path(ctx.base_protocol["run_dir"]) / "memorization_pairs.png",
-                    nrow=16, scale=2)
+    png = labelled_rows_png(pairs, len(closest), ["generated", "nearest training"],
+                            Path(ctx.base_protocol["run_dir"]) / "memorization_pairs.png",
+                            "the generated images closest to a training image")
     ratio = float(fake_dist.median() / real_dist.median())
     return {"memorization": {
         "value": ratio,

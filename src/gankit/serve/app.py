@@ -158,8 +158,22 @@ class Runs:
         for file in self.root.rglob(MANIFEST):
             kind = self.kind(file.parent)
             if kind is not None:
-                runs.append({"path": str(file.parent.relative_to(self.root)), "kind": kind})
+                path = str(file.parent.relative_to(self.root))
+                runs.append({"path": path, "kind": kind, "summary": self.summary(path)})
         return sorted(runs, key=lambda r: r["path"])
+
+    def summary(self, relative: str) -> str:
+        """What a run was trained on and its scores in one line ("" for a run not served)."""
+        from gankit.report import headline_numbers, read_config
+
+        try:
+            path = self.resolve(relative)
+            data = read_config(path).get("data")
+            numbers = headline_numbers(path)
+        except (HTTPException, GankitError, OSError, ValueError):
+            return ""
+        return ", ".join([*([str(data)] if data else []),
+                          *(f"{name} {value}" for name, value in numbers.items())])
 
 
 class GuardRequests:
