@@ -123,3 +123,38 @@ def test_empty_or_broken_folder_names_the_problem(tmp_path):
     (tmp_path / "broken.png").write_bytes(b"not a png")
     with pytest.raises(GankitError, match=r"cannot read image .*broken.png"):
         load_dataset(f"folder:{tmp_path}")
+
+
+def _cifar_batch(path: Path, labels: list[int]) -> np.ndarray:
+    """A CIFAR-10 binary batch: per record a label byte, then the R, G and B planes."""
+    rng = np.random.default_rng(0)
+    planes = rng.integers(0, 256, size=(len(labels), 3, 32, 32), dtype=np.uint8)
+    records = np.concatenate([np.array(labels, dtype=np.uint8)[:, None],
+                              planes.reshape(len(labels), -1)], axis=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    records.tofile(path)
+    return planes
+
+
+def test_cifar10_binary_batches_load_without_pickles(tmp_path):
+    planes = _cifar_batch(tmp_path / "cifar-10-batches-bin" / "test_batch.bin", [3, 9, 0])
+    data = load_dataset("cifar10", "test", root=tmp_path)
+    assert data.images.shape == (3, 3, 32, 32) and data.labels.tolist() == [3, 9, 0]
+    assert data.classes[3] == "cat" and data.classes[9] == "truck"
+    assert torch.equal(to_uint8(data.images), torch.from_numpy(planes))  # R, G, B in order
+    (tmp_path / "cifar-10-batches-bin" / "test_batch.bin").write_bytes(b"\0" * 3000)
+    with pytest.raises(GankitError, match="is not a CIFAR-10 binary batch"):
+        load_dataset("cifar10", "test", root=tmp_path)
+    _cifar_batch(tmp_path / "cifar-10-batches-bin" / "test_batch.bin", [42])
+    with pytest.raises(GankitError, match="is it CIFAR-100"):
+        load_dataset("cifar10", "test", root=tmp_path)
+
+
+@pytest.mark.parametrize("name, hint", [("cifar10", "cifar-10-batches-bin/"),
+                                        ("svhn", "svhn/")])
+def test_colour_sets_offline_say_where_to_put_the_files(tmp_path, monkeypatch, name, hint):
+    monkeypatch.setenv("GANKIT_OFFLINE", "1")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with pytest.raises(GankitError, match=f"{name} is not on this machine and downloads are "
+                                          f"off .*--data-root DIR holding {hint}"):
+        load_dataset(name, "train", root=tmp_path)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from gankit.data import colour  # noqa: F401  (registers cifar10 and svhn)
 from gankit.data.dataset import (
     ImageDataset,
     class_index,

@@ -47,10 +47,8 @@ def _idx_dataset(name: str, tv_name: str, classes: tuple[str, ...], apt_hint: st
     """A loader that searches --data-root, $GANKIT_DATA, /usr/share/datasets, then downloads."""
 
     def load(split: str, root: Path | None, download: bool) -> ImageDataset:
-        bases = [p for p in (root, os.environ.get("GANKIT_DATA")) if p]
-        bases += [Path("/usr/share/datasets"), cache_dir()]
         searched = []
-        for base in map(Path, bases):
+        for base in search_bases(root):
             for directory in (base, base / name, base / tv_name / "raw"):
                 searched.append(str(directory))
                 images_stem, labels_stem = _idx_files(split)
@@ -79,22 +77,38 @@ def _read_pair(name: str, split: str, images: Path, labels: Path,
                         classes)
 
 
-def _download(name: str, tv_name: str) -> None:
-    """Fallback for machines with internet: torchvision's downloader into the gankit cache."""
-    import torchvision.datasets
+def search_bases(root: Path | None) -> list[Path]:
+    """Where a named dataset's files are looked for, in order."""
+    bases = [p for p in (root, os.environ.get("GANKIT_DATA")) if p]
+    return [*map(Path, bases), Path("/usr/share/datasets"), cache_dir()]
 
+
+def fetch(name: str, download: Callable[[], None], hint: str) -> None:
+    """The fallback for machines with internet: run `download` (into the gankit cache), or
+    end in one line with `hint`, what to do instead."""
+    if os.environ.get("GANKIT_OFFLINE") == "1":
+        raise GankitError(f"{name} is not on this machine and downloads are off "
+                          f"(GANKIT_OFFLINE=1); {hint}")
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(_DOWNLOAD_TIMEOUT_S)
     try:
-        for train in (True, False):
-            getattr(torchvision.datasets, tv_name)(str(cache_dir()), train=train, download=True)
+        download()
     except Exception as err:  # any network or mirror failure ends in the same advice
-        raise GankitError(
-            f"{name} is not on this machine and downloading it failed ({type(err).__name__}); "
-            f"install it with `apt-get install dataset-{name}` or pass --data-root DIR"
-        ) from None
+        raise GankitError(f"{name} is not on this machine and downloading it failed "
+                          f"({type(err).__name__}); {hint}") from None
     finally:
         socket.setdefaulttimeout(previous)
+
+
+def _download(name: str, tv_name: str) -> None:
+    import torchvision.datasets
+
+    def both_splits() -> None:
+        for train in (True, False):
+            getattr(torchvision.datasets, tv_name)(str(cache_dir()), train=train, download=True)
+
+    fetch(name, both_splits, f"install it with `apt-get install dataset-{name}` or pass "
+                             "--data-root DIR")
 
 
 DATASETS.add("fashion-mnist",
