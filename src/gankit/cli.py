@@ -67,6 +67,8 @@ COMMANDS = (
             (GAN + "DemoCommand",)),
     Command("sample", "draw a grid of images from a trained run", GAN + "sample_grid",
             (GAN + "SampleCommand",)),
+    Command("export", "write a GAN run's generator as an ONNX graph (checked against torch)",
+            GAN + "export", (GAN + "ExportCommand",)),
     Command("eval", "score a trained run (FID, KID, precision/recall, ...)", GAN + "evaluate",
             (GAN + "EvalCommand",)),
     Command("classify train", "train a recogniser into a run directory",
