@@ -67,8 +67,10 @@ def test_the_page_and_the_run_listing(client):
     assert report.status_code == 200 and "<h3>Training</h3>" in report.text
 
 
-def test_sample_inpaint_attack_and_translate_jobs(client):
+def test_sample_inpaint_attack_and_translate_jobs(client, caplog):
+    caplog.set_level("INFO", logger="gankit.serve")
     job = _finish(client, client.post("/api/sample", data={"run": "gan", "n": 4}).json())
+    assert f"job {job['id']} sample: done in" in caplog.text  # the server's job log
     assert job["state"] == "done" and job["result"]["image"].startswith("data:image/png;base64,")
 
     job = _finish(client, client.post("/api/inpaint", data={

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,5 +130,7 @@ def serve(command: ServeCommand) -> None:
           "(Ctrl-C stops)")
     # Requests must name the host served on (DNS rebinding); all hosts on a wildcard bind.
     hosts = ["*"] if command.host in ("0.0.0.0", "::") else [command.host, *LOCAL_HOSTS]
+    # the request log (uvicorn's access lines) and one line per finished job, on stderr
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     uvicorn.run(create_app(command.runs, device=command.device, hosts=hosts),
-                host=command.host, port=command.port, log_level="warning")
+                host=command.host, port=command.port, log_level="info")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import threading
 import time
 import uuid
@@ -61,6 +62,9 @@ def _index() -> Any:
 
 def _seed() -> Any:
     return Form(0, ge=0, le=SEED_MAX)
+
+
+LOG = logging.getLogger("gankit.serve")  # one line per finished job
 
 
 @dataclass
@@ -256,15 +260,20 @@ def create_app(runs_dir: str | Path = "runs", *, max_bytes: int = MAX_UPLOAD_BYT
 
         def run() -> None:
             job.state = "running"
+            result, error = None, None
             try:
-                job.result, job.state = fn(), "done"
+                result = fn()
             except (GankitError, HTTPException) as err:
-                message = getattr(err, "detail", None) or str(err)
-                job.error, job.state = message.splitlines()[0], "error"
+                error = (getattr(err, "detail", None) or str(err)).splitlines()[0]
             except Exception as err:  # the page shows it; the server keeps serving
                 first = (str(err).splitlines() or [""])[0]
-                job.error, job.state = f"{action} failed ({type(err).__name__}: {first})", "error"
-            job.finished = time.monotonic()
+                error = f"{action} failed ({type(err).__name__}: {first})"
+            finished = time.monotonic()
+            LOG.info("job %s %s: %s in %.1f s%s", job.id, action, "error" if error else "done",
+                     finished - job.started, f" ({error})" if error else "")
+            # published last, so that a client sees the end only once it is logged
+            job.result, job.error, job.finished = result, error, finished
+            job.state = "error" if error else "done"
 
         worker.submit(run)
         return job.view()
