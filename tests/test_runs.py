@@ -37,15 +37,15 @@ def _victim(digits):
 # name -> (the method's class, train(out, steps), the weights entry that the loader returns)
 def _trainers(digits):
     return {
-        "completion": (CompletionMethod, lambda out, steps: train_completion(
-            CompletionConfig(data="digits", steps=steps, batch_size=8, width=4, device="cpu"),
-            out, data=digits, progress=False)),
-        "translator": (TranslatorMethod, lambda out, steps: train_translator(
+        "completion": (CompletionMethod, lambda out, steps, **speed: train_completion(
+            CompletionConfig(data="digits", steps=steps, batch_size=8, width=4, device="cpu",
+                             **speed), out, data=digits, progress=False)),
+        "translator": (TranslatorMethod, lambda out, steps, **speed: train_translator(
             TranslateConfig(a="digits", b="digits@inverted", steps=steps, batch_size=8,
-                            width=4, blocks=1, device="cpu"), out, progress=False)),
-        "advgan": (AdvGANMethod, lambda out, steps: train_advgan(
+                            width=4, blocks=1, device="cpu", **speed), out, progress=False)),
+        "advgan": (AdvGANMethod, lambda out, steps, **speed: train_advgan(
             _victim(digits), digits, AdvGANConfig(steps=steps, batch_size=8, width=4, blocks=1,
-                                                  device="cpu"), out, progress=False)),
+                                                  device="cpu", **speed), out, progress=False)),
     }
 
 
@@ -152,3 +152,27 @@ def test_run_json_records_versions_hardware_and_keeps_its_start(tmp_path, monkey
     assert run_kind(tmp_path) == "gan"
     (tmp_path / "run.json").write_text('{"kind": "gan", "format": 1}')  # from before records
     assert read_record(tmp_path) == {}
+
+
+@pytest.mark.parametrize("kind", ["completion", "translator", "advgan"])
+def test_each_method_trains_in_bf16_autocast_when_asked(tmp_path, digits, kind):
+    from gankit.runs import RUN_KINDS
+
+    train = _trainers(digits)[kind][1]
+    weights = {}
+    for amp in ("off", "on"):
+        train(tmp_path / amp, 2, amp=amp)
+        weights[amp] = _weights(tmp_path / amp / RUN_KINDS.get(kind).weights)["weights"]
+    flat = {amp: torch.cat([t.flatten() for t in _tensors(w)]) for amp, w in weights.items()}
+    assert flat["on"].dtype == torch.float32 and torch.isfinite(flat["on"]).all()
+    assert not torch.equal(flat["on"], flat["off"])  # the forward passes ran in bf16
+    with pytest.raises(GankitError, match="--amp must be one of auto, on, off, got 'fp8'"):
+        train(tmp_path / "bad", 2, amp="fp8")
+
+
+def _tensors(tree):
+    if isinstance(tree, torch.Tensor):
+        yield tree
+    elif isinstance(tree, dict):
+        for value in tree.values():
+            yield from _tensors(value)

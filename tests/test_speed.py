@@ -9,7 +9,7 @@ import torch
 from gankit.errors import GankitError
 from gankit.io import load_state
 from gankit.train import GANTrainer, make_config
-from gankit.train.speed import resolve
+from gankit.train.speed import Speedups, resolve, step_module
 
 
 @pytest.mark.parametrize("amx", [False, True])
@@ -42,3 +42,16 @@ def test_bf16_autocast_and_channels_last_train_with_fp32_losses_and_weights(tmp_
     assert len(rows) == 4 and all(torch.isfinite(torch.tensor(r["loss_d"])) for r in rows)
     weights = load_state(tmp_path / "run" / "checkpoint.safetensors")["generator"]
     assert all(w.dtype in (torch.float32, torch.int64) for w in weights.values())
+
+
+def test_step_module_runs_bf16_inside_returns_fp32_and_compiles_when_asked():
+    from gankit.distributed import Dist
+
+    cpu, net, seen = torch.device("cpu"), torch.nn.Linear(4, 3), []
+    net.register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
+    x = torch.randn(2, 4)
+    assert step_module(net, Dist(), cpu, Speedups(amp=True))(x).dtype == torch.float32
+    assert step_module(net, Dist(), cpu, Speedups())(x).dtype == torch.float32
+    assert seen == [torch.bfloat16, torch.float32]  # what the network itself computed in
+    compiled = step_module(net, Dist(), cpu, Speedups(compile=True))
+    assert isinstance(compiled.module, torch._dynamo.eval_frame.OptimizedModule)

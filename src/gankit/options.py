@@ -16,18 +16,21 @@ from gankit.errors import GankitError
 
 C = TypeVar("C")
 SEED_MAX = 2**31 - 1  # torch generators take 64 bits; keep seeds in every int32 API's range
+SWITCHES = ("auto", "on", "off")  # speed switches (gankit.train.speed)
 
 
 def option(help_text: str, default: Any = None, *, choices: Iterable[str] | None = None,
            low: float | None = None, above: float | None = None, high: float | None = None,
            below: float | None = None, flag: str | None = None, positional: bool = False,
-           required: bool = False) -> Any:
+           required: bool = False, strict: bool = False) -> Any:
     """A config field with its help text and, where it is a number, its range: `low`/`high`
     are inclusive bounds, `above`/`below` exclusive ones. `choices` are listed in the help (the
-    config's registry refuses an unknown name with its own line); `flag` renames the --flag;
+    config's registry refuses an unknown name with its own line, or, `strict`, check_ranges
+    does); `flag` renames the --flag;
     `positional` and `required` fields have no default."""
     metadata: dict[str, Any] = {"help": help_text, "low": low, "above": above, "high": high,
-                                "below": below, "flag": flag, "positional": positional}
+                                "below": below, "flag": flag, "positional": positional,
+                                "strict": strict}
     if choices is not None:
         metadata["choices"] = tuple(choices)
     if positional or required:
@@ -63,6 +66,9 @@ def check_ranges(config: Any) -> None:
     """One clear line for the first field of the dataclass `config` outside its range."""
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
+        if f.metadata.get("strict") and value not in f.metadata["choices"]:
+            raise GankitError(f"{flag_name(f)} must be one of {', '.join(f.metadata['choices'])}"
+                              f", got {value!r}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
         problem = _range_error(f, value)
@@ -165,6 +171,19 @@ def seed_option(help_text: str) -> Any:
 
 def device_option() -> Any:
     return option("auto, cpu, cuda or cuda:N", "auto")
+
+
+def switch_option(help_text: str) -> Any:
+    return option(help_text, "auto", choices=SWITCHES, strict=True)
+
+
+def amp_option() -> Any:
+    return switch_option("bf16 autocast for the networks' forward passes (auto: where bf16 "
+                         "multiplies in hardware: AMX CPUs, CUDA)")
+
+
+def compile_option() -> Any:
+    return option("torch.compile the training networks (the first steps pay for it)", False)
 
 
 def progress_option() -> Any:

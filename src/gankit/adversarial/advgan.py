@@ -27,14 +27,16 @@ from torch import nn
 from gankit.adversarial.attacks import NORMS, SCALE, Budget
 from gankit.data import ImageDataset
 from gankit.device import select_device
-from gankit.distributed import Dist, init_distributed, wrap
+from gankit.distributed import Dist, init_distributed
 from gankit.errors import GankitError
 from gankit.imaging import save_grid
 from gankit.losses import LOSSES
 from gankit.models.dcgan import DCGANDiscriminator
 from gankit.models.image2image import ResNetTranslator
 from gankit.options import (
+    amp_option,
     check_ranges,
+    compile_option,
     device_option,
     log_every_option,
     minutes_option,
@@ -43,6 +45,7 @@ from gankit.options import (
 )
 from gankit.train.batches import BatchStream, batch_within
 from gankit.train.method_run import load_run_weights, train_run
+from gankit.train.speed import resolve, step_module
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ class AdvGANConfig:
                                low=0, high=1e4)
     seed: int = seed_option("seed of the weights and batches")
     device: str = device_option()
+    amp: str = amp_option()
+    compile: bool = compile_option()
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -129,8 +134,10 @@ class AdvGANMethod:
         self.batches = BatchStream(len(data), batch_size, config.seed, where.rank,
                                    where.world_size)
         # Under torchrun the updates go through DDP; the attack keeps the plain generator.
-        self.attack_step = AdvGAN(wrap(self.G, where, device), config.budget, config.target)
-        self.D_step = wrap(self.D, where, device)
+        self.speed = resolve(device, amp=config.amp, compile=config.compile)
+        self.attack_step = AdvGAN(step_module(self.G, where, device, self.speed), config.budget,
+                                  config.target)
+        self.D_step = step_module(self.D, where, device, self.speed)
         self.loss = LOSSES.get("least-squares")
         self.step = 0
 

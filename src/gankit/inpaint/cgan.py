@@ -19,14 +19,16 @@ import torch
 
 from gankit.data import ImageDataset, load_dataset
 from gankit.device import select_device
-from gankit.distributed import Dist, init_distributed, wrap
+from gankit.distributed import Dist, init_distributed
 from gankit.imaging import save_grid
 from gankit.inpaint.baselines import paste
 from gankit.inpaint.masks import MASK_KINDS, make_masks
 from gankit.losses import LOSSES
 from gankit.models.image2image import PatchDiscriminator, UNet
 from gankit.options import (
+    amp_option,
     check_ranges,
+    compile_option,
     device_option,
     log_every_option,
     minutes_option,
@@ -35,6 +37,7 @@ from gankit.options import (
 )
 from gankit.train.batches import BatchStream
 from gankit.train.method_run import load_run_weights, train_run
+from gankit.train.speed import resolve, step_module
 
 
 class CompletionUNet(UNet):
@@ -63,6 +66,8 @@ class CompletionConfig:
                                "the ablation)", 0.01, low=0, high=1e4)
     seed: int = seed_option("seed of the weights, batches and masks")
     device: str = device_option()
+    amp: str = amp_option()
+    compile: bool = compile_option()
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -92,7 +97,9 @@ class CompletionMethod:
         self.D = PatchDiscriminator(c + 1, config.width).to(device)  # sees the mask too
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr, betas=(0.5, 0.999))
-        self.G_step, self.D_step = wrap(self.G, where, device), wrap(self.D, where, device)
+        self.speed = resolve(device, amp=config.amp, compile=config.compile)
+        self.G_step, self.D_step = (step_module(m, where, device, self.speed)
+                                    for m in (self.G, self.D))
         self.batches = BatchStream(len(data), config.batch_size, config.seed, where.rank,
                                    where.world_size)
         # One mask stream for the global batch, each rank taking its share: a resumed run

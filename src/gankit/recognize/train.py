@@ -11,15 +11,15 @@ import torch
 import torch.nn.functional as F
 
 from gankit.data import ImageDataset
-from gankit.distributed import Dist, init_distributed, wrap
+from gankit.distributed import Dist, init_distributed
 from gankit.errors import GankitError
 from gankit.io import load_state, save_state
-from gankit.options import check_ranges, option, seed_option
+from gankit.options import amp_option, check_ranges, option, seed_option
 from gankit.recognize.augment import AUGMENTATIONS, FLIPS, augment_batch, flip_allowed
 from gankit.recognize.model import SmallCNN
 from gankit.train.batches import BatchStream, batch_within
 from gankit.train.loop import Budget, run_loop
-from gankit.train.speed import SWITCHES, resolve
+from gankit.train.speed import resolve, step_module
 
 # (model in training, images, labels) -> the images to train on instead (adversarial training)
 Adversary = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -42,8 +42,7 @@ class ClassifierConfig:
                        "a mirror keeps the class (fashion-mnist; never folder: data)", "auto",
                        choices=FLIPS)
     seed: int = seed_option("seed of the weights, batches and augmentation")
-    amp: str = option("bf16 autocast of the forward pass: auto (gankit.train.speed), on, off",
-                      "auto")
+    amp: str = amp_option()
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -112,8 +111,6 @@ def train_classifier(data: ImageDataset, config: ClassifierConfig = ClassifierCo
     if config.augment not in AUGMENTATIONS:
         raise GankitError(f"unknown augmentation {config.augment!r}; choose one of: "
                           f"{', '.join(AUGMENTATIONS)}")
-    if config.amp not in SWITCHES:
-        raise GankitError(f"amp must be one of {', '.join(SWITCHES)}, got {config.amp!r}")
     where, dev = init_distributed(device)
     method = ClassifierMethod(data, config, where, dev, adversary, supplement, checkpoint)
     if checkpoint is not None and Path(checkpoint).is_file():
@@ -152,7 +149,7 @@ class ClassifierMethod:
         # prefers NHWC too). Returned in the default order, for saving and for other callers.
         self.model = SmallCNN(data.image_shape, data.num_classes, config.width).to(
             dev, memory_format=torch.channels_last)
-        self.step_model = wrap(self.model, where, dev)
+        self.step_model = step_module(self.model, where, dev, self.speed)  # fp32 logits out
         batch_size = batch_within(config.batch_size, len(data), data.name)
         self.batches = BatchStream(len(data), batch_size, config.seed, where.rank,
                                    where.world_size)
@@ -179,9 +176,7 @@ class ClassifierMethod:
         images, labels = images.to(self.dev), self.data.labels[index].to(self.dev)
         if self.adversary is not None:  # attacks the plain model: DDP's hooks are for updates
             images = self.adversary(self.model, images, labels)
-        with self.speed.autocast(self.dev):
-            logits = self.step_model(images)
-        logits = logits.float()  # the losses in fp32 whatever the forward pass ran in
+        logits = self.step_model(images)
         loss = F.cross_entropy(logits[:len(labels)], labels)
         if self.extra_batches is not None:
             loss = loss + self.supplement.weight * self.supplement.loss(logits[len(labels):],

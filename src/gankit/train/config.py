@@ -12,16 +12,18 @@ import yaml
 
 from gankit.errors import GankitError
 from gankit.options import (
+    amp_option,
     check_ranges,
+    compile_option,
     device_option,
     minutes_option,
     option,
     scalar_type,
     seed_option,
+    switch_option,
 )
 from gankit.registry import Registry
 from gankit.train.diffaugment import parse_policy
-from gankit.train.speed import SWITCHES
 
 
 @dataclass
@@ -75,11 +77,11 @@ class TrainConfig:
     device: str = device_option()
     # speed: auto = on for CUDA (amp: also on CPUs with AMX, speed.py); none changes what is
     # computed but amp
-    amp: str = option("bf16 autocast for forward passes: auto, on or off", "auto")
-    channels_last: str = option("NHWC memory order for conv nets: auto, on or off", "auto")
-    compile: bool = option("torch.compile the training networks", False)
-    pin_memory: str = option("page-locked dataset for faster GPU copies: auto, on or off",
-                           "auto")
+    amp: str = amp_option()
+    channels_last: str = switch_option("NHWC memory order for conv nets (auto: on for CUDA)")
+    compile: bool = compile_option()
+    pin_memory: str = switch_option("page-locked dataset for faster GPU copies (auto: on for "
+                                    "CUDA)")
 
     def total_steps(self, dataset_size: int) -> int:
         if self.epochs is None:
@@ -149,10 +151,6 @@ def validate(config: TrainConfig) -> None:
     if config.mode_seeking and config.batch_size < 2:
         raise GankitError("--mode-seeking compares pairs of samples: use --batch-size 2 or more")
     parse_policy(config.diffaugment)  # unknown transforms list the choices
-    for name in ("amp", "channels_last", "pin_memory"):
-        if getattr(config, name) not in SWITCHES:
-            raise GankitError(f"--{name.replace('_', '-')} must be one of "
-                              f"{', '.join(SWITCHES)}, got {getattr(config, name)!r}")
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:

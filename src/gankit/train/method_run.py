@@ -21,8 +21,8 @@ from gankit.runs import RUN_KINDS, check_free_for, refuse_edited_config, write_m
 from gankit.train.logging import MetricsLog
 from gankit.train.loop import Budget, LoopResult, run_loop
 
-# Settings a continued run may change: how long it trains and where.
-RESUMABLE = ("steps", "minutes", "log_every", "device")
+# Settings a continued run may change: how long it trains, where and how fast.
+RESUMABLE = ("steps", "minutes", "log_every", "device", "amp", "compile")
 
 
 class RunMethod(Protocol):

@@ -20,8 +20,9 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
-SWITCHES = ("auto", "on", "off")
+from gankit.distributed import Dist, wrap
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,28 @@ class Speedups:
 
     def prepare(self, module: torch.nn.Module) -> torch.nn.Module:
         return module.to(memory_format=torch.channels_last) if self.channels_last else module
+
+
+class Accelerated(nn.Module):
+    """A network's update-time forward: under bf16 autocast when `speed.amp`, its output back
+    in fp32, so that every loss is computed in fp32 whatever the network ran in."""
+
+    def __init__(self, module: nn.Module, speed: Speedups, device: torch.device) -> None:
+        super().__init__()
+        self.module, self.speed, self.device = module, speed, device
+
+    def forward(self, *args: object, **kwargs: object) -> torch.Tensor:
+        with self.speed.autocast(self.device):
+            out = self.module(*args, **kwargs)
+        return out.float() if self.speed.amp else out
+
+
+def step_module(module: nn.Module, where: Dist, device: torch.device,
+                speed: Speedups) -> nn.Module:
+    """What an update calls: `module` through DDP when several processes train, compiled when
+    asked, in bf16 autocast when on. `module` itself stays plain for saving and sampling."""
+    stepped = wrap(module, where, device)
+    return Accelerated(torch.compile(stepped) if speed.compile else stepped, speed, device)
 
 
 def _switch(value: str, default: bool) -> bool:

@@ -24,13 +24,15 @@ from torch import nn
 
 from gankit.data import ImageDataset
 from gankit.device import select_device
-from gankit.distributed import Dist, init_distributed, wrap
+from gankit.distributed import Dist, init_distributed
 from gankit.errors import GankitError
 from gankit.imaging import save_grid
 from gankit.losses import LOSSES
 from gankit.models.image2image import PatchDiscriminator, ResNetTranslator, UNet
 from gankit.options import (
+    amp_option,
     check_ranges,
+    compile_option,
     device_option,
     log_every_option,
     minutes_option,
@@ -40,6 +42,7 @@ from gankit.options import (
 from gankit.registry import Registry
 from gankit.train.batches import BatchStream, batch_within
 from gankit.train.method_run import load_run_weights, train_run
+from gankit.train.speed import resolve, step_module
 from gankit.translate.domains import load_pair
 
 METHODS: Registry[bool] = Registry("translation method")  # name -> needs paired data
@@ -70,6 +73,8 @@ class TranslateConfig:
     l1_weight: float = option("weight of the L1 to the true B (pix2pix)", 100.0, low=0, high=1e4)
     seed: int = seed_option("seed of the weights, batches and domain transforms")
     device: str = device_option()
+    amp: str = amp_option()
+    compile: bool = compile_option()
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -144,7 +149,8 @@ class TranslatorMethod:
         self.stream_b = BatchStream(len(b), batch_within(config.batch_size, len(b), b.name),
                                     config.seed + 1, where.rank, where.world_size)
         # The updates go through DDP under torchrun; `model` keeps the plain networks.
-        self.nets = [wrap(net, where, device) for net in
+        self.speed = resolve(device, amp=config.amp, compile=config.compile)
+        self.nets = [step_module(net, where, device, self.speed) for net in
                      (self.model.g_ab, self.model.g_ba, *self.discriminators) if net is not None]
         self.loss = LOSSES.get("nonsaturating" if self.paired else "least-squares")
         self.step = 0
