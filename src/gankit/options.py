@@ -76,6 +76,17 @@ def check_ranges(config: Any) -> None:
             raise GankitError(f"{flag_name(f)} {problem}, got {value}")
 
 
+class CheckedConfig:
+    """Base of an application's config dataclass: its numbers are checked on creation
+    (check_ranges), and it is saved as a plain dict (the run's config.yaml)."""
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+
 def has_range(f: dataclasses.Field) -> tuple[bool, bool]:
     """Whether the field is bounded (below, above): tests require both of every number."""
     m = f.metadata

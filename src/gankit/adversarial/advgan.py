@@ -15,7 +15,6 @@ serves one goal: untargeted, or one target class (as in the paper).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,8 +33,8 @@ from gankit.losses import LOSSES
 from gankit.models.dcgan import DCGANDiscriminator
 from gankit.models.image2image import ResNetTranslator
 from gankit.options import (
+    CheckedConfig,
     amp_option,
-    check_ranges,
     compile_option,
     device_option,
     log_every_option,
@@ -49,7 +48,7 @@ from gankit.train.speed import resolve, step_module
 
 
 @dataclass(frozen=True)
-class AdvGANConfig:
+class AdvGANConfig(CheckedConfig):
     eps: float = option("perturbation budget on the [0, 1] pixel scale", 0.1, above=0, high=1)
     norm: str = option("norm of the budget", "linf", choices=NORMS)
     target: int | None = option("target class index (default: untargeted)", low=0, high=10_000)
@@ -72,15 +71,9 @@ class AdvGANConfig:
     amp: str = amp_option()
     compile: bool = compile_option()
 
-    def __post_init__(self) -> None:
-        check_ranges(self)
-
     @property
     def budget(self) -> Budget:
         return Budget(self.eps, self.norm)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 class AdvGAN(nn.Module):

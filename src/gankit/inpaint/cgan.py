@@ -10,7 +10,6 @@ Masks are drawn fresh for every batch from all of gankit's kinds, so one model s
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,8 @@ from gankit.inpaint.masks import MASK_KINDS, make_masks
 from gankit.losses import LOSSES
 from gankit.models.image2image import PatchDiscriminator, UNet
 from gankit.options import (
+    CheckedConfig,
     amp_option,
-    check_ranges,
     compile_option,
     device_option,
     log_every_option,
@@ -53,7 +52,7 @@ class CompletionUNet(UNet):
 
 
 @dataclass(frozen=True)
-class CompletionConfig:
+class CompletionConfig(CheckedConfig):
     data: str = option("dataset to learn from (gankit data lists them)", "fashion-mnist")
     data_root: str | None = option("where the dataset lives (default: its standard place)")
     width: int = option("base channels of the U-Net and the discriminator", 32, low=1, high=512)
@@ -68,12 +67,6 @@ class CompletionConfig:
     device: str = device_option()
     amp: str = amp_option()
     compile: bool = compile_option()
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def random_masks(n: int, h: int, w: int, gen: torch.Generator) -> torch.Tensor:

@@ -14,7 +14,7 @@ from gankit.data import ImageDataset
 from gankit.distributed import Dist, init_distributed
 from gankit.errors import GankitError
 from gankit.io import load_state, save_state
-from gankit.options import amp_option, check_ranges, option, seed_option
+from gankit.options import CheckedConfig, amp_option, option, seed_option
 from gankit.recognize.augment import AUGMENTATIONS, FLIPS, augment_batch, flip_allowed
 from gankit.recognize.model import SmallCNN
 from gankit.train.batches import BatchStream, batch_within
@@ -27,7 +27,7 @@ CHECKPOINT_EVERY = 200
 
 
 @dataclass(frozen=True)
-class ClassifierConfig:
+class ClassifierConfig(CheckedConfig):
     epochs: float = option("passes over the training images", 8.0, above=0, high=1e5)
     steps: int | None = option("a fixed number of updates instead of --epochs (equal budgets)",
                                low=1, high=10**8)
@@ -43,9 +43,6 @@ class ClassifierConfig:
                        choices=FLIPS)
     seed: int = seed_option("seed of the weights, batches and augmentation")
     amp: str = amp_option()
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
 
 
 @dataclass(frozen=True)

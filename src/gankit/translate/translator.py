@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,8 @@ from gankit.imaging import save_grid
 from gankit.losses import LOSSES
 from gankit.models.image2image import PatchDiscriminator, ResNetTranslator, UNet
 from gankit.options import (
+    CheckedConfig,
     amp_option,
-    check_ranges,
     compile_option,
     device_option,
     log_every_option,
@@ -52,7 +51,7 @@ DIRECTIONS = ("a2b", "b2a")
 
 
 @dataclass(frozen=True)
-class TranslateConfig:
+class TranslateConfig(CheckedConfig):
     a: str = option("domain A: DATASET[@TRANSFORM[+TRANSFORM]] (transforms: low-light, "
                     "inverted, blur, thick)", "fashion-mnist")
     b: str = option("domain B, same syntax", "fashion-mnist@low-light")
@@ -75,12 +74,6 @@ class TranslateConfig:
     device: str = device_option()
     amp: str = amp_option()
     compile: bool = compile_option()
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def cycle_loss(g_ab: nn.Module, g_ba: nn.Module, a: torch.Tensor, b: torch.Tensor,
