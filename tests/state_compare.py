@@ -17,3 +17,15 @@ def assert_same_state(a, b, path: str = "") -> None:
             assert_same_state(x, y, f"{path}/{i}")
     else:
         assert a == b, path
+
+
+def tensors(tree):
+    """Every tensor in a nested state, depth first."""
+    if isinstance(tree, torch.Tensor):
+        yield tree
+    elif isinstance(tree, dict):
+        for value in tree.values():
+            yield from tensors(value)
+    elif isinstance(tree, list):
+        for value in tree:
+            yield from tensors(value)

@@ -11,7 +11,7 @@ from gankit.errors import DivergenceError, GankitError
 from gankit.io import atomic_write, load_state
 from gankit.train import GANTrainer, load_generator, make_config
 
-from state_compare import assert_same_state
+from state_compare import assert_same_state, tensors
 
 # A small conditional DCGAN with EMA, R1 and DiffAugment: all the state a resume restores.
 CONFIG = {"model": "dcgan", "width": 8, "conditional": True, "r1": 1.0, "ema": 0.9,
@@ -129,22 +129,11 @@ def test_non_finite_weights_are_never_checkpointed(tmp_path, tiny_images):
         trainer.fit()
     state = load_state(trainer.run.checkpoint)
     assert state["step"] == 3
-    floats = [t for t in _tensors(state) if t.is_floating_point()]
+    floats = [t for t in tensors(state) if t.is_floating_point()]
     assert floats and all(bool(torch.isfinite(t).all()) for t in floats)
     resumed = GANTrainer.resume(trainer.run.path, {"steps": 5}, data=tiny_images,
                                 progress=False, tensorboard=False)
     assert resumed.fit().steps == 5
-
-
-def _tensors(tree):
-    if isinstance(tree, torch.Tensor):
-        yield tree
-    elif isinstance(tree, dict):
-        for v in tree.values():
-            yield from _tensors(v)
-    elif isinstance(tree, list):
-        for v in tree:
-            yield from _tensors(v)
 
 
 def test_a_loss_that_grows_by_orders_of_magnitude_warns_once(tmp_path, tiny_images, capsys):

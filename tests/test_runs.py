@@ -19,7 +19,7 @@ from gankit.runs import load_run, run_kind
 from gankit.translate import TranslateConfig, train_translator
 from gankit.translate.translator import TranslatorMethod
 
-from state_compare import assert_same_state
+from state_compare import assert_same_state, tensors
 
 STEPS = 5
 
@@ -163,16 +163,8 @@ def test_each_method_trains_in_bf16_autocast_when_asked(tmp_path, digits, kind):
     for amp in ("off", "on"):
         train(tmp_path / amp, 2, amp=amp)
         weights[amp] = _weights(tmp_path / amp / RUN_KINDS.get(kind).weights)["weights"]
-    flat = {amp: torch.cat([t.flatten() for t in _tensors(w)]) for amp, w in weights.items()}
+    flat = {amp: torch.cat([t.flatten() for t in tensors(w)]) for amp, w in weights.items()}
     assert flat["on"].dtype == torch.float32 and torch.isfinite(flat["on"]).all()
     assert not torch.equal(flat["on"], flat["off"])  # the forward passes ran in bf16
     with pytest.raises(GankitError, match="--amp must be one of auto, on, off, got 'fp8'"):
         train(tmp_path / "bad", 2, amp="fp8")
-
-
-def _tensors(tree):
-    if isinstance(tree, torch.Tensor):
-        yield tree
-    elif isinstance(tree, dict):
-        for value in tree.values():
-            yield from _tensors(value)
