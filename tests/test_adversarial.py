@@ -24,6 +24,7 @@ from gankit.adversarial import (
     train_advgan,
 )
 from gankit.adversarial.api import check_inputs, costed_attack
+from gankit.adversarial.autoattack import AutoAttackConfig
 from gankit.cli import main
 from gankit.data import load_dataset
 from gankit.errors import GankitError
@@ -164,6 +165,71 @@ def test_attacks_agree_with_the_adversarial_robustness_toolbox(digits, digits_mo
     assert abs(accuracy_of(ours) - accuracy_of(theirs)) <= 0.01
 
 
+# AutoAttack at a tenth of its standard budgets: enough for an 8x8 recogniser, seconds of CPU.
+SMALL_AUTOATTACK = AutoAttackConfig(iterations=20, targets=2, square_queries=300)
+
+
+class RoundedInput(nn.Module):
+    """A recogniser that quantises its input: its gradient is zero almost everywhere, the
+    gradient masking that fools gradient attacks and not AutoAttack's Square."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.image_shape = model, model.image_shape
+
+    def forward(self, x):
+        return self.model(torch.round(x * 4) / 4)
+
+
+def _accuracy_under(model, test, method, spec):
+    made = attack_images(model, test.images, test.labels, method, spec)
+    return accuracy(model, replace(test, images=made)), made
+
+
+def test_autoattack_agrees_with_pgd_and_is_never_weaker_than_fgsm(digits, digits_model):
+    pytest.importorskip("art")
+    test = digits[1]
+    strong = Budget(0.3)  # both should leave nothing standing on an undefended model
+    pgd_acc, _ = _accuracy_under(digits_model, test, "pgd",
+                                 AttackSpec(strong, pgd=PGDConfig(steps=20)))
+    auto_acc, made = _accuracy_under(digits_model, test, "autoattack",
+                                     AttackSpec(strong, auto=SMALL_AUTOATTACK))
+    assert pgd_acc <= 0.02 and auto_acc <= 0.02
+    assert (made - test.images).abs().amax() <= 2 * strong.eps + 1e-6
+    assert made.min() >= -1 and made.max() <= 1
+
+    budget = Budget(0.1)
+    fgsm_acc, _ = _accuracy_under(digits_model, test, "fgsm", AttackSpec(budget))
+    pgd_acc, _ = _accuracy_under(digits_model, test, "pgd",
+                                 AttackSpec(budget, pgd=PGDConfig(steps=20)))
+    auto_acc, made = _accuracy_under(digits_model, test, "autoattack",
+                                     AttackSpec(budget, auto=SMALL_AUTOATTACK))
+    assert auto_acc <= fgsm_acc and auto_acc <= pgd_acc + 0.01
+    assert (made - test.images).abs().amax() <= 2 * budget.eps + 1e-6
+    again, _ = _accuracy_under(digits_model, test, "autoattack",
+                               AttackSpec(budget, auto=SMALL_AUTOATTACK))
+    assert again == auto_acc  # seeded: the same images give the same verdict
+
+
+def test_autoattack_sees_through_masked_gradients_that_stop_pgd(digits, digits_model):
+    pytest.importorskip("art")
+    test, masked = digits[1], RoundedInput(digits_model).eval()
+    spec = AttackSpec(Budget(0.1), pgd=PGDConfig(steps=20), auto=SMALL_AUTOATTACK)
+    clean = accuracy(masked, test)
+    pgd_acc, _ = _accuracy_under(masked, test, "pgd", spec)
+    auto_acc, _ = _accuracy_under(masked, test, "autoattack", spec)
+    assert pgd_acc > clean - 0.05  # no gradient, no attack
+    assert auto_acc < pgd_acc - 0.2  # Square needs none
+
+
+def test_autoattack_refuses_a_target(digits, digits_model):
+    pytest.importorskip("art")
+    test = digits[1]
+    with pytest.raises(GankitError, match="autoattack is untargeted"):
+        attack_images(digits_model, test.images[:2], test.labels[:2], "autoattack",
+                      AttackSpec(target=3))
+
+
 def test_advgan_fools_the_model_more_often_than_noise_of_the_same_size(digits, digits_model,
                                                                        advgan):
     test = digits[1]
@@ -248,6 +314,11 @@ def test_attack_commands_end_to_end(tmp_path, capsys):
     assert report["n"] == 50 and report["linf_max"] <= 0.1 + 1e-6
     assert (out / "grid.png").stat().st_size > 0
     assert "accuracy under attack" in capsys.readouterr().out
+    assert main(["attack", str(clf), "--method", "autoattack", "--n", "10",
+                 "--out", str(tmp_path / "aa")]) == 0
+    auto = json.loads((tmp_path / "aa" / "attack.json").read_text())
+    assert auto["method"] == "autoattack" and auto["n"] == 10
+    assert auto["linf_max"] <= 0.1 + 1e-6 and 0 <= auto["adversarial_accuracy"] <= 1
 
     assert main(["attack", "train-advgan", str(clf), "--steps", "5", "--targeted", "3",
                  "--no-progress"]) == 0

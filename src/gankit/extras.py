@@ -1,4 +1,5 @@
-"""Optional dependencies: `gankit[serve]` (the web app) and `gankit[report]` (HTML reports)."""
+"""Optional dependencies: `gankit[serve]` (the web app), `gankit[report]` (HTML reports),
+`gankit[export]` (ONNX) and `gankit[robust]` (AutoAttack through ART)."""
 
 from __future__ import annotations
 

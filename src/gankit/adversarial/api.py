@@ -18,6 +18,7 @@ from torch.utils.flop_counter import flop_registry
 
 from gankit.adversarial.advgan import AdvGAN, check_target, load_advgan
 from gankit.adversarial.attacks import SCALE, Budget, PGDConfig, fgsm, fooled, pgd
+from gankit.adversarial.autoattack import AutoAttackConfig, autoattack
 from gankit.data import ImageDataset, load_dataset
 from gankit.errors import GankitError
 from gankit.io import atomic_write, writable_folder
@@ -35,6 +36,7 @@ class AttackSpec:
     target: int | None = None
     pgd: PGDConfig = PGDConfig()
     advgan: AdvGAN | None = None  # a trained AdvGAN for method "advgan"
+    auto: AutoAttackConfig = AutoAttackConfig()
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,10 @@ ATTACKS.add("fgsm", AttackMethod(
 ATTACKS.add("pgd", AttackMethod(
     lambda model, x, y, spec: pgd(model, x, y, spec.budget, spec.pgd, spec.target)),
     "projected gradient descent with random starts (Madry et al. 2018)")
+ATTACKS.add("autoattack", AttackMethod(
+    lambda model, x, y, spec: autoattack(model, x, y, spec.budget, spec.auto, spec.pgd.seed,
+                                         spec.target)),
+    "APGD-CE, APGD-T and Square, as in AutoAttack (Croce & Hein 2020; needs gankit[robust])")
 
 
 def _advgan(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
