@@ -25,6 +25,7 @@ from gankit.adversarial import (
 )
 from gankit.adversarial.api import check_inputs, costed_attack
 from gankit.adversarial.autoattack import AutoAttackConfig
+from gankit.adversarial.verdict import robustness_verdict
 from gankit.cli import main
 from gankit.data import load_dataset
 from gankit.errors import GankitError
@@ -228,6 +229,30 @@ def test_autoattack_refuses_a_target(digits, digits_model):
     with pytest.raises(GankitError, match="autoattack is untargeted"):
         attack_images(digits_model, test.images[:2], test.labels[:2], "autoattack",
                       AttackSpec(target=3))
+
+
+def _result(method, accuracy, n=1000):
+    return {"method": method, "norm": "linf", "eps": 0.1, "n": n, "target": None,
+            "clean_accuracy": 0.87, "adversarial_accuracy": accuracy}
+
+
+def test_robustness_verdict_is_computed_from_the_numbers():
+    honest = robustness_verdict({"pgd": _result("pgd", 0.760), "aa": _result("autoattack", 0.752)})
+    assert honest["strongest"] == "aa" and honest["robust_accuracy"] == 0.752
+    assert abs(honest["pgd_minus_autoattack"] - 0.008) < 1e-9
+    assert not honest["gradient_masking_suspected"]
+    assert "leaves 75.2% of 1,000 images" in honest["sentence"]
+    assert "0.8 points below the best PGD: no sign of gradient masking" in honest["sentence"]
+    low, high = honest["robust_ci95"]
+    assert low < 0.752 < high and 0.02 < high - low < 0.06  # Wilson, n = 1,000
+
+    masked = robustness_verdict({"pgd": _result("pgd", 0.90), "aa": _result("autoattack", 0.40)})
+    assert masked["gradient_masking_suspected"]
+    assert "50.0 points below the best PGD: PGD overstates robustness" in masked["sentence"]
+    alone = robustness_verdict({"pgd": _result("pgd", 0.5)})
+    assert "AutoAttack has not been run" in alone["sentence"]
+    with pytest.raises(ValueError, match="different budgets or image counts"):
+        robustness_verdict({"a": _result("pgd", 0.5), "b": _result("pgd", 0.5, n=10)})
 
 
 def test_advgan_fools_the_model_more_often_than_noise_of_the_same_size(digits, digits_model,

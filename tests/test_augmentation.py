@@ -23,7 +23,7 @@ from gankit.experiments.augmentation import (
 )
 from gankit.experiments.verdict import best_by_validation, markdown_table, sentence, verdict
 from gankit.recognize import ClassifierConfig, load_recogniser
-from gankit.stats import summarize
+from gankit.stats import paired_gain_ci95, summarize
 
 
 def _rows(data):
@@ -100,6 +100,20 @@ def test_summary_gives_the_student_t_interval():
     half = 4.302652729911275 * 2.0 / math.sqrt(3)  # t(0.975, 2)
     assert s.ci95 == pytest.approx((82.0 - half, 82.0 + half))
     assert summarize([5.0]).ci95 == (5.0, 5.0)
+
+
+def test_paired_gain_interval_covers_the_gain_and_shrinks_with_more_items():
+    rng = torch.Generator().manual_seed(0)
+    worse = (torch.rand(4000, generator=rng) < 0.7).tolist()
+    better = [w or bool(torch.rand(1, generator=rng) < 0.2) for w in worse]  # ~+6 points
+    gain, (low, high) = paired_gain_ci95(better, worse)
+    assert gain == pytest.approx(sum(better) / 4000 - sum(worse) / 4000)
+    assert 0 < low < gain < high
+    _, (low_small, high_small) = paired_gain_ci95(better[:400], worse[:400])
+    assert high_small - low_small > 2 * (high - low)  # ~sqrt(10) wider
+    assert paired_gain_ci95(worse, worse) == (0.0, (0.0, 0.0))
+    with pytest.raises(ValueError, match="equally long"):
+        paired_gain_ci95(better, worse[:10])
 
 
 def _seed(test, validation):

@@ -25,6 +25,7 @@ from gankit.recognize import (
     strong_augment,
     train_classifier,
 )
+from gankit.recognize.augment import _blur, degrade
 from gankit.train import GANTrainer, make_config
 
 
@@ -164,6 +165,28 @@ def test_strong_augmentation_is_seeded_in_range_and_changes_images():
     state = torch.get_rng_state()
     strong_augment(images, torch.Generator().manual_seed(3))
     assert torch.equal(torch.get_rng_state(), state)  # torch's own generator is left alone
+
+
+def test_degrade_blurs_darkens_and_adds_noise_to_about_half_the_images_each():
+    images = load_dataset("fashion-mnist", "train").images[:400]
+    made = degrade(images, torch.Generator().manual_seed(0), flip=False)
+    assert torch.equal(made, degrade(images, torch.Generator().manual_seed(0), flip=False))
+    assert made.shape == images.shape and made.min() >= -1 and made.max() <= 1
+    unit, before = (made + 1) / 2, (shift_and_flip(images, torch.Generator().manual_seed(0))
+                                    + 1) / 2
+    darker = unit.mean(dim=(1, 2, 3)) < 0.8 * before.mean(dim=(1, 2, 3))
+    assert 0.25 < darker.float().mean() < 0.6  # exposure drawn for half, gain < 0.8 for 3/4
+    # Noise (and blur, near the edges) lights up the black background of some images (either
+    # drawn: 3/4); the rest keep it black.
+    background = before == 0
+    noisy = ((unit > 0.02) & background).flatten(1).sum(1) > 0.05 * background.flatten(1).sum(1)
+    assert 0.45 < noisy.float().mean() < 0.85
+    sigma = torch.tensor([1.0])
+    impulse = torch.zeros(1, 1, 9, 9)
+    impulse[0, 0, 4, 4] = 1
+    blurred = _blur(impulse, sigma)[0, 0]
+    assert abs(blurred.sum().item() - 1) < 1e-5 and blurred[4, 4] < 0.2
+    assert torch.allclose(blurred, blurred.T) and torch.allclose(blurred, blurred.flip(0))
 
 
 def test_bf16_autocast_changes_the_forward_pass_but_keeps_fp32_weights(tiny_images):

@@ -39,6 +39,7 @@ def test_a_classify_run_with_an_attack_shows_its_reports(tmp_path):
     for title in ("Configuration", "Recognition", "Adversarial attacks"):
         assert f"<h3>{title}</h3>" in page
     assert "fgsm-linf-eps0.1" in page
+    assert "AutoAttack has not been run, so this figure is not yet checked" in page
 
 
 def test_runs_side_by_side_and_bad_folders(gan_run, tmp_path, capsys):

@@ -2,6 +2,7 @@
 pix2pix training, `gankit translate`."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -13,13 +14,14 @@ from gankit.cli import main
 from gankit.data import load_dataset
 from gankit.errors import GankitError
 from gankit.translate import (
-    CORRECTIONS,
     TRANSFORMS,
     Domain,
     TranslateConfig,
+    correct,
     cycle_loss,
     load_pair,
     load_translator,
+    parse_correction,
     train_translator,
 )
 
@@ -115,12 +117,36 @@ def test_a_few_training_steps_lower_the_translation_loss(tmp_path, method, key):
 def test_classical_corrections_brighten_dark_images(digits):
     dark = Domain.parse("digits@low-light").apply(digits)
     target = _unit(digits).mean().item()
-    for name in CORRECTIONS:
-        fixed = CORRECTIONS.get(name)(dark, target)
+    for name in ("equalize", "clahe", "gamma", "nlmeans+gamma", "tv+clahe", "bilateral+gamma"):
+        fixed = correct(name, dark, target)
         assert fixed.shape == dark.shape and fixed.min() >= -1 and fixed.max() <= 1
         assert _unit(fixed).mean() > _unit(dark).mean() + 0.05, name
-    gamma = CORRECTIONS.get("gamma")(dark, target)
-    assert abs(_unit(gamma).mean().item() - target) < 0.1
+    assert abs(_unit(correct("gamma", dark, target)).mean().item() - target) < 0.1
+    assert torch.equal(correct("none", dark, target), dark)
+
+
+def test_denoisers_remove_noise_and_unsharp_undoes_some_blur():
+    torch.manual_seed(0)
+    # 28x28: on 8x8 digits there are too few pixels to estimate the noise level
+    clean = load_dataset("fashion-mnist", "train").images[:40]
+    noisy = (clean + 0.2 * torch.randn(clean.shape)).clamp(-1, 1)
+    error = {name: (correct(name, noisy, 0.5) - clean).pow(2).mean().item()
+             for name in ("none", "nlmeans", "tv", "bilateral")}
+    for name in ("nlmeans", "tv", "bilateral"):
+        assert error[name] < 0.9 * error["none"], (name, error)
+    blurred = Domain.parse("digits@blur").apply(clean)
+    sharpened = correct("unsharp", blurred, 0.5)
+    edges = lambda x: (x[..., 1:] - x[..., :-1]).abs().mean()  # noqa: E731
+    assert edges(sharpened) > 1.1 * edges(blurred)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("gamma+sharpen", "unknown correction step 'sharpen'; choose one of: equalize"),
+    ("tv+", "correction 'tv+' has an empty step"),
+])
+def test_bad_correction_names_say_what_exists(spec, message):
+    with pytest.raises(GankitError, match=re.escape(message)):
+        parse_correction(spec)
 
 
 def test_translate_commands_end_to_end(tmp_path, capsys):

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from gankit.adversarial.verdict import robustness_verdict
 from gankit.errors import GankitError
 from gankit.extras import require
 from gankit.io import atomic_write
@@ -212,7 +213,7 @@ def _applications(run: Path) -> list[Section]:
         figures = [_png(p.parent / "grid.png", p.parent.name) for p in attacks
                    if (p.parent / "grid.png").is_file()]
         sections.append(Section("Adversarial attacks", figures, [Table(
-            "attack.json", ["attack", *keys], rows)]))
+            "attack.json", ["attack", *keys], rows)], text=" ".join(_robustness(attacks))))
     advgans = sorted(run.glob("advgan/*/samples.png"))
     defenses = sorted(run.glob("defend/*/defense.json"))
     if advgans or defenses:
@@ -229,6 +230,17 @@ def _applications(run: Path) -> list[Section]:
         sections.append(Section("Translation", [_png(p, p.parent.name) for p in translated],
                                 text="rows alternate: input, translation"))
     return sections
+
+
+def _robustness(attacks: list[Path]) -> list[str]:
+    """One verdict per budget and image count the untargeted attacks were run at."""
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for path in attacks:
+        result = _read_json(path)
+        if result.get("target") is None:
+            key = (result["norm"], result["eps"], result["n"])
+            groups.setdefault(key, {})[path.parent.name] = result
+    return [robustness_verdict(group)["sentence"] for _, group in sorted(groups.items())]
 
 
 def _interval(ci: list[float] | None, signed: bool = False) -> str:

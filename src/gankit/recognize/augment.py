@@ -1,19 +1,22 @@
 """Augmentation for training recognisers, applied to each batch on the fly from a seeded
-generator: `classical` (random shifts) and `strong` (RandAugment and random erasing from
-torchvision's transforms v2, on top of the shifts); either mirrors half the images only where
-`flip_allowed` says a mirror keeps the class."""
+generator: `classical` (random shifts), `strong` (RandAugment and random erasing from
+torchvision's transforms v2, on top of the shifts) and `degrade` (random blur, exposure and
+sensor noise on top of the shifts); each mirrors half the images only where `flip_allowed`
+says a mirror keeps the class."""
 
 from __future__ import annotations
 
 import functools
+import math
 
 import torch
+import torch.nn.functional as F
 
 from gankit.data import to_float, to_uint8
 from gankit.errors import GankitError
 from gankit.transforms import mirror_half, translate
 
-AUGMENTATIONS = ("none", "classical", "strong")
+AUGMENTATIONS = ("none", "classical", "strong", "degrade")
 FLIPS = ("auto", "on", "off")
 MAX_SHIFT = 2  # pixels; ~7% of a 28-pixel image, the usual choice for MNIST-like data
 BACKGROUND = -1.0  # the pixel value a shift uncovers: black in [-1, 1] images
@@ -65,6 +68,46 @@ def strong_augment(images: torch.Tensor, generator: torch.Generator, *,
         return torch.stack([erase(to_float(rand_augment(p))) for p in pixels])
 
 
+def _uniform(n: int, low: float, high: float, generator: torch.Generator) -> torch.Tensor:
+    return low + (high - low) * torch.rand(n, generator=generator)
+
+
+def _blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Each image through its own 7x7 Gaussian of standard deviation sigma[i] (pixels)."""
+    n, c, h, w = x.shape
+    offsets = torch.arange(-3, 4, dtype=x.dtype)
+    taps = torch.exp(-offsets[None] ** 2 / (2 * sigma[:, None] ** 2))
+    taps = taps / taps.sum(dim=1, keepdim=True)
+    kernels = (taps[:, :, None] * taps[:, None, :]).repeat_interleave(c, dim=0)[:, None]
+    padded = F.pad(x.reshape(1, n * c, h, w), (3, 3, 3, 3), mode="replicate")
+    return F.conv2d(padded, kernels, groups=n * c).reshape(n, c, h, w)
+
+
+def degrade(images: torch.Tensor, generator: torch.Generator, *,
+            flip: bool = False) -> torch.Tensor:
+    """Shifts (and mirrors where `flip`), then, each with probability 1/2 and in the order a
+    camera applies them: Gaussian blur (sigma 0.3-1.5 pixels), an exposure change (gain
+    0.2-1, gamma 0.6-2.5) and sensor noise (shot noise at 50-5,000 photons for full scale,
+    log-uniform, plus read noise of std 0-0.05). The corruption training of Hendrycks &
+    Dietterich (2019, "Benchmarking neural network robustness to common corruptions") and
+    Vasiljevic et al. (2016, blur and noise): the non-GAN way to a recogniser for degraded
+    images, knowing the kinds of degradation but not their parameters."""
+    x = (shift_and_flip(images, generator, flip=flip) + 1) / 2
+    n, per_image = len(x), (-1, *[1] * (x.dim() - 1))
+    on = [torch.rand(n, generator=generator) < 0.5 for _ in range(3)]
+    sigma = _uniform(n, 0.3, 1.5, generator)
+    x = torch.where(on[0].view(per_image), _blur(x, sigma), x)
+    gain, gamma = _uniform(n, 0.2, 1.0, generator), _uniform(n, 0.6, 2.5, generator)
+    exposed = gain.view(per_image) * x.clamp(min=0) ** gamma.view(per_image)
+    x = torch.where(on[1].view(per_image), exposed, x)
+    photons = torch.exp(_uniform(n, math.log(50), math.log(5000), generator)).view(per_image)
+    read = _uniform(n, 0.0, 0.05, generator).view(per_image)
+    noise = (torch.randn(x.shape, generator=generator) * (x.clamp(min=0) / photons).sqrt()
+             + torch.randn(x.shape, generator=generator) * read)
+    x = torch.where(on[2].view(per_image), x + noise, x)
+    return x.clamp(0, 1) * 2 - 1
+
+
 def augment_batch(images: torch.Tensor, augment: str, generator: torch.Generator, *,
                   flip: bool) -> torch.Tensor:
     """One batch under the named augmentation (AUGMENTATIONS)."""
@@ -72,4 +115,6 @@ def augment_batch(images: torch.Tensor, augment: str, generator: torch.Generator
         return shift_and_flip(images, generator, flip=flip)
     if augment == "strong":
         return strong_augment(images, generator, flip=flip)
+    if augment == "degrade":
+        return degrade(images, generator, flip=flip)
     return images

@@ -2,7 +2,7 @@
 domain transforms, classical corrections."""
 
 from gankit.translate.apply import translate_images
-from gankit.translate.classical import CORRECTIONS
+from gankit.translate.classical import CORRECTIONS, correct, parse_correction
 from gankit.translate.domains import TRANSFORMS, Domain, LowLight, load_domain, load_pair
 from gankit.translate.translator import (
     METHODS,
@@ -14,5 +14,5 @@ from gankit.translate.translator import (
 )
 
 __all__ = ["CORRECTIONS", "METHODS", "TRANSFORMS", "Domain", "LowLight", "TranslateConfig",
-           "Translator", "cycle_loss", "load_domain", "load_pair", "load_translator",
-           "train_translator", "translate_images"]
+           "Translator", "correct", "cycle_loss", "load_domain", "load_pair", "load_translator",
+           "parse_correction", "train_translator", "translate_images"]
