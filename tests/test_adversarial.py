@@ -223,12 +223,15 @@ def test_autoattack_sees_through_masked_gradients_that_stop_pgd(digits, digits_m
     assert auto_acc < pgd_acc - 0.2  # Square needs none
 
 
-def test_autoattack_refuses_a_target(digits, digits_model):
+def test_autoattack_refuses_a_target_and_l2(digits, digits_model):
     pytest.importorskip("art")
     test = digits[1]
     with pytest.raises(GankitError, match="autoattack is untargeted"):
         attack_images(digits_model, test.images[:2], test.labels[:2], "autoattack",
                       AttackSpec(target=3))
+    with pytest.raises(GankitError, match="L-inf standard version; use --norm linf"):
+        attack_images(digits_model, test.images[:2], test.labels[:2], "autoattack",
+                      AttackSpec(Budget(1.0, "l2")))
 
 
 def _result(method, accuracy, n=1000):
