@@ -214,9 +214,9 @@ def markdown(result: dict[str, Any]) -> str:
         "## Adversarial images: attacks, hardening, Defense-GAN (Fashion-MNIST)", "",
         f"{m['cpu']} ({m['cores']} cores, AMX: {m.get('amx')}), torch {m['torch']}; L-inf "
         f"eps = 0.1 on the [0, 1] pixel scale; FGSM and AdvGAN on all {result['n_test']} test "
-        f"images, PGD and AutoAttack on the first {result['pgd_n']}. AutoAttack: APGD-CE, "
-        "APGD-T (9 targets) and Square (5,000 queries) through ART, at the standard budgets "
-        "(ART has no FAB-T). Accuracies in %. Hardened recognisers: 10 epochs from the "
+        f"images, PGD and AutoAttack on the first {result['pgd_n']}. AutoAttack: APGD-CE and "
+        "APGD-T (9 targets) from ART, then gankit's Square (5,000 queries), at the standard "
+        "budgets (ART has no FAB-T). Accuracies in %. Hardened recognisers: 10 epochs from the "
         f"standard one's settings; training minutes in the table. Command: "
         f"`{result['command']}`.", "",
         "| recogniser | training min | clean | FGSM | PGD-40 | PGD-40×5 | AutoAttack | "
@@ -233,15 +233,16 @@ def markdown(result: dict[str, Any]) -> str:
     s = result["recognisers"]["standard"]
     ips = {k: 1 / s[k]["seconds_per_image"] for k in ("fgsm", "pgd40", "advgan")}
     d = result["defense_gan"]["accuracy"]
-    white = [f"against {NAMES[k]} {100 * result['recognisers'][f'hardened-{k}']['advgan_white_box']['success_rate']:.1f}%"  # noqa: E501
-             for k in ("fast", "pgd") if f"hardened-{k}" in result["recognisers"]]
+    gradient_hardened = [k for k in ("fast", "pgd") if f"hardened-{k}" in result["recognisers"]]
+    own = {k: result["recognisers"][f"hardened-{k}"] for k in gradient_hardened}
+    white = [f"against {NAMES[k]} {100 * r['advgan_white_box']['success_rate']:.1f}%"
+             for k, r in own.items()]
+    aa_cost = [f"{NAMES[k]} {r['autoattack']['passes_per_image']:.0f} passes per image"
+               for k, r in own.items()]
     lines += [
         "", f"**Verdict.** {result['verdict']}", "",
         f"PGD−AA above {100 * MASKING_GAP:.1f} points would mean gradient masking. "
-        "AutoAttack's cost on a hardened recogniser: "
-        + ", ".join(f"{NAMES[k]} {result['recognisers'][f'hardened-{k}']['autoattack']['passes_per_image']:.0f} passes per image"  # noqa: E501
-                    for k in ("fast", "pgd") if f"hardened-{k}" in result["recognisers"])
-        + ".",
+        "AutoAttack's cost on a hardened recogniser: " + ", ".join(aa_cost) + ".",
         "", "The AdvGAN column uses the generator trained against the standard recogniser "
         "(a transfer attack on the hardened ones); one trained white-box succeeds "
         + ", ".join(white) + ".",
