@@ -152,10 +152,15 @@ def _evaluation(run: Path) -> Section | None:
         figures.append(_png(run / "memorization_pairs.png", "memorisation: the 16 generated "
                             "images closest to a training image (top row) and those training "
                             "images (bottom row)"))
+    text = ("Each score's full protocol (extractor, weights, resize, seed) is in eval.json; "
+            "scores compare only under one protocol.")
+    if "generalization" in scores:
+        from gankit.metrics.evaluate import generalization_sentence
+
+        text = generalization_sentence(scores["generalization"]) + " " + text
     return Section("Evaluation", figures, [Table("eval.json", ["metric", "value", "std",
                                                               "images, reference"], rows)],
-                   text="Each score's full protocol (extractor, weights, resize, seed) is in "
-                        "eval.json; scores compare only under one protocol.")
+                   text=text)
 
 
 def _protocol(protocol: dict[str, Any]) -> str:

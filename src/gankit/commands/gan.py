@@ -14,6 +14,7 @@ from gankit.errors import GankitError
 from gankit.imaging import save_grid
 from gankit.losses import LOSSES
 from gankit.metrics import DEFAULT_METRICS, METRICS, compare_scores, evaluate_run, read_scores
+from gankit.metrics.evaluate import generalization_sentence
 from gankit.models import MODELS
 from gankit.options import device_option, option, progress_option, seed_option
 from gankit.registry import Registry
@@ -183,6 +184,8 @@ def evaluate(command: EvalCommand) -> None:
         measured_with = p.get("extractor") or p.get("classifier") or p.get("space")
         print(f"{name:<14} {score['value']:>10.4f}{spread}  {measured_with}, "
               f"{p['n_real']} real ({p['reference']}) vs {p['n_generated']} generated")
+    if "generalization" in results:
+        print(generalization_sentence(results["generalization"]))
     for line in small_sample_notes(results):
         print(f"note: {line}")
     print(f"wrote {Path(command.run_dir) / 'eval.json'}")

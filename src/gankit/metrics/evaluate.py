@@ -26,7 +26,11 @@ from gankit.sampling import generate
 from gankit.train.rundir import RunDir, TrainedGenerator, load_generator
 
 EVAL_FILE = "eval.json"
-DEFAULT_METRICS = ("fid", "kid", "pr", "domain-fid")
+DEFAULT_METRICS = ("fid", "kid", "pr", "domain-fid", "generalization")
+# Copying is suspected when generated images are significantly nearer their nearest training
+# image than held-out real images are (one-sided Mann-Whitney p below COPYING_P) and more than
+# COPYING_SHARE of them are nearer than 99% of held-out images (about 1% without copying).
+COPYING_P, COPYING_SHARE = 0.01, 0.05
 
 
 @dataclass
@@ -80,6 +84,33 @@ class _Context:
 
     def protocol(self, extra: dict[str, Any]) -> dict[str, Any]:
         return {**self.base_protocol, **extra}
+
+    @cached_property
+    def nearest(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Pixel-L2 distance of each generated image to its nearest training image, that
+        image's index, and the same distance for each held-out real image."""
+        train_flat = self.train.images.flatten(1)
+        fake_dist, fake_nn = scores.nearest_neighbours(to_float(self.fake).flatten(1),
+                                                       train_flat)
+        real_dist, _ = scores.nearest_neighbours(self.reference.images.flatten(1), train_flat)
+        return fake_dist, fake_nn, real_dist
+
+    def memorization_ratio(self) -> float:
+        fake_dist, _, real_dist = self.nearest
+        return float(fake_dist.median() / real_dist.median())
+
+    def near_copy_share(self) -> float:
+        fake_dist, _, real_dist = self.nearest
+        return float((fake_dist < torch.quantile(real_dist, 0.01)).float().mean())
+
+    def nearer_than_heldout_p(self) -> float:
+        """One-sided Mann-Whitney p that generated images lie nearer the training set than
+        held-out real ones."""
+        from scipy.stats import mannwhitneyu
+
+        fake_dist, _, real_dist = self.nearest
+        return float(mannwhitneyu(fake_dist.numpy(), real_dist.numpy(),
+                                  alternative="less").pvalue)
 
 
 Metric = Callable[[_Context], dict[str, dict[str, Any]]]
@@ -142,24 +173,60 @@ def _cas(ctx: _Context) -> dict[str, dict[str, Any]]:
 @METRICS.register("memorization", "nearest-training-image distances of generated images vs "
                                   "held-out real ones (pixel L2), plus the closest pairs PNG")
 def _memorization(ctx: _Context) -> dict[str, dict[str, Any]]:
-    train_flat = ctx.train.images.flatten(1)
-    fake_dist, fake_nn = scores.nearest_neighbours(to_float(ctx.fake).flatten(1), train_flat)
-    real_dist, _ = scores.nearest_neighbours(ctx.reference.images.flatten(1), train_flat)
-    threshold = torch.quantile(real_dist, 0.01)
+    fake_dist, fake_nn, real_dist = ctx.nearest
     closest = fake_dist.argsort()[:16]
     pairs = torch.cat([to_float(ctx.fake[closest]), ctx.train.images[fake_nn[closest]]])
     png = labelled_rows_png(pairs, len(closest), ["generated", "nearest training"],
                             Path(ctx.base_protocol["run_dir"]) / "memorization_pairs.png",
                             "the generated images closest to a training image")
-    ratio = float(fake_dist.median() / real_dist.median())
     return {"memorization": {
-        "value": ratio,
+        "value": ctx.memorization_ratio(),
         "median_generated_to_train": float(fake_dist.median()),
         "median_heldout_to_train": float(real_dist.median()),
-        "share_closer_than_heldout_p1": float((fake_dist < threshold).float().mean()),
+        "share_closer_than_heldout_p1": ctx.near_copy_share(),
         "closest_pairs_png": str(png),
         "protocol": ctx.protocol({"space": "pixels in [-1, 1], L2",
                                   "train_images": len(ctx.train)})}}
+
+
+@METRICS.register("generalization", "domain FID of the generated images to training images "
+                                    "beside that to held-out ones, and near-copy counts")
+def _generalization(ctx: _Context) -> dict[str, dict[str, Any]]:
+    """Is the generator nearer its training images than unseen ones of the same distribution?
+    The data-copying test of Meehan et al. (2020, "A Non-Parametric Test to Detect
+    Data-Copying in Generative Models"): distances to the nearest training image, of generated
+    vs held-out real images, compared by a Mann-Whitney test as in the paper, with the share of
+    near copies as the effect size (see COPYING_P). Beside it, domain FID to
+    an equally large sample of the training images and to the held-out ones: FID is blind to
+    copying from a large training set (two samples of one distribution), but not from a small
+    one (`--per-class`), where the sample is the whole training set. Real held-out images
+    against the same training sample give the yardstick."""
+    order = torch.randperm(len(ctx.train), generator=torch.Generator().manual_seed(
+        ctx.base_protocol["seed"]))
+    sample = to_uint8(ctx.train.images[order[:len(ctx.reference)]])
+    train, held, fake = ctx.domain(sample), ctx.domain(ctx.real), ctx.domain(ctx.fake)
+    to_train, to_heldout = scores.fid(train, fake), scores.fid(held, fake)
+    share, p = ctx.near_copy_share(), ctx.nearer_than_heldout_p()
+    return {"generalization": {
+        "value": to_train / max(to_heldout, 1e-12), "fid_to_train": to_train,
+        "fid_to_heldout": to_heldout, "fid_heldout_to_train": scores.fid(train, held),
+        "memorization_ratio": ctx.memorization_ratio(), "near_copy_share": share,
+        "nearer_than_heldout_p": p, "copying_suspected": p < COPYING_P and share > COPYING_SHARE,
+        "protocol": ctx.protocol({**ctx.domain_protocol(), "n_train_sample": len(sample),
+                                  "space": "domain recogniser features; pixels for copies"})}}
+
+
+def generalization_sentence(score: dict[str, Any]) -> str:
+    """What the generalization score says, from its numbers."""
+    verdict = ("suspect copying" if score["copying_suspected"]
+               else "no sign of copying its training images")
+    return (f"Domain FID of the generated images: {score['fid_to_train']:.2f} to training "
+            f"images, {score['fid_to_heldout']:.2f} to held-out ones (ratio "
+            f"{score['value']:.2f}; two real samples: {score['fid_heldout_to_train']:.2f}). "
+            f"{100 * score['near_copy_share']:.1f}% of generated images are nearer a training "
+            f"image than 99% of held-out images are (about 1% without copying; memorisation "
+            f"ratio {score['memorization_ratio']:.2f}, Mann-Whitney p "
+            f"{score['nearer_than_heldout_p']:.2g}): {verdict}.")
 
 
 def parse_metrics(names: str | Sequence[str]) -> list[str]:
