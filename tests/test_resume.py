@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from gankit.errors import DivergenceError, GankitError
-from gankit.io import atomic_write, load_state
+from gankit.io import atomic_write, load_state, save_state
 from gankit.train import GANTrainer, load_generator, make_config
 
 from state_compare import assert_same_state, tensors
@@ -137,7 +137,8 @@ def test_non_finite_weights_are_never_checkpointed(tmp_path, tiny_images):
 
 
 def test_a_loss_that_grows_by_orders_of_magnitude_warns_once(tmp_path, tiny_images, capsys):
-    trainer = _trainer(tmp_path, tiny_images, "run", steps=6, log_every=1)
+    # Without recovery (--rollbacks 0): a finite loss never stops a run, it warns.
+    trainer = _trainer(tmp_path, tiny_images, "run", steps=6, log_every=1, rollbacks=0)
     original_step = trainer.train_step
 
     def blow_up():
@@ -239,3 +240,96 @@ def test_lr_decay_follows_the_budget_so_a_resume_needs_no_state(tmp_path, tiny_i
     assert timed.opt_d.param_groups[0]["lr"] == pytest.approx(0.5 * timed.config.lr_d)
     with pytest.raises(GankitError, match=r"--lr-decay is a share of the budget in \[0, 1\]"):
         make_config({"lr_decay": 1.5})
+
+
+def _events(trainer):
+    import json
+
+    rows = [json.loads(line) for line in trainer.run.metrics.read_text().splitlines()]
+    return [r for r in rows if "event" in r]
+
+
+def test_a_nan_rolls_back_to_the_checkpoint_exactly_and_training_goes_on(tmp_path,
+                                                                         tiny_images):
+    trainer = _trainer(tmp_path, tiny_images, "run", steps=10, checkpoint_every=2)
+    original_step, injected = trainer.train_step, []
+
+    def nan_once():
+        out = original_step()
+        if trainer.step == 4 and not injected:  # the update that makes step 5
+            injected.append(True)
+            out["loss_d"] = torch.tensor(float("nan"))
+        return out
+
+    original_restore = trainer.restore_checkpoint
+
+    def restore():
+        step = original_restore()
+        # as it is now, before the learning rates are lowered and training goes on
+        save_state(tmp_path / "restored.safetensors", trainer.state_dict())
+        return step
+
+    trainer.train_step, trainer.restore_checkpoint = nan_once, restore
+    summary = trainer.fit()
+    assert summary.steps == 10
+    [event] = _events(trainer)
+    assert event == {"step": 4, "event": "rollback", "detected_at": 6, "reason": "loss_d=nan",
+                     "lr_scale": 0.5, "rollback": 1}
+    on_disk = load_state(tmp_path / "run" / "history" / "step-00000004.safetensors")
+    # the exact checkpointed state, random streams and batch order included
+    assert_same_state(on_disk, load_state(tmp_path / "restored.safetensors"))
+    final = load_state(trainer.run.checkpoint)
+    assert final["step"] == 10 and final["lr_scale"] == 0.5
+    assert final["opt_g"]["param_groups"][0]["lr"] == pytest.approx(0.5 * trainer.config.lr_g)
+    steps = [r["step"] for r in map(__import__("json").loads,
+                                    trainer.run.metrics.read_text().splitlines())]
+    assert steps == [2, 4, 4, 6, 8, 10]  # the rows of the rolled-back steps are replaced
+    from gankit.report import render_report
+
+    page = render_report([trainer.run.path])
+    assert "training events (metrics.jsonl)" in page and "<td>loss_d=nan</td>" in page
+
+
+def test_rollbacks_are_bounded_then_the_run_stops_naming_what_was_seen(tmp_path, tiny_images):
+    trainer = _trainer(tmp_path, tiny_images, "run", steps=20, checkpoint_every=2)
+    original_step = trainer.train_step
+
+    def explode_after_step_four():
+        out = original_step()
+        if trainer.step >= 4:
+            out["loss_g"] = torch.tensor(3.0e12)
+        return out
+
+    trainer.train_step = explode_after_step_four
+    with pytest.raises(DivergenceError, match=r"diverged by step 6 \(loss_g grew from .* to "
+                                              r"3e\+12\) after 2 rollbacks; the last good"):
+        trainer.fit()
+    events = _events(trainer)
+    assert [e["lr_scale"] for e in events] == [0.5, 0.25]
+    assert all(e["step"] == 4 and "loss_g grew from" in e["reason"] for e in events)
+
+
+def test_the_collapse_detector_fires_on_one_image_and_not_on_a_healthy_generator(tmp_path,
+                                                                               tiny_images):
+    trainer = _trainer(tmp_path, tiny_images, "run", steps=20, conditional=False)
+    trainer.fit()
+    scalars = {"loss_d": 1.0, "loss_g": 1.0, "d_real": 0.6, "d_fake": 0.4}
+    assert trainer.health(scalars) is None
+    assert trainer.health_state["spread_peak"] > 0
+
+    class OneImage(torch.nn.Module):
+        def forward(self, z, labels=None):
+            return torch.zeros(len(z), *tiny_images.image_shape)
+
+    trainer.G = OneImage()
+    reason = trainer.health(scalars)
+    assert reason.startswith("mode collapse: the fixed-noise images are 0.0% as spread out")
+
+
+def test_a_discriminator_that_wins_outright_is_seen_after_three_intervals(tmp_path,
+                                                                         tiny_images):
+    trainer = _trainer(tmp_path, tiny_images, "run", steps=2, loss="nonsaturating")
+    won = {"loss_d": 0.01, "loss_g": 6.0, "d_real": 0.999, "d_fake": 0.001}
+    assert trainer.health(won) is None and trainer.health(won) is None
+    assert "discriminator wins outright" in trainer.health(won)
+    assert trainer.health({**won, "d_fake": 0.3}) is None  # the streak is broken

@@ -132,12 +132,24 @@ def _training(run: Path, scratch: Path) -> Section | None:
     if (run / "samples.png").is_file():
         figures.append(_png(run / "samples.png", "final samples"))
     log = run / "metrics.jsonl"
+    tables = []
     if log.is_file():
         rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-        if rows:
-            figures.append(_png(curves_png(rows, scratch / f"{log.stem}.png"),
+        scalars = [r for r in rows if "event" not in r]
+        if scalars:
+            figures.append(_png(curves_png(scalars, scratch / f"{log.stem}.png"),
                                 "training curves"))
-    return Section("Training", figures=figures) if figures else None
+        events = [r for r in rows if "event" in r]
+        if events:
+            tables.append(Table("training events (metrics.jsonl)",
+                                ["event", "back to step", "seen at step", "what was seen",
+                                 "learning rates ×"],
+                                [[e["event"], _fmt(e["step"]), _fmt(e.get("detected_at")),
+                                  str(e.get("reason", "")), _fmt(e.get("lr_scale"))]
+                                 for e in events]))
+    if not (figures or tables):
+        return None
+    return Section("Training", figures=figures, tables=tables)
 
 
 def _evaluation(run: Path) -> Section | None:

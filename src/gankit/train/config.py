@@ -74,6 +74,9 @@ class TrainConfig:
     checkpoint_every: int = option("steps between checkpoints", 1000, low=1, high=10**9)
     keep_checkpoints: int = option("earlier checkpoints kept in RUN/history, to roll back to",
                                    3, low=0, high=1000)
+    rollbacks: int = option("on a non-finite or exploding loss or a collapse: roll back to the "
+                            "last checkpoint and halve both learning rates, at most this many "
+                            "times, then stop (0 = stop at once)", 2, low=0, high=100)
     device: str = device_option()
     # speed: auto = on for CUDA (amp: also on CPUs with AMX, speed.py); none changes what is
     # computed but amp

@@ -34,6 +34,23 @@ class MetricsLog:
             for name, value in scalars.items():
                 self._writer.add_scalar(name, value, step)
 
+    def rewind(self, step: int) -> None:
+        """Drop the rows past `step`: a rollback to the checkpoint of `step` makes them history
+        that the weights no longer carry (the event row that follows says what happened)."""
+        self._file.close()
+        kept = [line for line in self.path.read_text().splitlines()
+                if line.strip() and json.loads(line)["step"] <= step]
+        atomic_write(self.path, "".join(f"{line}\n" for line in kept).encode())
+        self._file = open(self.path, "a")
+
+    def event(self, step: int, kind: str, facts: dict[str, object]) -> None:
+        """A row {"step", "event": kind, ...facts} (no scalars, so curves skip it); in
+        TensorBoard as text."""
+        self._file.write(json.dumps({"step": step, "event": kind, **facts}) + "\n")
+        self._file.flush()
+        if self._writer is not None:
+            self._writer.add_text(kind, json.dumps(facts), step)
+
     def close(self) -> None:
         self._file.close()
         if self._writer is not None:

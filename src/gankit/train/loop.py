@@ -3,8 +3,9 @@
 A method supplies its update (`train_step() -> scalars`, which draws its own batch) and a way to
 checkpoint itself; the loop owns the rest: the step and minutes budget, the progress report
 (gankit.train.progress), interval means of the scalars to metrics.jsonl and TensorBoard, the
-divergence guard, checkpoints every so many steps and at the end, Ctrl-C at a whole step, and,
-under torchrun, stopping every rank at the same step.
+divergence guard (with `Recovery`, a rollback to the last checkpoint at lower learning rates
+instead of a stop), checkpoints every so many steps and at the end, Ctrl-C at a whole step,
+and, under torchrun, stopping every rank at the same step.
 """
 
 from __future__ import annotations
@@ -41,6 +42,25 @@ class Method(Protocol):
 GROWTH_WARNING = 1e4  # a loss this many times its first logged size (or 1) warns once
 
 
+class Recoverable(Protocol):
+    """What a method needs for `Recovery`; `health(scalars)` (optional) names a problem the
+    losses alone do not show, such as mode collapse, or returns None."""
+
+    def restore_checkpoint(self) -> int: ...  # load the last checkpoint exactly; its step
+
+    def scale_learning_rate(self, factor: float) -> float: ...  # the scale now in force
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """On a non-finite or exploding loss, or a problem `health` names: load the last
+    checkpoint and go on with the learning rates times `lr_factor`, at most `rollbacks` times;
+    then stop with one line naming what was seen. Every rollback is an event in metrics.jsonl."""
+
+    rollbacks: int = 2
+    lr_factor: float = 0.5
+
+
 @dataclass(frozen=True)
 class Budget:
     """How long to train and how often to log and checkpoint (`None`: only at the end)."""
@@ -68,10 +88,12 @@ def run_loop(method: Method, budget: Budget, where: Dist, device: torch.device, 
              progress: bool = True, desc: str | None = None, checkpoint: Path | None = None,
              hint: str = "try a lower learning rate",
              before_step: Callable[[float], None] | None = None,
-             after_step: Callable[[], None] | None = None) -> LoopResult:
+             after_step: Callable[[], None] | None = None,
+             recovery: Recovery | None = None) -> LoopResult:
     """Run `method` until `budget`. `before_step(elapsed seconds)` and `after_step()` are the
     method's hooks (learning-rate schedules, sample grids); `checkpoint` and `hint` complete
-    the divergence message."""
+    the divergence message; `recovery` (the method must be Recoverable) rolls back instead of
+    stopping."""
     bar = Progress(budget.steps, budget.minutes, method.step, desc=desc,
                    enabled=progress and where.is_main)
     start, start_step = time.monotonic(), method.step
@@ -89,74 +111,122 @@ def run_loop(method: Method, budget: Budget, where: Dist, device: torch.device, 
                 if checkpoint is not None and checkpoint.is_file()
                 else "no checkpoint was written yet")
 
-    def check(scalars: dict[str, float]) -> None:
+    rolled_back = 0
+
+    def trouble(reason: str) -> None:
+        """Roll back to the last checkpoint if `recovery` allows, else stop with `reason`."""
+        nonlocal sums, interval_start, interval_step, rolled_back
+        can = (recovery is not None and rolled_back < recovery.rollbacks
+               and checkpoint is not None and checkpoint.is_file())
+        if not can:
+            used = (f" after {rolled_back} rollback{'s' * (rolled_back != 1)}"
+                    if recovery is not None else "")
+            raise DivergenceError(f"training diverged by step {method.step} ({reason}){used}; "
+                                  f"{kept()}; {hint}")
+        detected = method.step
+        restored = method.restore_checkpoint()
+        scale = method.scale_learning_rate(recovery.lr_factor)
+        rolled_back += 1
+        if log is not None:
+            log.rewind(restored)
+            log.event(restored, "rollback", {"detected_at": detected, "reason": reason,
+                                             "lr_scale": scale, "rollback": rolled_back})
+        if where.is_main:
+            bar.warn(f"step {detected}: {reason}; rolled back to step {restored}, learning "
+                     f"rates x{scale:g} (rollback {rolled_back} of {recovery.rollbacks})")
+        sums, interval_start, interval_step = {}, time.monotonic(), method.step
+
+    def problem(scalars: dict[str, float]) -> str | None:
         bad = {k: v for k, v in scalars.items() if not math.isfinite(v)}
         if bad:
-            values = ", ".join(f"{k}={v}" for k, v in bad.items())
-            raise DivergenceError(f"training diverged by step {method.step} ({values}); "
-                                  f"{kept()}; {hint}")
+            return ", ".join(f"{k}={v}" for k, v in bad.items())
+        return watch(scalars) or (method.health(scalars) if hasattr(method, "health") else None)
 
     first: dict[str, float] = {}
     warned = False
 
-    def watch(scalars: dict[str, float]) -> None:
-        """Warn once when a loss grew by orders of magnitude: finite, so no divergence stop,
-        but a run that will not learn (e.g. a learning rate of 1e3)."""
+    def watch(scalars: dict[str, float]) -> str | None:
+        """A loss that grew by orders of magnitude: finite, but a run that will not learn (e.g.
+        a learning rate of 1e3). With `recovery`, a problem to roll back from; without, a
+        warning, once."""
         nonlocal warned
         for k, v in scalars.items():
             start_size = first.setdefault(k, abs(v))
-            if k.startswith("loss") and not warned and abs(v) > GROWTH_WARNING * max(
-                    start_size, 1.0):
+            if k.startswith("loss") and abs(v) > GROWTH_WARNING * max(start_size, 1.0):
+                grew = f"{k} grew from {start_size:.3g} to {abs(v):.3g}"
+                if recovery is not None:
+                    return grew
+                if not warned and where.is_main:
+                    bar.warn(f"{grew} by step {method.step}: training is unstable; {hint}")
                 warned = True
-                if where.is_main:
-                        bar.warn(f"{k} grew from {start_size:.3g} to {abs(v):.3g} by step "
-                             f"{method.step}: training is unstable; {hint}")
+        return None
 
-    def save() -> None:
+    warned_health: set[str] = set()
+
+    def checked() -> bool:
+        """True when the interval is healthy; False after a rollback; raises when stopping.
+        Without `recovery`, only non-finite values stop a run; a health problem warns once."""
+        scalars = means()
+        reason = problem(scalars)
+        if reason is None:
+            return True
+        if recovery is None and all(math.isfinite(v) for v in scalars.values()):
+            if where.is_main and reason not in warned_health:
+                warned_health.add(reason)
+                bar.warn(f"{reason} by step {method.step}; {hint}")
+            return True
+        trouble(reason)
+        return False
+
+    def save() -> bool:
         # Finite losses can come from the update before the one that broke the weights: the
         # checkpoint itself refuses non-finite tensors, so the one on disk stays usable.
         try:
             with interrupts.finishing():  # a second Ctrl-C waits for the write
                 method.save_checkpoint()
         except NonFiniteStateError as err:
-            raise DivergenceError(f"training diverged by step {method.step} ({err}); "
-                                  f"{kept()}; {hint}") from None
+            trouble(str(err))
+            return False
+        return True
 
     try:
         with deferred_interrupt() as interrupts:
-            while method.step < budget.steps:
-                if before_step is not None:
-                    before_step(time.monotonic() - start)
-                for name, value in method.train_step().items():
-                    sums[name] = sums.get(name, 0) + value
-                method.step += 1
-                if method.step % budget.log_every == 0 or method.step == budget.steps:
-                    now = time.monotonic()
-                    scalars = means()
-                    check(scalars)
-                    watch(scalars)
-                    if images_per_step:
-                        scalars["images_per_s"] = ((method.step - interval_step)
-                                                   * images_per_step
-                                                   / max(now - interval_start, 1e-9))
-                    if log is not None:
-                        log.write(method.step, scalars)
-                    bar.update(method.step, scalars)
-                    sums, interval_start, interval_step = {}, now, method.step
-                else:
-                    bar.update(method.step)
-                if after_step is not None:
-                    after_step()
-                if budget.checkpoint_every and method.step % budget.checkpoint_every == 0:
-                    check(means())
-                    save()
-                # Every rank must stop at the same step, whichever noticed the reason.
-                out_of_time = budget.time_share(time.monotonic() - start) > 1
-                if any_rank(interrupts.requested.is_set() or out_of_time, where, device):
-                    stopped_by = "minutes" if out_of_time else "interrupt"
+            while True:
+                while method.step < budget.steps:
+                    if before_step is not None:
+                        before_step(time.monotonic() - start)
+                    for name, value in method.train_step().items():
+                        sums[name] = sums.get(name, 0) + value
+                    method.step += 1
+                    if method.step % budget.log_every == 0 or method.step == budget.steps:
+                        if not checked():
+                            continue
+                        now = time.monotonic()
+                        scalars = means()
+                        if images_per_step:
+                            scalars["images_per_s"] = ((method.step - interval_step)
+                                                       * images_per_step
+                                                       / max(now - interval_start, 1e-9))
+                        if log is not None:
+                            log.write(method.step, scalars)
+                        bar.update(method.step, scalars)
+                        sums, interval_start, interval_step = {}, now, method.step
+                    else:
+                        bar.update(method.step)
+                    if after_step is not None:
+                        after_step()
+                    if budget.checkpoint_every and method.step % budget.checkpoint_every == 0:
+                        if not (checked() and save()):
+                            continue
+                    # Every rank must stop at the same step, whichever noticed the reason.
+                    out_of_time = budget.time_share(time.monotonic() - start) > 1
+                    if any_rank(interrupts.requested.is_set() or out_of_time, where, device):
+                        stopped_by = "minutes" if out_of_time else "interrupt"
+                        break
+                # The end's check and checkpoint; after a rollback found there, the budget's
+                # last steps are trained again (unless the run was stopped early).
+                if (checked() and save()) or stopped_by != "steps":
                     break
-            check(means())
-            save()
     finally:
         bar.close()
         if log is not None:

@@ -24,15 +24,23 @@ from gankit.train.config import TrainConfig, config_yaml, make_config
 from gankit.train.diffaugment import diff_augment, parse_policy
 from gankit.train.ema import EMA, refresh_batch_norm
 from gankit.train.logging import MetricsLog
-from gankit.train.loop import Budget, run_loop
+from gankit.train.loop import Budget, Recovery, run_loop
 from gankit.train.rundir import RunDir
 from gankit.train.speed import resolve
 
 # Options that may change when a run is resumed; everything else must match the checkpoint.
 RESUMABLE_OVERRIDES = ("steps", "epochs", "minutes", "log_every", "sample_every",
-                       "checkpoint_every", "keep_checkpoints", "device", "amp", "channels_last",
-                       "compile", "pin_memory")
+                       "checkpoint_every", "keep_checkpoints", "rollbacks", "device", "amp",
+                       "channels_last", "compile", "pin_memory")
 BATCH_NORM_REFRESH_BATCHES = 8
+# Collapse: the fixed-noise images' spread (mean pairwise distance) fell below this share of the
+# real images' and below COLLAPSE_DROP of the best the run has had, checked once the first
+# tenth of the budget is done (a generator starts out as a near-constant image).
+COLLAPSE_SPREAD, COLLAPSE_DROP = 0.1, 0.25
+# The discriminator wins outright: D(real) above and D(fake) below these for this many logged
+# intervals in a row (losses whose D outputs a probability only).
+SATURATED_D, SATURATED_INTERVALS = (0.99, 0.01), 3
+PROBABILITY_LOSSES = ("minimax", "nonsaturating")
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,11 @@ class GANTrainer:
         self.total_steps = config.total_steps(len(self.data))
         self.step = 0
         self._saved_step: int | None = None
+        self.lr_scale = 1.0  # lowered by each rollback; kept in checkpoints
+        self.health_state = {"spread_peak": 0.0, "saturated": 0}  # kept in checkpoints too
+        spread_sample = torch.randperm(len(self.data), generator=torch.Generator().manual_seed(
+            config.seed))[:64]
+        self._real_spread = _spread(self.data.images[spread_sample])
 
         fixed = seeded_generator(config.seed + 2, self.device)
         n_fixed = 8 * max(self.num_classes, 8) if self.num_classes else 64
@@ -187,7 +200,7 @@ class GANTrainer:
             images_per_step=cfg.batch_size * cfg.d_steps, checkpoint=self.run.checkpoint,
             hint="try lower --lr-g/--lr-d, --loss hinge or --r1 10",
             before_step=self._decay_learning_rates if cfg.lr_decay else None,
-            after_step=samples)
+            after_step=samples, recovery=Recovery(cfg.rollbacks) if cfg.rollbacks else None)
         samples_path = self.run.path / "samples.png"
         if main:
             self.save_samples(samples_path)
@@ -206,7 +219,48 @@ class GANTrainer:
         scale = min(1.0, max(0.0, 1 - progress) / cfg.lr_decay)
         for opt, lr in ((self.opt_g, cfg.lr_g), (self.opt_d, cfg.lr_d)):
             for group in opt.param_groups:
-                group["lr"] = lr * scale
+                group["lr"] = lr * scale * self.lr_scale
+
+    # ---- recovery (gankit.train.loop.Recovery) --------------------------------------------
+    def restore_checkpoint(self) -> int:
+        """Back to the last checkpoint's exact state (weights, optimisers, EMA, streams), but
+        for the learning rates: the scale earlier rollbacks set stays (they compound)."""
+        running = self.lr_scale
+        self.load_state_dict(load_state(self.run.checkpoint))
+        self.scale_learning_rate(running / self.lr_scale)
+        self._saved_step = self.step
+        return self.step
+
+    def scale_learning_rate(self, factor: float) -> float:
+        self.lr_scale *= factor
+        for opt in (self.opt_g, self.opt_d):
+            for group in opt.param_groups:
+                group["lr"] *= factor
+        return self.lr_scale
+
+    def health(self, scalars: dict[str, float]) -> str | None:
+        """Problems the losses do not show: mode collapse (the fixed-noise images all alike)
+        and a discriminator that wins outright (no gradient left for G)."""
+        health = self.health_state
+        if self.config.loss in PROBABILITY_LOSSES and "d_real" in scalars:
+            won = scalars["d_real"] > SATURATED_D[0] and scalars["d_fake"] < SATURATED_D[1]
+            health["saturated"] = health["saturated"] + 1 if won else 0
+            if health["saturated"] >= SATURATED_INTERVALS:
+                return (f"the discriminator wins outright (D(real) {scalars['d_real']:.3f}, "
+                        f"D(fake) {scalars['d_fake']:.3f} for {health['saturated']} intervals)")
+        with torch.no_grad():
+            was_training = self.G.training
+            self.G.eval()
+            images = self.G(self.fixed_z[:64], None if self.fixed_labels is None
+                            else self.fixed_labels[:64]).float()
+            self.G.train(was_training)
+        share = _spread(images) / max(self._real_spread, 1e-12)
+        peak = health["spread_peak"] = max(health["spread_peak"], share)
+        if (self.step >= 0.1 * self.total_steps and share < COLLAPSE_SPREAD
+                and share < COLLAPSE_DROP * peak):
+            return (f"mode collapse: the fixed-noise images are {share:.1%} as spread out as "
+                    f"real images (the run had {peak:.1%})")
+        return None
 
     # ---- images ---------------------------------------------------------------------------
     def sampling_generator(self) -> torch.nn.Module:
@@ -249,6 +303,8 @@ class GANTrainer:
             "opt_d": self.opt_d.state_dict(),
             "rng": {"noise": self.noise.get_state(), "torch": torch.get_rng_state()},
             "batches_drawn": self.batches.drawn,
+            "lr_scale": self.lr_scale,
+            "health": dict(self.health_state),
         }
         if self.ema is not None:
             state["generator_ema"] = self.ema.model.state_dict()
@@ -271,6 +327,11 @@ class GANTrainer:
         torch.set_rng_state(state["rng"]["torch"])
         self.batches.drawn = int(state["batches_drawn"])
         self.step = int(state["step"])
+        # Checkpoints written before rollbacks existed have neither.
+        self.lr_scale = float(state.get("lr_scale", 1.0))
+        saved = state.get("health", {})
+        self.health_state = {"spread_peak": float(saved.get("spread_peak", 0.0)),
+                             "saturated": int(saved.get("saturated", 0))}
 
     def save_checkpoint(self) -> Path:
         """Rank 0 writes, once per step (atomically, so a crash anywhere leaves the last one
@@ -325,3 +386,9 @@ class GANTrainer:
                               f"{expected[1]} images of {expected[0]}); cannot resume exactly")
         trainer.load_state_dict(state)
         return trainer
+
+
+def _spread(images: torch.Tensor) -> float:
+    """Mean pairwise L2 distance between the images: 0 when they are all one image."""
+    flat = images.flatten(1).float().cpu()
+    return float(torch.pdist(flat).mean())
