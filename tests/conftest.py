@@ -49,3 +49,11 @@ def chromium():
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture
+def cache_home(tmp_path, monkeypatch):
+    """An empty per-test cache so that nothing leaks between tests or into ~/.cache."""
+    home = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    return home

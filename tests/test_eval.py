@@ -13,14 +13,6 @@ from gankit.metrics.inception import InceptionFeatures, preprocess, weights_path
 from gankit.train import GANTrainer, make_config
 
 
-@pytest.fixture
-def cache_home(tmp_path, monkeypatch):
-    """An empty per-test cache so that nothing leaks between tests or into ~/.cache."""
-    home = tmp_path / "cache"
-    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
-    return home
-
-
 def test_preprocess_maps_uint8_to_the_tf_range():
     levels = torch.tensor([0, 128, 255], dtype=torch.uint8).view(3, 1, 1, 1)
     x = preprocess(levels.expand(3, 1, 28, 28).contiguous())

@@ -71,6 +71,8 @@ COMMANDS = (
             GAN + "export", (GAN + "ExportCommand",)),
     Command("eval", "score a trained run (FID, KID, precision/recall, ...)", GAN + "evaluate",
             (GAN + "EvalCommand",)),
+    Command("explore", "latent directions of a GAN run (SeFa, GANSpace), walked and measured",
+            GAN + "explore", (GAN + "ExploreCommand",)),
     Command("classify train", "train a recogniser into a run directory",
             RECOGNISE + "classify_train",
             (RECOGNISE + "ClassifyTrainCommand", "gankit.recognize:ClassifierConfig")),

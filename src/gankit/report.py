@@ -249,6 +249,31 @@ def _applications(run: Path) -> list[Section]:
     return sections
 
 
+def _directions(run: Path) -> Section | None:
+    """`gankit explore`'s strips and what each direction measured."""
+    path = run / "explore" / "explore.json"
+    if not path.is_file():
+        return None
+    result = _read_json(path)
+    figures, tables = [], []
+    for method, found in result.get("methods", {}).items():
+        strip = run / "explore" / f"{method}.png"
+        if strip.is_file():
+            figures.append(_png(strip, f"{method}: one direction a row"))
+        rows = []
+        for r in found["directions"]:
+            biggest = max(r["stat_change"], key=lambda k: abs(r["stat_change"][k]))
+            rows.append([f"{method} {r['index']}", _fmt(r["change"]), _fmt(r["class_kept"]),
+                         _fmt(r["crossed_into"]), f"{biggest} {r['stat_change'][biggest]:+.3g}"])
+        tables.append(Table(f"{method}: {found['share_keep_class_and_change']:.0%} keep the "
+                            "class while changing the image more than a random direction",
+                            ["direction", "RMS change", "class kept", "crossed into",
+                             "largest statistic change"], rows))
+    return Section("Latent directions", figures, tables,
+                   text=f"Random directions change images by {result['random_change_median']:.3g} "
+                        "(RMS, median); walks and numbers in explore/explore.json.")
+
+
 def _robustness(attacks: list[Path]) -> list[str]:
     """One verdict per budget and image count the untargeted attacks were run at."""
     groups: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -271,7 +296,7 @@ def run_report(run_dir: str | Path, scratch: Path) -> RunReport:
         raise GankitError(f"{run} is not a gankit run directory (no config.yaml, checkpoint "
                           "or results); pass a folder that gankit wrote")
     parts = [_record(run), _config(run), _training(run, scratch), _evaluation(run),
-             _recognition(run), *_applications(run)]
+             _directions(run), _recognition(run), *_applications(run)]
     return RunReport(run.name, str(run), [p for p in parts if p is not None])
 
 

@@ -151,6 +151,40 @@ def export(command: ExportCommand) -> None:
 
 
 @dataclass(frozen=True)
+class ExploreCommand:
+    run_dir: str = option("a gankit GAN run directory", positional=True)
+    k: int = option("directions per method", 10, low=1, high=256)
+    seeds: int = option("latents each direction is walked from", 8, low=1, high=256)
+    steps: int = option("images along each walk", 7, low=3, high=64)
+    span: float = option("how far each walk goes, in latent standard deviations", 3.0,
+                         above=0, high=100)
+    seed: int = seed_option("seed of the latents")
+    out: str | None = option("folder for explore.json and the PNGs (default: RUN_DIR/explore)")
+    device: str = device_option()
+    progress: bool = progress_option()
+
+
+def explore(command: ExploreCommand) -> None:
+    from gankit.explore import ExploreConfig, explore_run
+
+    config = ExploreConfig(k=command.k, seeds=command.seeds, steps=command.steps,
+                           span=command.span, seed=command.seed)
+    result = explore_run(command.run_dir, command.out, config, device=command.device,
+                         progress=command.progress)
+    print(f"directions walked from {config.seeds} latents, ±{config.span:g} std; random "
+          f"directions change images by {result['random_change_median']:.3f} (RMS, median)")
+    for method, found in result["methods"].items():
+        print(f"{method}: {found['share_keep_class_and_change']:.0%} of {len(found['directions'])}"
+              " keep the class while changing the image more than a random direction")
+        for row in found["directions"][:5]:
+            biggest = max(row["stat_change"], key=lambda k: abs(row["stat_change"][k]))
+            print(f"  {row['index']}: change {row['change']:.3f}, class kept "
+                  f"{row['class_kept']:.0%}, most: {biggest} {row['stat_change'][biggest]:+.3f}")
+    out = Path(command.out) if command.out else Path(command.run_dir) / "explore"
+    print(f"wrote {out}/explore.json, sefa.png, ganspace.png")
+
+
+@dataclass(frozen=True)
 class EvalCommand:
     run_dir: str = option("a gankit GAN run directory", positional=True)
     metrics: str = option("comma-separated metrics", ",".join(DEFAULT_METRICS),
