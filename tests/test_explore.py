@@ -118,3 +118,36 @@ def test_explore_command_end_to_end(digits_gan, cache_home, capsys):
     assert main(["report", str(digits_gan)]) == 0
     page = (digits_gan / "report.html").read_text()
     assert "Latent directions" in page and "sefa" in page
+
+
+def test_attributions_add_up_and_the_ink_share_says_where_they_fall():
+    pytest.importorskip("captum")
+    from gankit.saliency import attribute, ink_share
+
+    weights = torch.zeros(1, 4, 4)
+    weights[0, :2] = 1.0  # the score reads only the top half of the image
+    images = -torch.ones(3, 1, 4, 4)
+    images[:, :, :2] = 1.0  # ink on the top half
+
+    def score(x):
+        return (x * weights).flatten(1).sum(dim=1)
+
+    maps = attribute(score, images)
+    # Integrated gradients are complete: they sum to score(x) - score(baseline).
+    total = maps["integrated_gradients"].flatten(1).sum(dim=1)
+    assert torch.allclose(total, score(images) - score(-torch.ones_like(images)), atol=1e-4)
+    assert ink_share(maps["integrated_gradients"], images) == pytest.approx(1.0)
+    images[:, :, :2], images[:, :, 2:] = -1.0, 1.0  # the ink moves where the score is blind
+    assert ink_share(attribute(score, images)["grad_x_input"], images) == pytest.approx(0.0)
+
+
+def test_saliency_command_end_to_end(digits_gan, cache_home, capsys):
+    pytest.importorskip("captum")
+    assert main(["saliency", str(digits_gan), "--n", "4", "--no-progress"]) == 0
+    result = json.loads((digits_gan / "saliency" / "saliency.json").read_text())
+    assert len(result["ink_share"]) == 8  # real/generated x D/recogniser x two methods
+    assert all(0 <= v <= 1 for v in result["ink_share"].values())
+    assert (digits_gan / "saliency" / "saliency.png").is_file()
+    assert "share of each network's attribution on the ink" in capsys.readouterr().out
+    assert main(["report", str(digits_gan)]) == 0
+    assert "<h3>Saliency</h3>" in (digits_gan / "report.html").read_text()

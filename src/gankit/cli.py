@@ -73,6 +73,8 @@ COMMANDS = (
             (GAN + "EvalCommand",)),
     Command("explore", "latent directions of a GAN run (SeFa, GANSpace), walked and measured",
             GAN + "explore", (GAN + "ExploreCommand",)),
+    Command("saliency", "where the discriminator and the recogniser look, on real and "
+            "generated images (Captum)", GAN + "saliency", (GAN + "SaliencyCommand",)),
     Command("classify train", "train a recogniser into a run directory",
             RECOGNISE + "classify_train",
             (RECOGNISE + "ClassifyTrainCommand", "gankit.recognize:ClassifierConfig")),

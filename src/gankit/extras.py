@@ -1,5 +1,6 @@
 """Optional dependencies: `gankit[serve]` (the web app), `gankit[report]` (HTML reports),
-`gankit[export]` (ONNX) and `gankit[robust]` (AutoAttack through ART)."""
+`gankit[export]` (ONNX), `gankit[robust]` (AutoAttack through ART) and `gankit[explain]`
+(saliency through Captum)."""
 
 from __future__ import annotations
 

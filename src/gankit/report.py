@@ -274,6 +274,20 @@ def _directions(run: Path) -> Section | None:
                         "(RMS, median); walks and numbers in explore/explore.json.")
 
 
+def _saliency(run: Path) -> Section | None:
+    """`gankit saliency`: the attribution maps and each network's share on the ink."""
+    path = run / "saliency" / "saliency.json"
+    if not path.is_file():
+        return None
+    result = _read_json(path)
+    figure = run / "saliency" / "saliency.png"
+    rows = [[key, f"{share:.0%}"] for key, share in result["ink_share"].items()]
+    return Section("Saliency", [_png(figure, "rows: images, then each network's map")]
+                   if figure.is_file() else [],
+                   [Table("share of the attribution on the ink", ["images/network/method",
+                                                                   "on the ink"], rows)])
+
+
 def _robustness(attacks: list[Path]) -> list[str]:
     """One verdict per budget and image count the untargeted attacks were run at."""
     groups: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -296,7 +310,7 @@ def run_report(run_dir: str | Path, scratch: Path) -> RunReport:
         raise GankitError(f"{run} is not a gankit run directory (no config.yaml, checkpoint "
                           "or results); pass a folder that gankit wrote")
     parts = [_record(run), _config(run), _training(run, scratch), _evaluation(run),
-             _directions(run), _recognition(run), *_applications(run)]
+             _directions(run), _saliency(run), _recognition(run), *_applications(run)]
     return RunReport(run.name, str(run), [p for p in parts if p is not None])
 
 

@@ -185,6 +185,28 @@ def explore(command: ExploreCommand) -> None:
 
 
 @dataclass(frozen=True)
+class SaliencyCommand:
+    run_dir: str = option("a gankit GAN run directory", positional=True)
+    n: int = option("real and generated images each", 8, low=1, high=64)
+    seed: int = seed_option("seed of the generated images")
+    out: str | None = option("folder for saliency.json and saliency.png (default: "
+                             "RUN_DIR/saliency)")
+    device: str = device_option()
+    progress: bool = progress_option()
+
+
+def saliency(command: SaliencyCommand) -> None:
+    from gankit.saliency import saliency_run
+
+    result = saliency_run(command.run_dir, command.out, n=command.n, seed=command.seed,
+                          device=command.device, progress=command.progress)
+    print("share of each network's attribution on the ink (the rest: background):")
+    for key, share in result["ink_share"].items():
+        print(f"  {key:<45} {share:.0%}")
+    print(f"wrote {Path(result['png']).parent}/saliency.json, saliency.png")
+
+
+@dataclass(frozen=True)
 class EvalCommand:
     run_dir: str = option("a gankit GAN run directory", positional=True)
     metrics: str = option("comma-separated metrics", ",".join(DEFAULT_METRICS),
