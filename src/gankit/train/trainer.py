@@ -248,19 +248,25 @@ class GANTrainer:
             if health["saturated"] >= SATURATED_INTERVALS:
                 return (f"the discriminator wins outright (D(real) {scalars['d_real']:.3f}, "
                         f"D(fake) {scalars['d_fake']:.3f} for {health['saturated']} intervals)")
-        with torch.no_grad():
-            was_training = self.G.training
-            self.G.eval()
-            images = self.G(self.fixed_z[:64], None if self.fixed_labels is None
-                            else self.fixed_labels[:64]).float()
-            self.G.train(was_training)
-        share = _spread(images) / max(self._real_spread, 1e-12)
+        share = self.spread_share()
         peak = health["spread_peak"] = max(health["spread_peak"], share)
         if (self.step >= 0.1 * self.total_steps and share < COLLAPSE_SPREAD
                 and share < COLLAPSE_DROP * peak):
             return (f"mode collapse: the fixed-noise images are {share:.1%} as spread out as "
                     f"real images (the run had {peak:.1%})")
         return None
+
+    def spread_share(self, generator: torch.nn.Module | None = None) -> float:
+        """How spread out the fixed-noise images of `generator` (default: the live one) are,
+        as a share of a real batch's spread: about 1 when healthy, 0 when it draws one image."""
+        generator = generator or self.G
+        with torch.no_grad():
+            was_training = generator.training
+            generator.eval()
+            images = generator(self.fixed_z[:64], None if self.fixed_labels is None
+                               else self.fixed_labels[:64]).float()
+            generator.train(was_training)
+        return _spread(images) / max(self._real_spread, 1e-12)
 
     # ---- images ---------------------------------------------------------------------------
     def sampling_generator(self) -> torch.nn.Module:
