@@ -24,6 +24,19 @@ def _trainer(tmp_path, data, name, **overrides):
     return GANTrainer(config, tmp_path / name, data=data, progress=False, tensorboard=False)
 
 
+def _inject(trainer, name, value, when):
+    """Make `trainer` report `name` = `value` for the updates where `when(step)` holds."""
+    original = trainer.train_step
+
+    def step():
+        out = original()
+        if when(trainer.step):
+            out[name] = torch.tensor(value)
+        return out
+
+    trainer.train_step = step
+
+
 def test_resume_is_bit_for_bit_equal_to_an_unbroken_run(tmp_path, tiny_images):
     straight = _trainer(tmp_path, tiny_images, "straight", steps=8)
     straight.fit()
@@ -96,15 +109,7 @@ def test_a_second_ctrl_c_during_the_checkpoint_write_lets_the_write_finish(
 
 def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny_images):
     trainer = _trainer(tmp_path, tiny_images, "run", steps=10, checkpoint_every=2)
-    original_step = trainer.train_step
-
-    def diverge_at_step_five():
-        out = original_step()
-        if trainer.step >= 4:
-            out["loss_d"] = torch.tensor(float("nan"))
-        return out
-
-    trainer.train_step = diverge_at_step_five
+    _inject(trainer, "loss_d", float("nan"), lambda step: step >= 4)
     with pytest.raises(DivergenceError, match=r"diverged by step 6 \(loss_d=nan\).*checkpoint"):
         trainer.fit()
     assert load_state(trainer.run.checkpoint, parts=["step"])["step"] == 4
@@ -139,15 +144,7 @@ def test_non_finite_weights_are_never_checkpointed(tmp_path, tiny_images):
 def test_a_loss_that_grows_by_orders_of_magnitude_warns_once(tmp_path, tiny_images, capsys):
     # Without recovery (--rollbacks 0): a finite loss never stops a run, it warns.
     trainer = _trainer(tmp_path, tiny_images, "run", steps=6, log_every=1, rollbacks=0)
-    original_step = trainer.train_step
-
-    def blow_up():
-        out = original_step()
-        if trainer.step >= 3:
-            out["loss_d"] = torch.tensor(7.6e13)
-        return out
-
-    trainer.train_step = blow_up
+    _inject(trainer, "loss_d", 7.6e13, lambda step: step >= 3)
     trainer.fit()
     err = capsys.readouterr().err
     assert err.count("warning: loss_d grew from") == 1
@@ -252,15 +249,9 @@ def _events(trainer):
 def test_a_nan_rolls_back_to_the_checkpoint_exactly_and_training_goes_on(tmp_path,
                                                                          tiny_images):
     trainer = _trainer(tmp_path, tiny_images, "run", steps=10, checkpoint_every=2)
-    original_step, injected = trainer.train_step, []
-
-    def nan_once():
-        out = original_step()
-        if trainer.step == 4 and not injected:  # the update that makes step 5
-            injected.append(True)
-            out["loss_d"] = torch.tensor(float("nan"))
-        return out
-
+    seen = []  # the update that makes step 5, the first time only
+    _inject(trainer, "loss_d", float("nan"),
+            lambda step: step == 4 and not seen and not seen.append(step))
     original_restore = trainer.restore_checkpoint
 
     def restore():
@@ -269,7 +260,7 @@ def test_a_nan_rolls_back_to_the_checkpoint_exactly_and_training_goes_on(tmp_pat
         save_state(tmp_path / "restored.safetensors", trainer.state_dict())
         return step
 
-    trainer.train_step, trainer.restore_checkpoint = nan_once, restore
+    trainer.restore_checkpoint = restore
     summary = trainer.fit()
     assert summary.steps == 10
     [event] = _events(trainer)
@@ -292,15 +283,7 @@ def test_a_nan_rolls_back_to_the_checkpoint_exactly_and_training_goes_on(tmp_pat
 
 def test_rollbacks_are_bounded_then_the_run_stops_naming_what_was_seen(tmp_path, tiny_images):
     trainer = _trainer(tmp_path, tiny_images, "run", steps=20, checkpoint_every=2)
-    original_step = trainer.train_step
-
-    def explode_after_step_four():
-        out = original_step()
-        if trainer.step >= 4:
-            out["loss_g"] = torch.tensor(3.0e12)
-        return out
-
-    trainer.train_step = explode_after_step_four
+    _inject(trainer, "loss_g", 3.0e12, lambda step: step >= 4)
     with pytest.raises(DivergenceError, match=r"diverged by step 6 \(loss_g grew from .* to "
                                               r"3e\+12\) after 2 rollbacks; the last good"):
         trainer.fit()
