@@ -185,6 +185,7 @@ def hardened_headline(r: dict[str, Any]) -> dict[str, Any]:
             "hardened_autoattack_acc": r["autoattack"]["adversarial_accuracy"],
             "hardened_autoattack_ci95": accuracy_ci95(r["autoattack"]["adversarial_accuracy"],
                                                       r["autoattack"]["n"]),
+            "autoattack_n": r["autoattack"]["n"],
             "pgd40x5_minus_autoattack": (r["pgd40x5"]["adversarial_accuracy"]
                                          - r["autoattack"]["adversarial_accuracy"]),
             "gradient_masking_suspected": v.get("gradient_masking_suspected"),
@@ -204,8 +205,16 @@ def verdict_sentence(headline: dict[str, Any]) -> str:
              f"{100 * h['pgd40x5_minus_autoattack']:+.1f} points above AutoAttack)"
              for m, h in hardened.items()]
     met = [NAMES[m] for m, h in hardened.items() if h["goal_met"]]
-    return (f"{'; '.join(parts)}. The most robust is {NAMES[best]}; the goal (clean ≥ 85%, "
-            f"AutoAttack ≥ 75%, no masking) is {'met by ' + ', '.join(met) if met else 'not met'}.")
+    others = [m for m in hardened if m != best]
+    if others and all(hardened[m]["hardened_autoattack_ci95"][1]
+                      >= hardened[best]["hardened_autoattack_acc"] for m in others):
+        n = hardened[best]["autoattack_n"]
+        ranking = (f"Under AutoAttack the {len(hardened)} are indistinguishable on these "
+                   f"{n:,} images (each one's value lies inside the others' 95% interval)")
+    else:
+        ranking = f"The most robust under AutoAttack is {NAMES[best]}"
+    return (f"{'; '.join(parts)}. {ranking}; the goal (clean ≥ 85%, AutoAttack ≥ 75%, "
+            f"PGD−AA ≤ 1.5) is {'met by ' + ', '.join(met) if met else 'not met'}.")
 
 
 def markdown(result: dict[str, Any]) -> str:
