@@ -17,7 +17,6 @@ from typing import Any
 
 import yaml
 
-from gankit.adversarial.verdict import robustness_verdict
 from gankit.errors import GankitError
 from gankit.extras import require
 from gankit.io import atomic_write
@@ -290,6 +289,7 @@ def _saliency(run: Path) -> Section | None:
 
 def _robustness(attacks: list[Path]) -> list[str]:
     """One verdict per budget and image count the untargeted attacks were run at."""
+    from gankit.adversarial.verdict import robustness_verdict  # the package imports torch
     groups: dict[tuple[Any, ...], dict[str, Any]] = {}
     for path in attacks:
         result = _read_json(path)

@@ -84,14 +84,15 @@ def autoattack(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, bud
     device = images.device
     wrapped = _UnitRange(model).eval()
     logits_of = _logits(wrapped, device, config.batch_size)
-    classes = int(logits_of(images[:1] / 2 + 0.5).shape[1])
+    x = (images.detach() / 2 + 0.5).cpu().numpy().astype(np.float32)
+    y = labels.cpu().numpy()
+    clean_logits = logits_of(torch.from_numpy(x)).cpu().numpy()
+    classes = clean_logits.shape[1]
     estimator = estimators.PyTorchClassifier(
         wrapped, nn.CrossEntropyLoss(), tuple(images.shape[1:]), nb_classes=classes,
         clip_values=(0.0, 1.0), device_type="gpu" if device.type == "cuda" else "cpu")
-    x = (images.detach() / 2 + 0.5).cpu().numpy().astype(np.float32)
-    y = labels.cpu().numpy()
     adversarial = x.copy()
-    robust = logits_of(torch.from_numpy(x)).argmax(1).cpu().numpy() == y
+    robust = clean_logits.argmax(1) == y
     common = {"norm": _norm(budget), "eps": budget.eps, "batch_size": config.batch_size,
               "verbose": False}
     apgd = {**common, "eps_step": 2 * budget.eps, "max_iter": config.iterations,
@@ -110,7 +111,7 @@ def autoattack(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, bud
     with _numpy_seed(seed):
         attempt(evasion.AutoProjectedGradientDescent(
             estimator, loss_type="cross_entropy", targeted=False, **apgd), y)
-        ranked = np.argsort(-logits_of(torch.from_numpy(x)).cpu().numpy(), axis=1)
+        ranked = np.argsort(-clean_logits, axis=1)
         others = ranked[ranked != y[:, None]].reshape(len(y), classes - 1)
         targeted = evasion.AutoProjectedGradientDescent(
             estimator, loss_type="difference_logits_ratio", targeted=True, **apgd)

@@ -77,6 +77,14 @@ class _Context:
         cfg = self.trained.config
         return load_dataset(cfg.data, "test", root=cfg.data_root, image_size=cfg.image_size)
 
+    @cached_property
+    def domain_real(self) -> torch.Tensor:
+        return self.domain(self.real)
+
+    @cached_property
+    def domain_fake(self) -> torch.Tensor:
+        return self.domain(self.fake)
+
     def domain_protocol(self) -> dict[str, Any]:
         d = self.domain
         return {"extractor": d.name, "weights_sha1": d.weights_sha1, "resize": d.resize,
@@ -141,7 +149,7 @@ def _pr(ctx: _Context) -> dict[str, dict[str, Any]]:
 
 @METRICS.register("domain-fid", "FID in the feature space of gankit's own recogniser (fast)")
 def _domain_fid(ctx: _Context) -> dict[str, dict[str, Any]]:
-    real, fake = ctx.domain(ctx.real), ctx.domain(ctx.fake)
+    real, fake = ctx.domain_real, ctx.domain_fake
     return {"domain-fid": {"value": scores.fid(real, fake),
                            "protocol": ctx.protocol(ctx.domain_protocol())}}
 
@@ -204,7 +212,7 @@ def _generalization(ctx: _Context) -> dict[str, dict[str, Any]]:
     order = torch.randperm(len(ctx.train), generator=torch.Generator().manual_seed(
         ctx.base_protocol["seed"]))
     sample = to_uint8(ctx.train.images[order[:len(ctx.reference)]])
-    train, held, fake = ctx.domain(sample), ctx.domain(ctx.real), ctx.domain(ctx.fake)
+    train, held, fake = ctx.domain(sample), ctx.domain_real, ctx.domain_fake
     to_train, to_heldout = scores.fid(train, fake), scores.fid(held, fake)
     share, p = ctx.near_copy_share(), ctx.nearer_than_heldout_p()
     return {"generalization": {

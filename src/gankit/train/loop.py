@@ -163,10 +163,10 @@ def run_loop(method: Method, budget: Budget, where: Dist, device: torch.device, 
 
     warned_health: set[str] = set()
 
-    def checked() -> bool:
-        """True when the interval is healthy; False after a rollback; raises when stopping.
-        Without `recovery`, only non-finite values stop a run; a health problem warns once."""
-        scalars = means()
+    def checked(scalars: dict[str, float]) -> bool:
+        """True when the interval's means are healthy; False after a rollback; raises when
+        stopping. Without `recovery`, only non-finite values stop a run; a health problem
+        warns once."""
         reason = problem(scalars)
         if reason is None:
             return True
@@ -199,10 +199,10 @@ def run_loop(method: Method, budget: Budget, where: Dist, device: torch.device, 
                         sums[name] = sums.get(name, 0) + value
                     method.step += 1
                     if method.step % budget.log_every == 0 or method.step == budget.steps:
-                        if not checked():
+                        scalars = means()  # over ranks: one collective per logged step
+                        if not checked(scalars):
                             continue
                         now = time.monotonic()
-                        scalars = means()
                         if images_per_step:
                             scalars["images_per_s"] = ((method.step - interval_step)
                                                        * images_per_step
@@ -216,7 +216,7 @@ def run_loop(method: Method, budget: Budget, where: Dist, device: torch.device, 
                     if after_step is not None:
                         after_step()
                     if budget.checkpoint_every and method.step % budget.checkpoint_every == 0:
-                        if not (checked() and save()):
+                        if not (checked(means()) and save()):
                             continue
                     # Every rank must stop at the same step, whichever noticed the reason.
                     out_of_time = budget.time_share(time.monotonic() - start) > 1
@@ -225,7 +225,7 @@ def run_loop(method: Method, budget: Budget, where: Dist, device: torch.device, 
                         break
                 # The end's check and checkpoint; after a rollback found there, the budget's
                 # last steps are trained again (unless the run was stopped early).
-                if (checked() and save()) or stopped_by != "steps":
+                if (checked(means()) and save()) or stopped_by != "steps":
                     break
     finally:
         bar.close()
