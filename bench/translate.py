@@ -83,18 +83,17 @@ def run_case(args: argparse.Namespace, dataset: str, domain: str,
         return train_classifier(data, replace(config, augment=augment))
 
     paths: dict[str, dict[str, Any]] = {}
-    clean: dict[int, list[bool]] = {}  # per recogniser: the corrections share one
+    plain = shared["plain"]
+    plain_clean = right(plain, clean_test.images, clean_test.labels)  # every correction's
 
     def record(name: str, kind: str, model: torch.nn.Module, fix=lambda x: x) -> None:
         paths[name] = {"kind": kind, **{
             split: right(model, fix(d.images), d.labels) for split, d in degraded.items()}}
-        if id(model) not in clean:
-            clean[id(model)] = right(model, clean_test.images, clean_test.labels)
-        paths[name]["clean_test"] = clean[id(model)]
+        paths[name]["clean_test"] = (plain_clean if model is plain
+                                     else right(model, clean_test.images, clean_test.labels))
         print(f"[{short(dataset)} {domain}] {name}: val {mean(paths[name]['val']):.4f} test "
               f"{mean(paths[name]['test']):.4f}", flush=True)
 
-    plain = shared["plain"]
     record("none", "non-GAN", plain)
     for chain in args.corrections.split(","):
         record(chain, "non-GAN", plain, lambda x, c=chain: correct(c, x, target_mean))
