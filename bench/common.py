@@ -19,6 +19,12 @@ ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "docs" / "benchmarks.md"
 RESULTS = ROOT / "bench" / "results"
 CACHE = ROOT / "bench" / "work" / "cache"
+MNIST10K = f"folder:{(ROOT.parent / 'shared' / 'datasets' / 'mnist-10k').resolve()}"
+
+
+def short(dataset: str) -> str:
+    """A dataset's name in tables: the folder dataset is mnist-10k."""
+    return "mnist-10k" if dataset.startswith("folder:") else dataset
 
 
 def share_cache() -> None:

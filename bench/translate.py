@@ -32,7 +32,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import RESULTS, ROOT, command_line, commit, machine, publish, share_cache
+from common import (
+    MNIST10K,
+    RESULTS,
+    ROOT,
+    command_line,
+    commit,
+    machine,
+    publish,
+    share_cache,
+    short,
+)
 
 from gankit.data import load_dataset
 from gankit.recognize import ClassifierConfig, predict_logits, train_classifier
@@ -42,14 +52,9 @@ from gankit.train.method_run import steps_done
 from gankit.translate import TranslateConfig, correct, load_domain, train_translator
 from gankit.translate.translator import load_translator
 
-MNIST10K = f"folder:{(ROOT.parent / 'shared' / 'datasets' / 'mnist-10k').resolve()}"
 CORRECTIONS = ("gamma,equalize,clahe,nlmeans+gamma,tv+gamma,bilateral+gamma,nlmeans+clahe,"
                "unsharp,nlmeans+unsharp")
 VALIDATION = {"fashion-mnist": 5000}  # held out of the training split; others: 1 in 8
-
-
-def short(dataset: str) -> str:
-    return "mnist-10k" if dataset.startswith("folder:") else dataset
 
 
 def right(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> list[bool]:

@@ -3,7 +3,11 @@ Encoders: Feature Learning by Inpainting") with a U-Net generator (Ronneberger e
 and a patch discriminator, as in pix2pix (Isola et al. 2017). G sees the masked image and the
 mask; the loss is the mean squared error over the hole (Pathak et al.'s L2 reconstruction loss)
 plus `adv_weight` times the non-saturating GAN loss on the completed image. `adv_weight=0` is
-the L2-only ablation.
+the L2-only ablation. `adv_warmup` trains on the reconstruction loss alone for that share of the
+steps before the adversarial term joins, as Iizuka et al. 2017 ("Globally and Locally
+Consistent Image Completion") do; the discriminator learns from the start. With `noise`, G also
+sees a channel of Gaussian noise inside the hole, so that one masked image can be completed in
+several ways (an L2-only model learns to ignore it).
 
 Masks are drawn fresh for every batch from all of gankit's kinds, so one model serves them all.
 """
@@ -40,15 +44,22 @@ from gankit.train.speed import resolve, step_module
 
 
 class CompletionUNet(UNet):
-    """(masked image, mask) -> image in [-1, 1]: a U-Net that sees the mask as one more
-    input channel."""
+    """(masked image, mask[, noise]) -> image in [-1, 1]: a U-Net that sees the mask (and,
+    with `noise`, a noise channel zero outside the hole) as more input channels."""
 
-    def __init__(self, image_shape: tuple[int, int, int], width: int = 32) -> None:
-        super().__init__(image_shape[0] + 1, image_shape[0], width)
-        self.image_shape = tuple(image_shape)
+    def __init__(self, image_shape: tuple[int, int, int], width: int = 32,
+                 noise: bool = False) -> None:
+        super().__init__(image_shape[0] + 1 + int(noise), image_shape[0], width)
+        self.image_shape, self.noise = tuple(image_shape), noise
 
-    def forward(self, masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return super().forward(torch.cat([masked, mask], dim=1))
+    def forward(self, masked: torch.Tensor, mask: torch.Tensor,
+                noise: torch.Tensor | None = None) -> torch.Tensor:
+        inputs = [masked, mask]
+        if self.noise:
+            if noise is None:
+                raise ValueError("this completion model takes a noise channel")
+            inputs.append(noise * mask)
+        return super().forward(torch.cat(inputs, dim=1))
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,10 @@ class CompletionConfig(CheckedConfig):
     lr: float = option("Adam learning rate of both networks", 2e-4, above=0, high=1)
     adv_weight: float = option("weight of the adversarial loss (0 = reconstruction only, "
                                "the ablation)", 0.01, low=0, high=1e4)
+    adv_warmup: float = option("share of the steps trained on the reconstruction loss alone "
+                               "before the adversarial term joins", 0.0, low=0, high=1)
+    noise: bool = option("feed G a noise channel inside the hole, so that fills can differ "
+                         "between draws", False)
     seed: int = seed_option("seed of the weights, batches and masks")
     device: str = device_option()
     amp: str = amp_option()
@@ -86,7 +101,7 @@ class CompletionMethod:
         self.config, self.data, self.where, self.device = config, data, where, device
         c, _, _ = data.image_shape
         torch.manual_seed(config.seed)
-        self.G = CompletionUNet(data.image_shape, config.width).to(device)
+        self.G = CompletionUNet(data.image_shape, config.width, config.noise).to(device)
         self.D = PatchDiscriminator(c + 1, config.width).to(device)  # sees the mask too
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr, betas=(0.5, 0.999))
@@ -107,8 +122,11 @@ class CompletionMethod:
         mask = random_masks(cfg.batch_size, h, w, self.masks)
         mask = mask[self.where.rank :: self.where.world_size].to(self.device)
         masked = real * (1 - mask)
-        filled = paste(masked, self.G_step(masked, mask), mask)
+        noise = (torch.randn(mask.shape, generator=self.masks).to(self.device)
+                 if cfg.noise else None)
+        filled = paste(masked, self.G_step(masked, mask, noise), mask)
         scalars = {}
+        adversarial = cfg.adv_weight > 0 and self.step >= cfg.adv_warmup * cfg.steps
         if cfg.adv_weight > 0:
             loss_d = self.loss.discriminator(self.D_step(torch.cat([real, mask], dim=1)),
                                              self.D_step(torch.cat([filled.detach(), mask], 1)))
@@ -118,7 +136,7 @@ class CompletionMethod:
             scalars["loss_d"] = loss_d.detach()
         l2 = ((filled - real) ** 2 * mask).sum() / mask.sum().clamp(min=1) / c
         loss_g = l2
-        if cfg.adv_weight > 0:
+        if adversarial:
             fake_logits = self.D_step(torch.cat([filled, mask], dim=1))
             loss_g = loss_g + cfg.adv_weight * self.loss.generator(fake_logits)
         self.opt_g.zero_grad(set_to_none=True)
@@ -161,7 +179,7 @@ def train_completion(config: CompletionConfig, out: str | Path, *,
     with torch.no_grad():
         show = data.images[:8].to(device)
         mask = make_masks("center", 8, h, w).to(device)
-        done = paste(show * (1 - mask), G(show * (1 - mask), mask), mask)
+        done = complete_cgan(G, show, mask)
     save_grid(torch.cat([show * (1 - mask), done, show]), out / "samples.png", nrow=8, scale=2)
     return out
 
@@ -169,15 +187,20 @@ def train_completion(config: CompletionConfig, out: str | Path, *,
 def load_completion(run_dir: str | Path, device: str = "auto") -> CompletionUNet:
     state = load_run_weights(run_dir, "completion")
     config = CompletionConfig(**state["config"])
-    G = CompletionUNet(tuple(state["meta"]["image_shape"]), config.width)
+    G = CompletionUNet(tuple(state["meta"]["image_shape"]), config.width, config.noise)
     G.load_state_dict(state["weights"]["generator"])
     return G.to(select_device(device)).eval()
 
 
 @torch.no_grad()
-def complete_cgan(model: CompletionUNet, images: torch.Tensor,
-                  mask: torch.Tensor) -> torch.Tensor:
+def complete_cgan(model: CompletionUNet, images: torch.Tensor, mask: torch.Tensor,
+                  seed: int = 0) -> torch.Tensor:
+    """Fill the holes of `images`; a model with a noise channel draws it from `seed`, so
+    another seed gives another completion."""
     device = next(model.parameters()).device
     masked = images * (1 - mask)
-    filled = model(masked.to(device), mask.to(device)).to(images.device)
+    noise = (torch.randn(mask.shape, generator=torch.Generator().manual_seed(seed))
+             if model.noise else None)
+    filled = model(masked.to(device), mask.to(device),
+                   None if noise is None else noise.to(device)).to(images.device)
     return paste(images, filled, mask)
