@@ -1,5 +1,6 @@
 """`gankit report`: a self-contained page with a section for each kind of result a run has."""
 
+import json
 import re
 
 import pytest
@@ -104,3 +105,27 @@ def test_compare_shows_one_score_table_and_a_config_diff_in_chromium(gan_run, tm
     assert scores.location["y"] < runs_top
     shot = tmp_path / "compare.png"
     assert chromium.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+
+
+def test_a_benchmark_result_shows_its_verdict_and_headline(tmp_path):
+    result = tmp_path / "translate.json"
+    result.write_text(json.dumps({
+        "benchmark": "translate", "command": "python bench/translate.py", "minutes": 80.5,
+        "machine": {"cpu": "Xeon", "cores": 2},
+        "verdict": "fashion-mnist low-light: the GAN <b>does not</b> measurably help.",
+        "headline": {"fashion-mnist@low-light": {"acc_best_gan": 0.861, "gain_ci95": [-0.02, 0.01]}}}))
+    assert main(["report", str(result)]) == 0
+    page = (tmp_path / "translate.html").read_text()
+    assert "Verdict of the translate benchmark" in page
+    assert "the GAN &lt;b&gt;does not&lt;/b&gt; measurably help." in page  # escaped, whole
+    assert "<td>fashion-mnist@low-light / gain_ci95</td><td>[-0.02, 0.01]</td>" in page
+    assert "<td>Xeon (2 cores)</td>" in page
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"benchmark": "translate", "headline": {
+        "fashion-mnist@low-light": {"acc_best_gan": 0.87}}}))
+    both = write_report([result, other], tmp_path / "both.html").read_text()
+    assert "<td>fashion-mnist@low-light / acc_best_gan</td><td>0.861</td><td>0.87</td>" in both
+    assert "This benchmark stores no verdict sentence." in both
+    (tmp_path / "plain.json").write_text("{}")
+    with pytest.raises(GankitError, match="is not a gankit benchmark result"):
+        write_report([tmp_path / "plain.json"])

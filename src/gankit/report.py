@@ -10,7 +10,7 @@ import base64
 import contextlib
 import json
 import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,43 +18,15 @@ from typing import Any
 import yaml
 
 from gankit.errors import GankitError
-from gankit.extras import require
 from gankit.io import atomic_write
 from gankit.plots import curves_png
+from gankit.report_page import Figure, RunReport, Section, Table, render
 from gankit.runs import MANIFEST, edited_settings, read_record
 
 REPORT_FILE = "report.html"
 MAX_PROGRESS_GRIDS = 6
 # What a folder gankit wrote holds: a trained run's manifest, or a result's own file.
 MARKERS = (MANIFEST, "config.yaml", "augment.json")
-
-
-@dataclass
-class Figure:
-    title: str
-    data_uri: str
-
-
-@dataclass
-class Table:
-    title: str
-    header: list[str]
-    rows: list[list[str]]
-
-
-@dataclass
-class Section:
-    title: str
-    figures: list[Figure] = field(default_factory=list)
-    tables: list[Table] = field(default_factory=list)
-    text: str = ""
-
-
-@dataclass
-class RunReport:
-    name: str
-    path: str
-    sections: list[Section]
 
 
 def _png(path: Path, title: str | None = None) -> Figure:
@@ -65,6 +37,8 @@ def _png(path: Path, title: str | None = None) -> Figure:
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
+    if isinstance(value, list) and value and all(isinstance(v, int | float) for v in value):
+        return "[" + ", ".join(map(_fmt, value)) + "]"
     if isinstance(value, dict | list):
         return json.dumps(value)
     return "" if value is None else str(value)
@@ -304,8 +278,40 @@ def _interval(ci: list[float] | None, signed: bool = False) -> str:
     return "" if not ci else f"[{ci[0]:{form}}, {ci[1]:{form}}]"
 
 
+def _flatten(tree: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    rows = []
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            rows += _flatten(value, f"{prefix}{key} / ")
+        else:
+            rows.append((f"{prefix}{key}", value))
+    return rows
+
+
+def benchmark_report(path: Path) -> RunReport:
+    """A benchmark's result file (bench/results/NAME.json): its verdict, its headline numbers
+    and how it was run."""
+    result = _read_json(path)
+    if not isinstance(result, dict) or "benchmark" not in result:
+        raise GankitError(f"{path} is not a gankit benchmark result (no 'benchmark' field); "
+                          "pass a run folder or a bench/results/*.json file")
+    verdict = result.get("verdict")
+    text = verdict if isinstance(verdict, str) else "This benchmark stores no verdict sentence."
+    machine = result.get("machine", {})
+    how = [["command", _fmt(result.get("command"))], ["commit", _fmt(result.get("commit"))],
+           ["machine", f"{machine.get('cpu', '')} ({machine.get('cores', '?')} cores)"],
+           ["minutes", _fmt(result.get("minutes"))]]
+    headline = [[k, _fmt(v)] for k, v in _flatten(result.get("headline", {}))]
+    return RunReport(path.stem, str(path), [
+        Section(f"Verdict of the {result['benchmark']} benchmark", text=text, tables=[
+            Table("headline", ["number", "value"], headline)] if headline else []),
+        Section("How it was run", tables=[Table("run", ["field", "value"], how)])])
+
+
 def run_report(run_dir: str | Path, scratch: Path) -> RunReport:
     run = Path(run_dir)
+    if run.is_file() and run.suffix == ".json":
+        return benchmark_report(run)
     if not run.is_dir() or not any((run / m).exists() for m in MARKERS):
         raise GankitError(f"{run} is not a gankit run directory (no config.yaml, checkpoint "
                           "or results); pass a folder that gankit wrote")
@@ -316,7 +322,9 @@ def run_report(run_dir: str | Path, scratch: Path) -> RunReport:
 
 def headline_numbers(run: Path) -> dict[str, str]:
     """Every score a run holds, by name: evaluation scores, accuracies, the augmentation gain
-    and the steps trained."""
+    and the steps trained; of a benchmark's result file, its headline numbers."""
+    if run.is_file():
+        return {k: _fmt(v) for k, v in _flatten(_read_json(run).get("headline", {}))}
     numbers = {}
     if (run / "eval.json").is_file():
         for name, score in _read_json(run / "eval.json").get("scores", {}).items():
@@ -368,16 +376,13 @@ def comparison(runs: list[Path]) -> Section:
     return Section("Comparison", tables=tables, text=text.strip())
 
 
-def render(reports: list[RunReport], compared: Section | None = None) -> str:
-    jinja2 = require("jinja2", "report")
-    return jinja2.Environment(autoescape=True).from_string(TEMPLATE).render(
-        reports=reports, compared=compared)
-
-
 def write_report(run_dirs: list[str | Path], out: str | Path | None = None) -> Path:
-    """Render one run (or several side by side) into OUT (default RUN_DIR/report.html)."""
+    """Render one run (or several side by side) into OUT (default RUN_DIR/report.html, or
+    NAME.html beside a benchmark's NAME.json)."""
     html = render_report(run_dirs)
-    target = Path(out) if out else Path(run_dirs[0]) / REPORT_FILE
+    first = Path(run_dirs[0])
+    target = Path(out) if out else (first.with_suffix(".html") if first.is_file()
+                                    else first / REPORT_FILE)
     if target.is_dir():
         raise GankitError(f"--out {target} is a folder; pass the path of an HTML file to write")
     atomic_write(target, html.encode())
@@ -390,51 +395,12 @@ def render_report(run_dirs: list[str | Path], shown: list[str] | None = None) ->
     if not run_dirs:
         raise GankitError("name at least one run directory")
     for run_dir in map(Path, run_dirs):
-        if not run_dir.is_dir():
+        if not run_dir.is_dir() and not (run_dir.is_file() and run_dir.suffix == ".json"):
             raise GankitError(f"{run_dir} is not a gankit run directory (not a folder); name "
-                              "the run's folder")
+                              "the run's folder or a benchmark's result JSON")
     # a private scratch folder: concurrent reports of one run never share figure files
     with tempfile.TemporaryDirectory(prefix="gankit-report-") as scratch:
         reports = [run_report(r, Path(scratch)) for r in run_dirs]
     if shown is not None:
         reports = [replace(r, path=p) for r, p in zip(reports, shown, strict=True)]
     return render(reports, comparison(list(map(Path, run_dirs))) if len(run_dirs) > 1 else None)
-
-
-TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>gankit report: {{ reports | map(attribute='name') | join(' vs ') }}</title>
-<style>
-body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #222; }
-.runs { display: grid; gap: 2rem;
-        grid-template-columns: repeat({{ reports | length }}, minmax(0, 1fr)); }
-h2 { border-bottom: 1px solid #ccc; } h3 { margin-top: 1.5rem; }
-figure { display: inline-block; margin: .4rem; vertical-align: top; }
-figure img { max-width: 100%; image-rendering: pixelated; border: 1px solid #ddd; }
-figcaption { font-size: .8rem; color: #555; }
-table { border-collapse: collapse; font-size: .85rem; margin: .5rem 0; display: block;
-        max-width: 100%; overflow-x: auto; }
-caption { text-align: left; font-weight: 600; }
-td, th { border: 1px solid #ddd; padding: .2rem .5rem; text-align: left;
-         overflow-wrap: anywhere; }
-.path { color: #777; font-size: .85rem; }
-</style></head><body>
-<h1>gankit report</h1>
-{% macro tables(section) %}{% if section.text %}<p>{{ section.text }}</p>{% endif %}
-{% for table in section.tables %}<table id="{{ table.title | replace(' ', '-') }}">
-<caption>{{ table.title }}</caption>
-<tr>{% for h in table.header %}<th>{{ h }}</th>{% endfor %}</tr>
-{% for row in table.rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>
-{% endfor %}</table>{% endfor %}{% endmacro %}
-{% if compared %}<section class="comparison"><h2>{{ compared.title }}</h2>
-{{ tables(compared) }}</section>{% endif %}
-<div class="runs">
-{% for run in reports %}<section>
-<h2>{{ run.name }}</h2><div class="path">{{ run.path }}</div>
-{% for section in run.sections %}<h3>{{ section.title }}</h3>
-{{ tables(section) }}
-{% for fig in section.figures %}<figure><img src="{{ fig.data_uri }}" alt="{{ fig.title }}">
-<figcaption>{{ fig.title }}</figcaption></figure>{% endfor %}
-{% endfor %}</section>
-{% endfor %}</div></body></html>
-"""

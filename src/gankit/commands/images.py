@@ -96,9 +96,11 @@ def translate_apply(command: TranslateApplyCommand) -> None:
 
 @dataclass(frozen=True)
 class ReportCommand:
-    run_dir: str = option("a gankit run directory", positional=True)
-    compare: list[str] | None = option("more runs, side by side")
-    out: str | None = option("HTML file (default: RUN_DIR/report.html)")
+    run_dir: str = option("a gankit run directory, or a benchmark's result JSON "
+                          "(bench/results/NAME.json: its verdict and headline)", positional=True)
+    compare: list[str] | None = option("more runs (or results), side by side")
+    out: str | None = option("HTML file (default: RUN_DIR/report.html, NAME.html beside "
+                             "NAME.json)")
 
 
 def report(command: ReportCommand) -> None:
