@@ -221,6 +221,12 @@ def test_autoattack_sees_through_masked_gradients_that_stop_pgd(digits, digits_m
     auto_acc, _ = _accuracy_under(masked, test, "autoattack", spec)
     assert pgd_acc > clean - 0.05  # no gradient, no attack
     assert auto_acc < pgd_acc - 0.2  # Square needs none
+    stages = spec.robust_after  # the gap is traced to the stage that made it
+    assert list(stages) == ["clean", "apgd-ce", "apgd-t", "square"]
+    assert stages["clean"] == round(clean * len(test))
+    assert stages["square"] == round(auto_acc * len(test))
+    assert stages["apgd-t"] > stages["clean"] - 0.05 * len(test)  # the gradient stages fail
+    assert stages["square"] < stages["apgd-t"] - 0.2 * len(test)
 
 
 def test_autoattack_refuses_a_target_and_l2(digits, digits_model):
@@ -252,6 +258,12 @@ def test_robustness_verdict_is_computed_from_the_numbers():
     masked = robustness_verdict({"pgd": _result("pgd", 0.90), "aa": _result("autoattack", 0.40)})
     assert masked["gradient_masking_suspected"]
     assert "50.0 points below the best PGD: PGD overstates robustness" in masked["sentence"]
+    traced = _result("autoattack", 0.40)
+    traced["extra"] = {"robust_after": {"clean": 870, "apgd-ce": 880, "apgd-t": 860,
+                                        "square": 400}}
+    traced = robustness_verdict({"pgd": _result("pgd", 0.90), "aa": traced})
+    assert ("stages left 870 (clean), 880 (apgd-ce), 860 (apgd-t), 400 (square) standing"
+            in traced["sentence"])
     alone = robustness_verdict({"pgd": _result("pgd", 0.5)})
     assert "AutoAttack has not been run" in alone["sentence"]
     with pytest.raises(ValueError, match="different budgets or image counts"):

@@ -37,6 +37,8 @@ class AttackSpec:
     pgd: PGDConfig = PGDConfig()
     advgan: AdvGAN | None = None  # a trained AdvGAN for method "advgan"
     auto: AutoAttackConfig = AutoAttackConfig()
+    # filled by autoattack: images each of its stages left correctly classified, summed
+    robust_after: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ ATTACKS.add("pgd", AttackMethod(
     "projected gradient descent with random starts (Madry et al. 2018)")
 ATTACKS.add("autoattack", AttackMethod(
     lambda model, x, y, spec: autoattack(model, x, y, spec.budget, spec.auto, spec.pgd.seed,
-                                         spec.target)),
+                                         spec.target, spec.robust_after)),
     "APGD-CE, APGD-T and Square, as in AutoAttack (Croce & Hein 2020; needs gankit[robust])")
 
 
@@ -230,6 +232,8 @@ def run_attack(classifier_run: str | Path, method: str, out: str | Path, *,
     report.extra = {"classifier_run": str(classifier_run), "data": dataset.name,
                     "split": split, "advgan_run": str(advgan_run) if advgan_run else None,
                     "pgd": asdict(pgd_config) if method == "pgd" else None}
+    if spec.robust_after:
+        report.extra["robust_after"] = spec.robust_after
     out = Path(out)
     writable_folder(out)
     atomic_write(out / "attack.json", json.dumps(report.to_dict(), indent=2).encode())

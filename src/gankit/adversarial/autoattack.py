@@ -71,9 +71,12 @@ def _norm(budget: Budget) -> float | int:
 
 def autoattack(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, budget: Budget,
                config: AutoAttackConfig = AutoAttackConfig(), seed: int = 0,
-               target: int | None = None) -> torch.Tensor:
+               target: int | None = None,
+               robust_after: dict[str, int] | None = None) -> torch.Tensor:
     """Adversarial versions of `images` (gankit's [-1, 1] range): each image keeps the first
-    attack's adversary that misclassifies it, or stays clean when none does."""
+    attack's adversary that misclassifies it, or stays clean when none does. `robust_after`,
+    when given, adds how many images each stage left correctly classified (clean, apgd-ce,
+    apgd-t, square), so that a gap to another attack can be traced to the stage that made it."""
     if target is not None:
         raise GankitError("autoattack is untargeted (it picks its own targets); drop --target")
     if budget.norm != "linf":
@@ -108,22 +111,33 @@ def autoattack(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, bud
         adversarial[left[wrong]] = made[wrong]
         robust[left[wrong]] = False
 
+    counts = {} if robust_after is None else robust_after
+
+    def count(stage: str) -> None:
+        counts[stage] = counts.get(stage, 0) + int(robust.sum())
+
+    count("clean")
     with _numpy_seed(seed):
         attempt(evasion.AutoProjectedGradientDescent(
             estimator, loss_type="cross_entropy", targeted=False, **apgd), y)
+        count("apgd-ce")
         ranked = np.argsort(-clean_logits, axis=1)
         others = ranked[ranked != y[:, None]].reshape(len(y), classes - 1)
         targeted = evasion.AutoProjectedGradientDescent(
             estimator, loss_type="difference_logits_ratio", targeted=True, **apgd)
         for k in range(min(config.targets, classes - 1)):
             attempt(targeted, others[:, k])
+        count("apgd-t")
     made = torch.from_numpy(adversarial).to(device) * 2 - 1
     left = torch.from_numpy(np.flatnonzero(robust)).to(device)
     if len(left) and config.square_queries:
         gen = torch.Generator().manual_seed(seed + 1)
         made[left] = square(wrapped, images[left] / 2 + 0.5, labels[left].to(device),
                             budget.eps, config.square_queries, gen) * 2 - 1
-    return budget.project(made, images).detach()  # exactly in the ball after float rounding
+    made = budget.project(made, images).detach()  # exactly in the ball after float rounding
+    robust = logits_of(made / 2 + 0.5).argmax(1).cpu().numpy() == y
+    count("square")
+    return made  # exactly in the ball after float rounding
 
 
 def _square_share(p_init: float, query: int, queries: int) -> float:

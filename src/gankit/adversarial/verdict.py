@@ -60,4 +60,10 @@ def robustness_verdict(attacks: Mapping[str, Mapping[str, Any]]) -> dict[str, An
     side = "below" if gap >= 0 else "above"
     out["sentence"] = (f"{where}; AutoAttack is {100 * abs(gap):.1f} points {side} the best "
                        f"PGD: {judgement} (threshold {100 * MASKING_GAP:.1f}).")
+    stages = min(auto, key=lambda a: a["adversarial_accuracy"]).get("extra", {}).get(
+        "robust_after")
+    if stages:  # where AutoAttack's extra images fell: a gradient stage, or only Square
+        out["autoattack_robust_after"] = stages
+        out["sentence"] += " AutoAttack's stages left " + ", ".join(
+            f"{count:,} ({stage})" for stage, count in stages.items()) + " standing."
     return out
