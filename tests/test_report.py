@@ -113,7 +113,8 @@ def test_a_benchmark_result_shows_its_verdict_and_headline(tmp_path):
         "benchmark": "translate", "command": "python bench/translate.py", "minutes": 80.5,
         "machine": {"cpu": "Xeon", "cores": 2},
         "verdict": "fashion-mnist low-light: the GAN <b>does not</b> measurably help.",
-        "headline": {"fashion-mnist@low-light": {"acc_best_gan": 0.861, "gain_ci95": [-0.02, 0.01]}}}))
+        "headline": {"fashion-mnist@low-light": {"acc_best_gan": 0.861,
+                                                 "gain_ci95": [-0.02, 0.01]}}}))
     assert main(["report", str(result)]) == 0
     page = (tmp_path / "translate.html").read_text()
     assert "Verdict of the translate benchmark" in page
