@@ -7,6 +7,7 @@ import signal
 
 import pytest
 import torch
+import yaml
 
 from gankit.adversarial.advgan import AdvGANConfig, AdvGANMethod, train_advgan
 from gankit.data import load_dataset
@@ -22,6 +23,8 @@ from gankit.translate.translator import TranslatorMethod
 from state_compare import assert_same_state, tensors
 
 STEPS = 5
+WEIGHTS = {"completion": "completion.safetensors", "translator": "translator.safetensors",
+           "advgan": "advgan.safetensors"}
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +79,7 @@ def test_each_method_resumes_bit_exactly_after_ctrl_c(tmp_path, monkeypatch, dig
         _interrupt_at_third_step(patch, cls)
         with pytest.raises(GankitError, match="stopped at step 3 of 5.* to continue"):
             train(split, STEPS)
-    weights_file = {"completion": "completion.safetensors", "translator":
-                    "translator.safetensors", "advgan": "advgan.safetensors"}[kind]
+    weights_file = WEIGHTS[kind]
     assert _weights(split / weights_file)["step"] == 3
     train(split, STEPS)  # the same command again continues the run
     assert_same_state(_weights(straight / weights_file), _weights(split / weights_file))
@@ -89,6 +91,49 @@ def test_each_method_resumes_bit_exactly_after_ctrl_c(tmp_path, monkeypatch, dig
     assert loaded_kind == kind and loaded is not None
     with pytest.raises(GankitError, match=f"already holds a finished {kind} run"):
         train(split, STEPS)
+
+
+@pytest.mark.parametrize("kind", ["completion", "translator", "advgan"])
+def test_each_method_rolls_back_from_a_nan_to_its_checkpoint_and_goes_on(tmp_path, monkeypatch,
+                                                                         digits, kind):
+    from gankit.errors import DivergenceError
+    from gankit.io import load_state
+
+    cls, train = _trainers(digits)[kind]
+    original, seen = cls.train_step, []
+
+    def nan_once_at_step_3(self):
+        out = original(self)
+        if self.step == 3 and not seen:
+            seen.append(self.step)
+            out["loss_g"] = torch.tensor(float("nan"))
+        return out
+
+    monkeypatch.setattr(cls, "train_step", nan_once_at_step_3)
+    train(tmp_path / "once", 6, checkpoint_every=2, log_every=1)
+    rows = [json.loads(line) for line in (tmp_path / "once" / "metrics.jsonl").open()]
+    [event] = [r for r in rows if "event" in r]
+    assert event == {"step": 2, "event": "rollback", "detected_at": 4,
+                     "reason": "loss_g=nan", "lr_scale": 0.5, "rollback": 1}
+    assert [r["step"] for r in rows if "event" not in r] == [1, 2, 3, 4, 5, 6]
+    final = load_state(tmp_path / "once" / WEIGHTS[kind])
+    assert final["step"] == 6 and final["training"]["lr_scale"] == 0.5
+    configured = yaml.safe_load((tmp_path / "once" / "config.yaml").read_text())["lr"]
+    for opt in ("opt_g", "opt_d"):
+        lr = final["training"][opt]["param_groups"][0]["lr"]
+        assert lr == pytest.approx(0.5 * configured)
+
+    def nan_from_step_3(self):
+        out = original(self)
+        if self.step >= 2:
+            out["loss_g"] = torch.tensor(float("nan"))
+        return out
+
+    monkeypatch.setattr(cls, "train_step", nan_from_step_3)
+    with pytest.raises(DivergenceError, match=r"by step 3 \(loss_g=nan\) after 2 rollbacks"):
+        train(tmp_path / "always", 6, checkpoint_every=2, log_every=1)
+    with pytest.raises(DivergenceError, match=r"by step 3 \(loss_g=nan\); the last good"):
+        train(tmp_path / "stop", 6, checkpoint_every=2, log_every=1, rollbacks=0)
 
 
 def test_a_continued_run_must_keep_its_settings(tmp_path, digits):

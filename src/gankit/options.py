@@ -176,6 +176,17 @@ def log_every_option(default: int = 100) -> Any:
                   high=10**9)
 
 
+def checkpoint_every_option(default: int) -> Any:
+    return option("updates between checkpoints (a rollback returns to the last one)", default,
+                  low=1, high=10**9)
+
+
+def rollbacks_option(trouble: str = "a non-finite or exploding loss") -> Any:
+    return option(f"on {trouble}: roll back to the last checkpoint and halve the learning "
+                  "rates, at most this many times, then stop (0 = stop at once)", 2, low=0,
+                  high=100)
+
+
 def seed_option(help_text: str) -> Any:
     return option(help_text, 0, low=0, high=SEED_MAX)
 

@@ -35,11 +35,13 @@ from gankit.models.image2image import ResNetTranslator
 from gankit.options import (
     CheckedConfig,
     amp_option,
+    checkpoint_every_option,
     compile_option,
     device_option,
     log_every_option,
     minutes_option,
     option,
+    rollbacks_option,
     seed_option,
 )
 from gankit.train.batches import BatchStream, batch_within
@@ -55,6 +57,8 @@ class AdvGANConfig(CheckedConfig):
     steps: int = option("updates to train for", 2000, low=1, high=10**9)
     minutes: float | None = minutes_option()
     log_every: int = log_every_option()
+    checkpoint_every: int = checkpoint_every_option(500)
+    rollbacks: int = rollbacks_option()
     batch_size: int = option("images per batch", 128, low=1, high=8192)
     lr: float = option("Adam learning rate of both networks", 1e-3, above=0, high=1)
     width: int = option("base channels of the perturbation generator", 16, low=1, high=512)
@@ -159,6 +163,9 @@ class AdvGANMethod:
 
     def weights(self) -> dict[str, Any]:
         return {"generator": self.G.state_dict()}
+
+    def optimizers(self) -> tuple[torch.optim.Optimizer, ...]:
+        return self.opt_g, self.opt_d
 
     def training_state(self) -> dict[str, Any]:
         return {"discriminator": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),

@@ -31,11 +31,13 @@ from gankit.models.image2image import PatchDiscriminator, UNet
 from gankit.options import (
     CheckedConfig,
     amp_option,
+    checkpoint_every_option,
     compile_option,
     device_option,
     log_every_option,
     minutes_option,
     option,
+    rollbacks_option,
     seed_option,
 )
 from gankit.train.batches import BatchStream
@@ -70,6 +72,8 @@ class CompletionConfig(CheckedConfig):
     steps: int = option("updates to train for", 3000, low=1, high=10**9)
     minutes: float | None = minutes_option()
     log_every: int = log_every_option()
+    checkpoint_every: int = checkpoint_every_option(500)
+    rollbacks: int = rollbacks_option()
     batch_size: int = option("images per batch", 64, low=1, high=8192)
     lr: float = option("Adam learning rate of both networks", 2e-4, above=0, high=1)
     adv_weight: float = option("weight of the adversarial loss (0 = reconstruction only, "
@@ -146,6 +150,9 @@ class CompletionMethod:
 
     def weights(self) -> dict[str, Any]:
         return {"generator": self.G.state_dict()}
+
+    def optimizers(self) -> tuple[torch.optim.Optimizer, ...]:
+        return self.opt_g, self.opt_d
 
     def training_state(self) -> dict[str, Any]:
         return {"discriminator": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),

@@ -14,10 +14,12 @@ from gankit.errors import GankitError
 from gankit.options import (
     amp_option,
     check_ranges,
+    checkpoint_every_option,
     compile_option,
     device_option,
     minutes_option,
     option,
+    rollbacks_option,
     scalar_type,
     seed_option,
     switch_option,
@@ -71,12 +73,10 @@ class TrainConfig:
     seed: int = seed_option("random seed for data order, noise and initial weights")
     log_every: int = option("steps between logged scalars", 50, low=1, high=10**9)
     sample_every: int = option("steps between sample grids", 500, low=1, high=10**9)
-    checkpoint_every: int = option("steps between checkpoints", 1000, low=1, high=10**9)
+    checkpoint_every: int = checkpoint_every_option(1000)
     keep_checkpoints: int = option("earlier checkpoints kept in RUN/history, to roll back to",
                                    3, low=0, high=1000)
-    rollbacks: int = option("on a non-finite or exploding loss or a collapse: roll back to the "
-                            "last checkpoint and halve both learning rates, at most this many "
-                            "times, then stop (0 = stop at once)", 2, low=0, high=100)
+    rollbacks: int = rollbacks_option("a non-finite or exploding loss or a collapse")
     device: str = device_option()
     # speed: auto = on for CUDA (amp: also on CPUs with AMX, speed.py); none changes what is
     # computed but amp

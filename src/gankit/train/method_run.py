@@ -19,10 +19,12 @@ from gankit.errors import GankitError
 from gankit.io import atomic_write, load_state, save_state, writable_folder
 from gankit.runs import RUN_KINDS, check_free_for, refuse_edited_config, write_manifest
 from gankit.train.logging import MetricsLog
-from gankit.train.loop import Budget, LoopResult, run_loop
+from gankit.train.loop import Budget, LoopResult, Recovery, run_loop
 
-# Settings a continued run may change: how long it trains, where and how fast.
-RESUMABLE = ("steps", "minutes", "log_every", "device", "amp", "compile")
+# Settings a continued run may change: how long it trains, how it keeps and recovers its
+# state, where and how fast.
+RESUMABLE = ("steps", "minutes", "log_every", "checkpoint_every", "rollbacks", "device", "amp",
+             "compile")
 
 
 class RunMethod(Protocol):
@@ -36,17 +38,20 @@ class RunMethod(Protocol):
 
     def training_state(self) -> dict[str, Any]: ...
 
+    def optimizers(self) -> tuple[torch.optim.Optimizer, ...]: ...
+
     def load(self, weights: dict[str, Any], training: dict[str, Any]) -> None: ...
 
 
 class _Checkpointed:
-    """The loop's view of a method: its updates, and checkpoints into the run's weights file
-    (rank 0 writes, atomically)."""
+    """The loop's view of a method: its updates, checkpoints into the run's weights file (rank 0
+    writes, atomically), and rollbacks to it (gankit.train.loop.Recovery)."""
 
     def __init__(self, method: RunMethod, path: Path, kind: str, config: dict[str, Any],
-                 meta: dict[str, Any], where: Dist) -> None:
+                 meta: dict[str, Any], where: Dist, lr_scale: float = 1.0) -> None:
         self.method, self.path, self.kind = method, path, kind
         self.config, self.meta, self.where = config, meta, where
+        self.lr_scale = lr_scale  # what rollbacks multiplied the learning rates by
         self._saved: int | None = None
 
     @property
@@ -66,11 +71,28 @@ class _Checkpointed:
             save_state(self.path, {
                 "kind": self.kind, "step": self.step, "config": self.config, "meta": self.meta,
                 "weights": self.method.weights(),
-                "training": {**self.method.training_state(), "torch_rng": torch.get_rng_state()}},
+                "training": {**self.method.training_state(), "torch_rng": torch.get_rng_state(),
+                             "lr_scale": self.lr_scale}},
                 finite=True)
             write_manifest(self.path.parent, self.kind)
             self._saved = self.step
         return self.path
+
+    def restore_checkpoint(self) -> int:
+        """Back to the checkpoint's exact state, every rank from the one file; the learning
+        rates keep the scale earlier rollbacks set (they compound)."""
+        running = self.lr_scale
+        self.lr_scale = _restore(self.method, load_state(self.path))
+        self.scale_learning_rate(running / self.lr_scale)
+        self._saved = self.step
+        return self.step
+
+    def scale_learning_rate(self, factor: float) -> float:
+        self.lr_scale *= factor
+        for opt in self.method.optimizers():
+            for group in opt.param_groups:
+                group["lr"] *= factor
+        return self.lr_scale
 
 
 class RunConfig(Protocol):
@@ -79,6 +101,8 @@ class RunConfig(Protocol):
     steps: int
     minutes: float | None
     log_every: int
+    checkpoint_every: int
+    rollbacks: int
     batch_size: int
 
     def to_dict(self) -> dict[str, Any]: ...
@@ -86,25 +110,26 @@ class RunConfig(Protocol):
 
 def train_run(method: RunMethod, kind: str, out: str | Path, config: RunConfig,
               meta: dict[str, Any], where: Dist, device: torch.device, *,
-              checkpoint_every: int = 500, progress: bool = True, tensorboard: bool = True,
+              progress: bool = True, tensorboard: bool = True,
               hint: str = "try a lower --lr") -> LoopResult:
     """Train `method` (freshly built from `config`) for its steps (or minutes) into OUT, or
     continue the unfinished run OUT holds. OUT/metrics.jsonl gets the interval means of its
-    scalars, and, once trained, OUT/config.yaml the settings, `meta` and what was done."""
+    scalars, and, once trained, OUT/config.yaml the settings, `meta` and what was done. A
+    non-finite or exploding loss rolls back to the last checkpoint (config.rollbacks times)."""
     out, settings = Path(out), config.to_dict()
     path = out / RUN_KINDS.get(kind).weights
     check_free_for(out, kind)
-    if path.is_file():
-        _resume(method, path, kind, settings, config.steps)
-    run = _Checkpointed(method, path, kind, settings, meta, where)
+    lr_scale = _resume(method, path, kind, settings, config.steps) if path.is_file() else 1.0
+    run = _Checkpointed(method, path, kind, settings, meta, where, lr_scale)
     log = None
     if where.is_main:
         writable_folder(out)
         log = MetricsLog(out / "metrics.jsonl", out / "tensorboard" if tensorboard else None,
                          resume_step=method.step)
-    budget = Budget(config.steps, config.minutes, config.log_every, checkpoint_every)
+    budget = Budget(config.steps, config.minutes, config.log_every, config.checkpoint_every)
     result = run_loop(run, budget, where, device, log=log, images_per_step=config.batch_size,
-                      progress=progress, desc=kind, checkpoint=path, hint=hint)
+                      progress=progress, desc=kind, checkpoint=path, hint=hint,
+                      recovery=Recovery(config.rollbacks) if config.rollbacks else None)
     if result.stopped_by == "interrupt":
         raise GankitError(f"stopped at step {result.steps} of {config.steps}; {path} holds it: "
                           f"train again with the same settings and --out {out} to continue")
@@ -116,7 +141,8 @@ def train_run(method: RunMethod, kind: str, out: str | Path, config: RunConfig,
 
 
 def _resume(method: RunMethod, path: Path, kind: str, config: dict[str, Any],
-            steps: int) -> None:
+            steps: int) -> float:
+    """Load the unfinished run's state into `method`; the learning-rate scale it had."""
     state = load_state(path)
     out = path.parent
     if state.get("kind") != kind:
@@ -131,9 +157,14 @@ def _resume(method: RunMethod, path: Path, kind: str, config: dict[str, Any],
     if state["step"] >= steps:
         raise GankitError(f"{out} already holds a finished {kind} run ({state['step']} steps); "
                           "choose another --out, or pass more --steps to continue it")
+    return _restore(method, state)
+
+
+def _restore(method: RunMethod, state: dict[str, Any]) -> float:
     method.load(state["weights"], state["training"])
     torch.set_rng_state(state["training"]["torch_rng"])
     method.step = int(state["step"])
+    return float(state["training"].get("lr_scale", 1.0))  # runs from before rollbacks: 1
 
 
 def load_run_weights(run_dir: str | Path, kind: str) -> dict[str, Any]:

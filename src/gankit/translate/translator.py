@@ -31,11 +31,13 @@ from gankit.models.image2image import PatchDiscriminator, ResNetTranslator, UNet
 from gankit.options import (
     CheckedConfig,
     amp_option,
+    checkpoint_every_option,
     compile_option,
     device_option,
     log_every_option,
     minutes_option,
     option,
+    rollbacks_option,
     seed_option,
 )
 from gankit.registry import Registry
@@ -61,6 +63,8 @@ class TranslateConfig(CheckedConfig):
     steps: int = option("updates to train for", 4000, low=1, high=10**9)
     minutes: float | None = minutes_option()
     log_every: int = log_every_option()
+    checkpoint_every: int = checkpoint_every_option(500)
+    rollbacks: int = rollbacks_option()
     batch_size: int = option("images per batch", 32, low=1, high=8192)
     lr: float = option("Adam learning rate of all networks", 2e-4, above=0, high=1)
     width: int = option("base channels of the generators", 16, low=1, high=512)
@@ -190,6 +194,9 @@ class TranslatorMethod:
 
     def weights(self) -> dict[str, Any]:
         return {"translator": self.model.state_dict()}
+
+    def optimizers(self) -> tuple[torch.optim.Optimizer, ...]:
+        return self.opt_g, self.opt_d
 
     def training_state(self) -> dict[str, Any]:
         return {"discriminators": self.discriminators.state_dict(),
