@@ -155,11 +155,19 @@ def test_the_recogniser_resumes_bit_exactly_after_ctrl_c(tmp_path, monkeypatch, 
         _interrupt_at_third_step(patch, ClassifierMethod)
         with pytest.raises(GankitError, match="stopped at update 3 of 5.*to continue"):
             train_classifier(digits, config, device="cpu", checkpoint=checkpoint)
+    from gankit.io import load_state
+
+    state = load_state(checkpoint)  # the one checkpoint layout every method writes
+    assert {"kind", "step", "config", "meta", "weights", "training"} <= set(state)
+    assert state["kind"] == "recogniser-training" and state["step"] == 3
     resumed = train_classifier(digits, config, device="cpu", checkpoint=checkpoint)
     assert_same_state(straight.state_dict(), resumed.state_dict())
     with pytest.raises(GankitError, match="other settings"):
         train_classifier(digits, ClassifierConfig(steps=STEPS, width=8), device="cpu",
                          checkpoint=checkpoint)
+    other = _trainers(digits)["completion"][1](tmp_path / "cgan", 2) / "completion.safetensors"
+    with pytest.raises(GankitError, match="is not a recogniser's training checkpoint"):
+        train_classifier(digits, config, device="cpu", checkpoint=other)
 
 
 def test_unknown_and_missing_run_kinds_get_one_clear_line(tmp_path):

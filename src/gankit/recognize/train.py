@@ -13,17 +13,19 @@ import torch.nn.functional as F
 from gankit.data import ImageDataset
 from gankit.distributed import Dist, init_distributed
 from gankit.errors import GankitError
-from gankit.io import load_state, save_state
+from gankit.io import load_state
 from gankit.options import CheckedConfig, amp_option, option, seed_option
 from gankit.recognize.augment import AUGMENTATIONS, FLIPS, augment_batch, flip_allowed
 from gankit.recognize.model import SmallCNN
 from gankit.train.batches import BatchStream, batch_within
 from gankit.train.loop import Budget, run_loop
+from gankit.train.method_run import restore_checkpoint, write_checkpoint
 from gankit.train.speed import resolve, step_module
 
 # (model in training, images, labels) -> the images to train on instead (adversarial training)
 Adversary = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 CHECKPOINT_EVERY = 200
+CHECKPOINT_KIND = "recogniser-training"  # an unfinished training, in the one checkpoint layout
 
 
 @dataclass(frozen=True)
@@ -187,35 +189,42 @@ class ClassifierMethod:
         self.schedule.step()
         return {"loss": loss.detach()}
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"step": self.step, "config": asdict(self.config),
-                "model": self.model.state_dict(), "opt": self.opt.state_dict(),
-                "schedule": self.schedule.state_dict(),
-                "augment_rng": self.augment_rng.get_state(), "torch_rng": torch.get_rng_state(),
+    def weights(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict()}
+
+    def optimizers(self) -> tuple[torch.optim.Optimizer, ...]:
+        return (self.opt,)
+
+    def training_state(self) -> dict[str, Any]:
+        return {"opt": self.opt.state_dict(), "schedule": self.schedule.state_dict(),
+                "augment_rng": self.augment_rng.get_state(),
                 "batches_drawn": [self.batches.drawn,
                                   0 if self.extra_batches is None else self.extra_batches.drawn]}
 
+    def load(self, weights: dict[str, Any], training: dict[str, Any]) -> None:
+        self.model.load_state_dict(weights["model"])
+        self.opt.load_state_dict(training["opt"])
+        self.schedule.load_state_dict(training["schedule"])
+        self.augment_rng.set_state(training["augment_rng"])
+        self.batches.drawn = int(training["batches_drawn"][0])
+        if self.extra_batches is not None:
+            self.extra_batches.drawn = int(training["batches_drawn"][1])
+
     def save_checkpoint(self) -> Path | None:
         if self.checkpoint is not None and self.is_main:
-            self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            save_state(self.checkpoint, self.state_dict(), finite=True)
+            write_checkpoint(self.checkpoint, self, CHECKPOINT_KIND, asdict(self.config), {})
         return self.checkpoint
 
     def resume(self) -> None:
         """Continue from the checkpoint an interrupted training of the same config left."""
         state = load_state(self.checkpoint)
+        if state.get("kind") != CHECKPOINT_KIND:
+            raise GankitError(f"{self.checkpoint} is not a recogniser's training checkpoint "
+                              "(or one from an older gankit); remove it to start afresh")
         if state["config"] != asdict(self.config):
             raise GankitError(f"{self.checkpoint} is the checkpoint of a recogniser with other "
                               "settings; remove it or train with the same ones")
-        self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["opt"])
-        self.schedule.load_state_dict(state["schedule"])
-        self.augment_rng.set_state(state["augment_rng"])
-        torch.set_rng_state(state["torch_rng"])
-        self.batches.drawn = int(state["batches_drawn"][0])
-        if self.extra_batches is not None:
-            self.extra_batches.drawn = int(state["batches_drawn"][1])
-        self.step = int(state["step"])
+        restore_checkpoint(self, state)
 
 
 @torch.no_grad()

@@ -67,13 +67,8 @@ class _Checkpointed:
 
     def save_checkpoint(self) -> Path:
         if self.where.is_main and self._saved != self.step:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            save_state(self.path, {
-                "kind": self.kind, "step": self.step, "config": self.config, "meta": self.meta,
-                "weights": self.method.weights(),
-                "training": {**self.method.training_state(), "torch_rng": torch.get_rng_state(),
-                             "lr_scale": self.lr_scale}},
-                finite=True)
+            write_checkpoint(self.path, self.method, self.kind, self.config, self.meta,
+                             self.lr_scale)
             write_manifest(self.path.parent, self.kind)
             self._saved = self.step
         return self.path
@@ -82,7 +77,7 @@ class _Checkpointed:
         """Back to the checkpoint's exact state, every rank from the one file; the learning
         rates keep the scale earlier rollbacks set (they compound)."""
         running = self.lr_scale
-        self.lr_scale = _restore(self.method, load_state(self.path))
+        self.lr_scale = restore_checkpoint(self.method, load_state(self.path))
         self.scale_learning_rate(running / self.lr_scale)
         self._saved = self.step
         return self.step
@@ -157,10 +152,24 @@ def _resume(method: RunMethod, path: Path, kind: str, config: dict[str, Any],
     if state["step"] >= steps:
         raise GankitError(f"{out} already holds a finished {kind} run ({state['step']} steps); "
                           "choose another --out, or pass more --steps to continue it")
-    return _restore(method, state)
+    return restore_checkpoint(method, state)
 
 
-def _restore(method: RunMethod, state: dict[str, Any]) -> float:
+def write_checkpoint(path: Path, method: RunMethod, kind: str, config: dict[str, Any],
+                     meta: dict[str, Any], lr_scale: float = 1.0) -> None:
+    """The one checkpoint layout, atomically: {kind, step, config, meta, weights, training}
+    (training: the method's optimisers and streams, torch's generator, the rollbacks' scale);
+    non-finite tensors are refused, so the file on disk stays usable."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_state(path, {
+        "kind": kind, "step": method.step, "config": config, "meta": meta,
+        "weights": method.weights(),
+        "training": {**method.training_state(), "torch_rng": torch.get_rng_state(),
+                     "lr_scale": lr_scale}}, finite=True)
+
+
+def restore_checkpoint(method: RunMethod, state: dict[str, Any]) -> float:
+    """Load a checkpoint's state into `method` exactly; the learning-rate scale it had."""
     method.load(state["weights"], state["training"])
     torch.set_rng_state(state["training"]["torch_rng"])
     method.step = int(state["step"])
