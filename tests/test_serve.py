@@ -95,6 +95,23 @@ def test_sample_inpaint_attack_and_translate_jobs(client, caplog):
     assert job["state"] == "done" and "digits@inverted" in job["result"]["caption"]
 
 
+def test_explore_sliders_move_the_image_along_a_direction(client):
+    def explore(**fields):
+        return _finish(client, client.post("/api/explore", data={"run": "gan", **fields}).json())
+
+    still = explore(amounts="0,0,0")
+    assert still["state"] == "done" and still["result"]["pixel_change_rms"] == 0
+    for method in ("sefa", "ganspace"):
+        moved = explore(method=method, amounts="3,0,0", seed=1)
+        assert moved["state"] == "done" and moved["result"]["pixel_change_rms"] > 0
+        assert f"moved along {method} directions 0: +3" in moved["result"]["caption"]
+    assert "unknown direction method 'pca'" in explore(method="pca")["error"]
+    for bad in ("1,,2", "a,b", "nan", "11", ",".join(["1"] * 11)):
+        answer = client.post("/api/explore", data={"run": "gan", "amounts": bad})
+        assert answer.status_code == 422, bad
+    assert client.post("/api/explore", data={"run": "clf"}).status_code == 400  # not a GAN
+
+
 def test_bad_input_is_refused_and_the_server_keeps_serving(client):
     too_big = client.post("/api/attack", data={"run": "clf"},
                           files={"image": ("big.png", b"\x89PNG" + b"0" * 30_000)})
@@ -267,6 +284,13 @@ def test_end_to_end_in_headless_chromium(runs, chromium):
         wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, "#inpaint-out img")))
         assert "masked · completed · original" in driver.find_element(
             By.ID, "inpaint-status").text
+
+        slider = driver.find_element(By.ID, "explore-direction-1")  # a moved slider asks at once
+        driver.execute_script("arguments[0].value = 2; arguments[0].dispatchEvent("
+                              "new Event('change'));", slider)
+        wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, "#explore-out img")))
+        assert "moved along sefa directions 1: +2" in driver.find_element(
+            By.ID, "explore-status").text
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -136,3 +136,33 @@ def translate(run: Path, direction: str, picture: torch.Tensor | None, index: in
     output = model.translate(images, direction)
     return {"image": png_uri(torch.cat([images, output]), nrow=2),
             "caption": f"input · {direction} ({meta['a']} ↔ {meta['b']})"}
+
+
+def explore(run: Path, method: str, seed: int, amounts: list[float], class_name: str,
+            device: str) -> dict[str, Any]:
+    """The seed's image and the image at z + sum of amount_i x direction_i (the first
+    len(amounts) SeFa or GANSpace directions, gankit.explore): one slider per direction."""
+    from gankit.explore import ganspace_directions, sefa_directions
+    from gankit.sampling import resolve_class
+    from gankit.train import load_generator
+
+    if method not in ("sefa", "ganspace"):
+        raise GankitError(f"unknown direction method {method!r}; choose sefa or ganspace")
+    trained = load_generator(run, device="cpu")
+    generator = trained.generator
+    found = (sefa_directions(generator, len(amounts)) if method == "sefa"
+             else ganspace_directions(generator, len(amounts)))[0]
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(1, generator.z_dim, generator=gen)
+    labels = None
+    if generator.num_classes:
+        k = (resolve_class(trained, class_name) if class_name
+             else int(torch.randint(generator.num_classes, (1,), generator=gen)))
+        labels = torch.tensor([k, k])
+    moved = z + (torch.tensor(amounts)[:, None] * found[: len(amounts)]).sum(dim=0)
+    with torch.no_grad():
+        images = generator(torch.cat([z, moved]), labels).float()
+    return {"image": png_uri(images, nrow=2),
+            "caption": f"seed {seed} · moved along {method} directions "
+                       + ", ".join(f"{i}: {a:+g}" for i, a in enumerate(amounts) if a),
+            "pixel_change_rms": round(float((images[1] - images[0]).pow(2).mean().sqrt()), 4)}

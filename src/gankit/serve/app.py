@@ -50,6 +50,7 @@ MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 MAX_PIXELS = 4096 * 4096
 FORM_OVERHEAD = 64 * 1024  # a request's bytes beyond its two uploads: fields, boundaries
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+MAX_DIRECTIONS = 10  # explore sliders
 MAX_PENDING_JOBS = 16  # queued or running; more are answered 503
 MAX_KEPT_JOBS = 200  # finished jobs whose results can still be polled
 JOB_KEEP_SECONDS = 15 * 60
@@ -58,6 +59,19 @@ JOB_KEEP_SECONDS = 15 * 60
 # A job's numbers have server-side limits: one over them is answered 422, naming the limit.
 def _index() -> Any:
     return Form(0, ge=0, le=9_999)  # the test image to use when none is uploaded
+
+
+def _amounts(text: str) -> list[float]:
+    """The explore sliders' positions: 1 to MAX_DIRECTIONS finite numbers within ±10
+    (latent standard deviations), comma-separated; else HTTP 422 naming the limit."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise HTTPException(422, f"amounts must be comma-separated numbers, got {text!r}") from None
+    if not 1 <= len(values) <= MAX_DIRECTIONS or not all(abs(v) <= 10 for v in values):
+        raise HTTPException(422, f"amounts: 1 to {MAX_DIRECTIONS} numbers, each within ±10 "
+                                 f"latent standard deviations, got {text!r}")
+    return values
 
 
 def _seed() -> Any:
@@ -345,6 +359,14 @@ def create_app(runs_dir: str | Path = "runs", *, max_bytes: int = MAX_UPLOAD_BYT
         picture = upload(image, actions.image_shape(path), "image")
         return submit("translate", lambda: actions.translate(path, direction, picture, index,
                                                              device))
+
+    @app.post("/api/explore")
+    def explore(run: str = Form(...), method: str = Form("sefa"), seed: int = _seed(),
+                amounts: str = Form("0,0,0,0,0"), class_name: str = Form("")) -> dict[str, Any]:
+        path = runs.resolve(run, "gan")
+        values = _amounts(amounts)
+        return submit("explore", lambda: actions.explore(path, method, seed, values,
+                                                         class_name, device))
 
     app.state.shutdown = worker.shutdown
     return app
