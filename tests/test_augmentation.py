@@ -207,8 +207,20 @@ def test_a_miniature_experiment_runs_every_baseline_and_writes_its_verdict(tmp_p
     assert width > 8 * (8 + 2) + 2 + 100 and height > 10 * (8 + 2) + 2
     printed = capsys.readouterr().out
     assert "distilled" in printed and result["verdict"]["sentence"] in printed
+    from gankit.io import load_state
+    from gankit.recognize import load_recogniser, predict_logits
+
+    pool = load_state(out / "seed0" / "synthetic.safetensors", parts=("images", "labels"))
+    real = load_recogniser(out / "seed0" / "real.safetensors").model
+    read = predict_logits(real, pool["images"]).argmax(dim=1)
+    counts = result["seeds"][0]["pool_read_as"]["counts"]
+    assert [sum(row) for row in counts] == [8] * 10  # every image the GAN made, by its class
+    assert counts[3][5] == int(((pool["labels"] == 3) & (read == 5)).sum())
+    assert sum(counts[c][c] for c in range(10)) == int((read == pool["labels"]).sum())
     assert main(["report", str(out)]) == 0  # the report carries the verdict too
-    assert result["verdict"]["sentence"] in (out / "report.html").read_text()
+    page = (out / "report.html").read_text()
+    assert result["verdict"]["sentence"] in page
+    assert "GAN pool read by the real-data recogniser, % of each asked class (2 seeds" in page
 
 
 @pytest.mark.slow

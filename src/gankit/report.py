@@ -189,6 +189,8 @@ def _applications(run: Path) -> list[Section]:
                               _interval(other.get("ci95"), signed=True)])
             tables.append(Table("test accuracy gain, points, paired by seed",
                                 ["comparison", "gain", "95% interval"], gains))
+        pool = _pool_confusion(result.get("seeds", []))
+        tables += [pool] if pool else []
         sections.append(Section("GAN augmentation", figures, tables,
                                 text=verdict.get("sentence", "")))
     grids = sorted(run.glob("inpaint/*/grid.png"))
@@ -220,6 +222,22 @@ def _applications(run: Path) -> list[Section]:
         sections.append(Section("Translation", [_png(p, p.parent.name) for p in translated],
                                 text="rows alternate: input, translation"))
     return sections
+
+
+def _pool_confusion(seeds: list[dict[str, Any]]) -> Table | None:
+    """The GAN pools of all seeds as the real-data recogniser reads them: per class the GAN
+    was asked for, the share (%) read as each class; the diagonal is agreement."""
+    read = [s["pool_read_as"] for s in seeds if "pool_read_as" in s]
+    if not read:
+        return None
+    classes = read[0]["classes"]
+    counts = [[sum(r["counts"][i][j] for r in read) for j in range(len(classes))]
+              for i in range(len(classes))]
+    rows = [[name, *[f"{100 * c / max(sum(row), 1):.1f}" for c in row]]
+            for name, row in zip(classes, counts, strict=True)]
+    return Table(f"GAN pool read by the real-data recogniser, % of each asked class "
+                 f"({len(read)} seed{'s' * (len(read) != 1)}; rows: asked, columns: read as)",
+                 ["asked \\ read as", *classes], rows)
 
 
 def _directions(run: Path) -> Section | None:

@@ -265,7 +265,23 @@ def seed_record(config: AugmentConfig, seed: int, folder: Path) -> dict[str, Any
             "threads": sorted({pool["threads"], *(i["threads"] for i in trained)}),
             # whether the GAN and the recognisers trained in bf16 autocast (gankit.train.speed)
             "bf16": {"gan": pool["bf16"], "recognisers": all(i["bf16"] for i in trained)},
-            "flip": flip_allowed(config.data, config.flip)}
+            "flip": flip_allowed(config.data, config.flip),
+            "pool_read_as": {"classes": list(data.fit.classes),
+                             "counts": pool_confusion(config, folder)}}
+
+
+def pool_confusion(config: AugmentConfig, folder: Path) -> list[list[int]]:
+    """How the recogniser trained on the real images alone reads the GAN's pool: counts[c][k]
+    of images the GAN made for class c that it calls class k. A pool the recogniser reads
+    as other classes teaches the "+ GAN" student wrong labels."""
+    from gankit.recognize import predict_logits
+
+    pool = load_state(folder / POOL, parts=("images", "labels"))
+    logits = predict_logits(_load(config, folder, "real"), pool["images"]).cpu()
+    read, classes = logits.argmax(dim=1), logits.shape[1]
+    counts = torch.zeros(classes, classes, dtype=torch.long)
+    counts.index_put_((pool["labels"].long(), read), torch.ones_like(read), accumulate=True)
+    return counts.tolist()
 
 
 def _index_digest(index: torch.Tensor) -> str:
