@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from common import (
+    MNIST10K,
     RESULTS,
     ROOT,
     command_line,
@@ -30,6 +31,7 @@ from common import (
     machine,
     publish,
     share_cache,
+    short,
     train_gan_once,
 )
 
@@ -39,7 +41,6 @@ from gankit.metrics import evaluate_run
 from gankit.train import RECIPES, GANTrainer, make_config
 from gankit.train.trainer import COLLAPSE_SPREAD
 
-MNIST10K = f"folder:{(ROOT.parent / 'shared' / 'datasets' / 'mnist-10k').resolve()}"
 DEFAULT = RECIPES.get("default")
 UNSTABLE = {
     "lr x10": {"lr_g": 10 * DEFAULT["lr_g"], "lr_d": 10 * DEFAULT["lr_d"]},
@@ -55,7 +56,7 @@ def directions(args: argparse.Namespace) -> dict[str, Any]:
     runs = dict(zip(args.datasets.split(","), args.runs.split(","), strict=True)) \
         if args.runs else {}
     for dataset in args.datasets.split(","):
-        name = "mnist-10k" if dataset.startswith("folder:") else dataset
+        name = short(dataset)
         run = Path(runs[dataset]) if dataset in runs else args.work / f"gan-{name}"
         if dataset not in runs:
             train_gan_once(run, {"data": dataset, "steps": args.gan_steps,
