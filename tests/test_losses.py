@@ -12,6 +12,7 @@ from gankit.losses import (
     minimax_value,
     mode_seeking_penalty,
     r1_penalty,
+    r2_penalty,
 )
 from gankit.train import GANTrainer, make_config
 
@@ -76,6 +77,23 @@ def test_penalties_match_closed_form_for_a_linear_discriminator():
     real, fake = torch.randn(8, 1, 2, 2), torch.randn(8, 1, 2, 2)
     assert gradient_penalty(d, real, fake).item() == pytest.approx((5 - 1) ** 2)
     assert r1_penalty(d, real).item() == pytest.approx(25.0)
+    assert r2_penalty(d, fake).item() == pytest.approx(25.0)
+
+
+def test_relativistic_pairing_values_and_gradients():
+    loss = LOSSES.get("relativistic")
+    same = torch.zeros(4)
+    assert loss.discriminator(same, same).item() == pytest.approx(math.log(2))
+    assert loss.generator(same, same).item() == pytest.approx(math.log(2))
+    real, fake = torch.tensor([2.0, 0.0]), torch.tensor([0.0, 1.0])
+    # pairs (2, 0) and (0, 1): softplus(fake - real) averaged over the pairs
+    expected = (math.log1p(math.exp(-2.0)) + math.log1p(math.exp(1.0))) / 2
+    assert loss.discriminator(real, fake).item() == pytest.approx(expected)
+    fake = fake.clone().requires_grad_(True)
+    loss.generator(fake, real).backward()
+    assert (fake.grad < 0).all()  # G gains by raising its fakes' logits past their pairs
+    with pytest.raises(ValueError, match="pairs G's fakes with real logits"):
+        loss.generator(fake)
 
 
 def test_unknown_loss_lists_choices():

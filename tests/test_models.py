@@ -44,7 +44,7 @@ def test_mlp_is_the_original_gan_architecture():
     assert isinstance(G.body[-2], torch.nn.Tanh)
 
 
-@pytest.mark.parametrize("model", ["dcgan", "resnet"])
+@pytest.mark.parametrize("model", ["dcgan", "resnet", "r3gan"])
 def test_unsupported_size_names_the_sizes_it_can_do(model):
     with pytest.raises(GankitError, match=r"cannot make 27x27 .*28, 32"):
         build_gan(model, (1, 27, 27))
@@ -66,3 +66,26 @@ def test_projection_term_does_not_swamp_the_logit_at_init(model):
     _, conditional = build_gan(model, (1, 28, 28), num_classes=10)
     scale = plain(x).abs().max()
     assert conditional(x, torch.arange(64) % 10).abs().max() < 2 * scale
+
+
+def test_r3gan_nets_have_no_normalisation_and_start_as_identity_residuals():
+    from gankit.models.r3gan import _Block
+
+    G, D = build_gan("r3gan", (1, 28, 28), width=32)
+    norms = (torch.nn.BatchNorm2d, torch.nn.GroupNorm, torch.nn.LayerNorm,
+             torch.nn.InstanceNorm2d)
+    assert not any(isinstance(m, norms) for m in [*G.modules(), *D.modules()])
+    blocks = [m for m in G.modules() if isinstance(m, _Block)]
+    assert len(blocks) == 3 and all(b.grouped.groups == 4 for b in blocks)  # 64 / 16
+    x = torch.randn(2, 32, 7, 7)
+    assert torch.equal(blocks[0](x), x)  # fix-up: the branch's last conv starts at zero
+    assert D.blocks[-1].groups == 32 and D.blocks[-1].kernel_size == (7, 7)
+
+
+def test_r3gan_code_weight_is_the_first_layers_linear_map():
+    torch.manual_seed(0)
+    G, _ = build_gan("r3gan", (1, 28, 28), z_dim=6, width=16)
+    jacobian = torch.autograd.functional.jacobian(lambda z: G.body[0](z[None]).flatten(),
+                                                  torch.zeros(6))
+    weight = G.code_weight()  # (channels, z): the same Gram matrix, so SeFa's directions
+    assert torch.allclose(weight.T @ weight, jacobian.T @ jacobian, atol=1e-4)

@@ -55,6 +55,33 @@ def test_resume_is_bit_for_bit_equal_to_an_unbroken_run(tmp_path, tiny_images):
     assert len(steps) == 4  # rows at steps 2, 4, 6, 8: none lost, none repeated
 
 
+def test_the_r3gan_objective_resumes_bit_for_bit_and_pairs_real_with_fake(tmp_path,
+                                                                           tiny_images,
+                                                                           monkeypatch):
+    from gankit.losses import GANLoss
+
+    r3gan = {"model": "r3gan", "loss": "relativistic", "r2": 1.0}
+    straight = _trainer(tmp_path, tiny_images, "straight", steps=6, **r3gan)
+    seen, original = [], GANLoss.generator
+
+    def generator(self, fake, real=None):
+        seen.append(real is not None and real.shape == fake.shape)
+        return original(self, fake, real)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(GANLoss, "generator", generator)
+        straight.fit()
+    assert len(seen) == 6 and all(seen)  # every G step paired its fakes with real logits
+    _trainer(tmp_path, tiny_images, "split", steps=3, **r3gan).fit()
+    resumed = GANTrainer.resume(tmp_path / "split", {"steps": 6}, data=tiny_images,
+                                progress=False, tensorboard=False)
+    resumed.fit()
+    expected, got = load_state(straight.run.checkpoint), load_state(resumed.run.checkpoint)
+    for state in (expected, got):
+        state["config"].pop("steps")
+    assert_same_state(expected, got)
+
+
 def test_resume_refuses_to_change_the_model(tmp_path, tiny_images):
     _trainer(tmp_path, tiny_images, "run", steps=2).fit()
     with pytest.raises(GankitError, match="cannot change model when resuming"):

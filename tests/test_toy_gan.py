@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 import torch
 
 from gankit.data import ImageDataset
@@ -21,12 +22,16 @@ def _centres() -> torch.Tensor:
     return RADIUS * torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)
 
 
-def test_mlp_gan_covers_a_ring_of_eight_gaussians(tmp_path):
+@pytest.mark.parametrize("objective", [
+    {"loss": "nonsaturating"},
+    {"loss": "relativistic", "r1": 0.05, "r2": 0.05},  # R3GAN's objective (Huang et al. 2024)
+], ids=["nonsaturating", "relativistic-r1-r2"])
+def test_mlp_gan_covers_a_ring_of_eight_gaussians(tmp_path, objective):
     points, mode = _ring(20_000, torch.Generator().manual_seed(0))
     # Each 2-D point is a 1x1 "image" with two channels-worth of pixels: (N, 1, 1, 2).
     data = ImageDataset("ring", "train", points.view(-1, 1, 1, 2), mode,
                         tuple(map(str, range(MODES))))
-    config = make_config({"model": "mlp", "loss": "nonsaturating", "ema": 0.0, "steps": 2000,
+    config = make_config({"model": "mlp", **objective, "ema": 0.0, "steps": 2000,
                           "batch_size": 256, "lr_g": 1e-3, "lr_d": 1e-3, "log_every": 500,
                           "sample_every": 10**6, "checkpoint_every": 10**6})
     trainer = GANTrainer(config, tmp_path / "ring", data=data, progress=False,

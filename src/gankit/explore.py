@@ -44,18 +44,22 @@ class ExploreConfig:
     seed: int = 0
 
 
-def _first_linear(generator: nn.Module) -> nn.Linear:
+def _code_weight(generator: nn.Module) -> torch.Tensor:
+    """The weight of the generator's first layer on its code: a model's own `code_weight`
+    where its first layer is not a plain linear one."""
+    if hasattr(generator, "code_weight"):
+        return generator.code_weight()
     first = generator.body[0] if hasattr(generator, "body") else None
     if not isinstance(first, nn.Linear):
         raise GankitError("explore needs a generator whose first layer is linear in z (every "
                           "gankit model is); this one is not")
-    return first
+    return first.weight
 
 
 def sefa_directions(generator: nn.Module, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The k unit directions d maximising |A d| (A: the first layer's weight on z), with their
     eigenvalues."""
-    a = _first_linear(generator).weight[:, : generator.z_dim].detach().double()
+    a = _code_weight(generator)[:, : generator.z_dim].detach().double()
     values, vectors = torch.linalg.eigh(a.T @ a)
     order = values.argsort(descending=True)[:k]
     return vectors[:, order].T.float(), values[order].float()

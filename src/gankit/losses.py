@@ -28,7 +28,14 @@ class GANLoss:
     name: str
     gradient_penalty: float = 0.0
 
+    @property
+    def relativistic(self) -> bool:
+        """Whether G's loss needs D's logits on real images too (paired with the fakes')."""
+        return self.name == "relativistic"
+
     def discriminator(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        if self.relativistic:  # each real image paired with one fake
+            return F.softplus(fake_logits - real_logits).mean()
         if self.name in ("minimax", "nonsaturating"):
             return -minimax_value(real_logits, fake_logits)  # D ascends V
         if self.name == "hinge":
@@ -37,7 +44,12 @@ class GANLoss:
             return (real_logits - 1).pow(2).mean() + fake_logits.pow(2).mean()
         return fake_logits.mean() - real_logits.mean()  # wasserstein critic
 
-    def generator(self, fake_logits: torch.Tensor) -> torch.Tensor:
+    def generator(self, fake_logits: torch.Tensor,
+                  real_logits: torch.Tensor | None = None) -> torch.Tensor:
+        if self.relativistic:
+            if real_logits is None:
+                raise ValueError("the relativistic loss pairs G's fakes with real logits")
+            return F.softplus(real_logits - fake_logits).mean()
         if self.name == "minimax":
             return -F.softplus(fake_logits).mean()  # G descends E[log(1 - D(G(z)))]
         if self.name == "nonsaturating":
@@ -56,6 +68,9 @@ LOSSES.add("hinge", GANLoss("hinge"),
            "hinge loss (Lim & Ye 2017; Miyato et al. 2018)")
 LOSSES.add("least-squares", GANLoss("least-squares"),
            "least squares with targets 1 and 0 (Mao et al. 2017, LSGAN)")
+LOSSES.add("relativistic", GANLoss("relativistic"),
+           "relativistic pairing, D on D(real) - D(fake) (Jolicoeur-Martineau 2019; RpGAN, "
+           "Sun et al. 2020); with --r1 and --r2 the R3GAN objective (Huang et al. 2024)")
 LOSSES.add("wasserstein", GANLoss("wasserstein", gradient_penalty=10.0),
            "WGAN-GP critic loss with gradient penalty 10 (Gulrajani et al. 2017)")
 
@@ -77,6 +92,14 @@ def r1_penalty(discriminator: nn.Module, real: torch.Tensor,
     real = real.detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(discriminator(real, labels).sum(), real, create_graph=True)
     return grad.flatten(1).pow(2).sum(dim=1).mean()
+
+
+def r2_penalty(discriminator: nn.Module, fake: torch.Tensor,
+               labels: torch.Tensor | None = None) -> torch.Tensor:
+    """R1's penalty on generated images (Roth et al. 2017; R3GAN, Huang et al. 2024, show
+    that RpGAN with R1 and R2 together converges locally); the trainer multiplies by
+    gamma/2."""
+    return r1_penalty(discriminator, fake, labels)
 
 
 def mode_seeking_penalty(images_a: torch.Tensor, images_b: torch.Tensor, z_a: torch.Tensor,

@@ -8,6 +8,7 @@ from gankit.errors import GankitError
 from gankit.models.base import Discriminator, Generator
 from gankit.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gankit.models.mlp import MLPDiscriminator, MLPGenerator
+from gankit.models.r3gan import R3GANDiscriminator, R3GANGenerator
 from gankit.models.resnet import ResNetDiscriminator, ResNetGenerator
 from gankit.registry import Registry
 
@@ -26,6 +27,8 @@ MODELS.add("dcgan", Architecture(DCGANGenerator, DCGANDiscriminator, 64),
            "DCGAN (Radford et al. 2016): strided convolutions with batch norm")
 MODELS.add("resnet", Architecture(ResNetGenerator, ResNetDiscriminator, 64),
            "ResNet G + spectrally normalised ResNet D (Miyato et al. 2018, SNGAN)")
+MODELS.add("r3gan", Architecture(R3GANGenerator, R3GANDiscriminator, 32),
+           "R3GAN's modernised ResNet, no normalisation (Huang et al. 2024)")
 
 
 def build_gan(

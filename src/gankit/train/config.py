@@ -50,6 +50,8 @@ class TrainConfig:
     loss: str = option("GAN loss (gankit models lists them)", "hinge")
     r1: float = option("R1 penalty weight gamma on real images (0 = off)", 0.0, low=0,
                        high=1e4)
+    r2: float = option("R2 penalty weight gamma on generated images (0 = off)", 0.0, low=0,
+                       high=1e4)
     mode_seeking: float = option("mode-seeking weight lambda against within-class collapse "
                                "(Mao et al. 2019; 0 = off)", 0.0, low=0, high=100)
     diffaugment: str = option("DiffAugment transforms D sees on real and fake images, e.g. "
@@ -112,6 +114,13 @@ RECIPES.add("original", {"model": "mlp", "loss": "minimax", "ema": 0.0, "z_dim":
 RECIPES.add("sngan", {"model": "resnet", "loss": "hinge", "lr_g": 2e-4, "lr_d": 2e-4,
                       "beta1": 0.0, "beta2": 0.9, "d_steps": 2},
             "ResNet SNGAN (Miyato et al. 2018): hinge, Adam(0, 0.9), 2 D steps, EMA")
+# R3GAN's CIFAR-10 settings (Huang et al. 2024, table 7: Adam 2e-4 (0, 0.99), gamma 0.05, EMA);
+# not yet screened on CPU budgets (issue #35).
+RECIPES.add("r3gan", {"model": "r3gan", "width": 32, "loss": "relativistic", "r1": 0.05,
+                      "r2": 0.05, "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.0, "beta2": 0.99,
+                      "ema": 0.999},
+            "R3GAN (Huang et al. 2024): RpGAN loss with R1 and R2, modernised ResNet without "
+            "normalisation, Adam(0, 0.99), generator EMA")
 
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 

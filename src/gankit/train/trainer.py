@@ -16,7 +16,7 @@ from gankit.distributed import init_distributed, wrap
 from gankit.errors import GankitError
 from gankit.imaging import save_grid
 from gankit.io import atomic_write, load_state, save_state, writable_folder
-from gankit.losses import LOSSES, gradient_penalty, mode_seeking_penalty, r1_penalty
+from gankit.losses import LOSSES, gradient_penalty, mode_seeking_penalty, r1_penalty, r2_penalty
 from gankit.models import build_gan
 from gankit.runs import check_free_for, refuse_edited_config, write_manifest
 from gankit.train.batches import BatchStream
@@ -146,10 +146,16 @@ class GANTrainer:
                     D, real, fake, labels, generator=self.noise)
             if cfg.r1:
                 loss_d = loss_d + 0.5 * cfg.r1 * r1_penalty(D, real, labels)
+            if cfg.r2:
+                loss_d = loss_d + 0.5 * cfg.r2 * r2_penalty(D, fake, labels)
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
 
+        paired = None
+        if self.loss.relativistic:  # the last real batch, for G's pairs (no gradient to D)
+            with torch.no_grad(), self.speed.autocast(self.device):
+                paired = self.D(real, labels).float()
         z = self._latents()
         if cfg.mode_seeking:
             # Pairs of latents with the same labels: the first half's, repeated.
@@ -159,7 +165,8 @@ class GANTrainer:
         with self.speed.autocast(self.device):
             fake_g = G(z, labels)
             fake_logits_g = D(self._augment(fake_g), labels)
-        loss_g = self.loss.generator(fake_logits_g.float())
+        loss_g = self.loss.generator(fake_logits_g.float(),
+                                     None if paired is None else paired[: len(fake_logits_g)])
         if cfg.mode_seeking:
             fake_g = fake_g.float()
             loss_g = loss_g + cfg.mode_seeking * mode_seeking_penalty(
