@@ -158,3 +158,23 @@ def test_colour_sets_offline_say_where_to_put_the_files(tmp_path, monkeypatch, n
     with pytest.raises(GankitError, match=f"{name} is not on this machine and downloads are "
                                           f"off .*--data-root DIR holding {hint}"):
         load_dataset(name, "train", root=tmp_path)
+
+
+def test_stacked_images_take_their_mode_from_the_three_channels_labels():
+    from gankit.data import ImageDataset
+    from gankit.data.stacked import stack
+
+    labels = torch.arange(40) % 10
+    # every image shows its label as its grey level, so a channel tells which class it came from
+    images = (labels.float() / 10 - 0.45).view(-1, 1, 1, 1).expand(40, 1, 4, 4).contiguous()
+    stacked = stack(ImageDataset("levels", "train", images, labels, tuple("0123456789")), 0)
+    assert stacked.images.shape == (40, 3, 4, 4) and stacked.num_classes == 1000
+    read = ((stacked.images[:, :, 0, 0] + 0.45) * 10).round().long()  # (40, 3) digits
+    assert torch.equal(stacked.labels, read[:, 0] * 100 + read[:, 1] * 10 + read[:, 2])
+    assert stacked.classes[7] == "007"
+    again = load_dataset("stacked:digits", "train")
+    assert torch.equal(again.images, load_dataset("stacked:digits", "train").images)
+    assert not torch.equal(again.labels[:50], load_dataset("stacked:digits", "test").labels[:50])
+    with pytest.raises(GankitError, match="stacked: needs a labelled grayscale dataset"):
+        stack(ImageDataset("rgb", "train", torch.zeros(4, 3, 4, 4), torch.zeros(4).long(),
+                           ("a",)), 0)

@@ -217,3 +217,35 @@ def test_cas_needs_a_conditional_run(tmp_path, cache_home):
     GANTrainer(config, run, progress=False, tensorboard=False).fit()
     with pytest.raises(GankitError, match="cas needs a conditional run"):
         evaluate_run(run, "cas", n=8, progress=False)
+
+
+def test_modes_are_counted_from_each_channels_reading():
+    import math
+
+    from gankit.metrics.modes import count_modes
+
+    def reader(channel):  # reads the digit a channel's grey level encodes
+        return torch.nn.functional.one_hot(channel[:, 0, 0, 0].long() // 20, 10).float()
+
+    triples = torch.tensor([[d, (d * 3) % 10, 7] for d in range(10)] * 5)  # 10 modes, 5 each
+    images = (triples * 20).to(torch.uint8).view(50, 3, 1, 1).expand(50, 3, 2, 2)
+    result = count_modes(images, reader, 10)
+    assert result["modes"] == 10 and result["of"] == 1000 and result["n"] == 50
+    assert result["kl_to_uniform"] == pytest.approx(math.log(100))  # 1000 / 10 modes
+    one = count_modes(images[:1].expand(8, 3, 2, 2), reader, 10)
+    assert one["modes"] == 1 and one["kl_to_uniform"] == pytest.approx(math.log(1000))
+
+
+def test_modes_need_a_run_on_stacked_data(tmp_path, cache_home):
+    run = tmp_path / "run"
+    config = make_config({"data": "digits", "steps": 2, "batch_size": 16, "width": 8})
+    GANTrainer(config, run, progress=False, tensorboard=False).fit()
+    with pytest.raises(GankitError, match=r"modes needs a run trained on stacked data"):
+        evaluate_run(run, "modes", n=8, progress=False)
+    stacked = tmp_path / "stacked"
+    config = make_config({"data": "stacked:digits", "steps": 2, "batch_size": 16, "width": 8})
+    GANTrainer(config, stacked, progress=False, tensorboard=False).fit()
+    score = evaluate_run(stacked, "modes", n=64, progress=False)["modes"]
+    assert 1 <= score["value"] == score["modes"] <= 64 and score["of"] == 1000
+    assert 0 < score["kl_to_uniform"] <= score["kl_if_all_one_mode"]
+    assert score["protocol"]["reader"] == "domain-cnn/digits"

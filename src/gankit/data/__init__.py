@@ -7,7 +7,10 @@ from pathlib import Path
 
 import torch
 
-from gankit.data import colour  # noqa: F401  (registers cifar10 and svhn)
+from gankit.data import (
+    colour,  # noqa: F401  (registers cifar10 and svhn)
+    stacked,
+)
 from gankit.data.dataset import (
     ImageDataset,
     class_index,
@@ -35,7 +38,8 @@ def load_dataset(
     seed: int = 0,
     download: bool = True,
 ) -> ImageDataset:
-    """Load a dataset by name (see `DATASETS`, or `folder:PATH`).
+    """Load a dataset by name (see `DATASETS`, `folder:PATH`, or `stacked:NAME` for three
+    random images of a grayscale dataset stacked as channels, gankit.data.stacked).
 
     `image_size` resizes to a square; `per_class` draws a deterministic, balanced subset
     (the same images for the same seed); `download` allows the online fallback.
@@ -44,7 +48,11 @@ def load_dataset(
         raise GankitError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
     if image_size is not None and image_size < 4:
         raise GankitError(f"--image-size must be at least 4, got {image_size}")
-    if name.startswith("folder:"):
+    if name.startswith(stacked.PREFIX):
+        source = load_dataset(name.removeprefix(stacked.PREFIX), split, root=root,
+                              image_size=image_size, download=download)
+        data = stacked.stack(source, stacked.SPLIT_SEEDS[split])
+    elif name.startswith("folder:"):
         data = load_folder(name.removeprefix("folder:"), split, image_size)
     else:
         if name == "folder:PATH" or name == "folder":

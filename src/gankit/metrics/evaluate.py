@@ -178,6 +178,24 @@ def _cas(ctx: _Context) -> dict[str, dict[str, Any]]:
         "test": f"{test.name}/test", "n_test": len(test)})}}
 
 
+@METRICS.register("modes", "modes covered and KL to uniform on stacked:NAME data, each channel "
+                           "read by the grayscale data's recogniser (Metz et al. 2017)")
+def _modes(ctx: _Context) -> dict[str, dict[str, Any]]:
+    from gankit.data.stacked import PREFIX
+    from gankit.metrics.modes import count_modes
+
+    cfg = ctx.trained.config
+    if not cfg.data.startswith(PREFIX):
+        raise GankitError(f"modes needs a run trained on stacked data ({PREFIX}NAME); this one "
+                          f"trained on {cfg.data}")
+    source = [load_dataset(cfg.data.removeprefix(PREFIX), split, root=cfg.data_root,
+                           image_size=cfg.image_size) for split in ("train", "test")]
+    reader = DomainFeatures(*source, str(ctx.device), ctx.progress)
+    result = count_modes(ctx.fake, reader.logits, source[0].num_classes)
+    return {"modes": {"value": result["modes"], **result, "protocol": ctx.protocol({
+        "reader": reader.name, "reader_test_accuracy": round(reader.test_accuracy, 4)})}}
+
+
 @METRICS.register("memorization", "nearest-training-image distances of generated images vs "
                                   "held-out real ones (pixel L2), plus the closest pairs PNG")
 def _memorization(ctx: _Context) -> dict[str, dict[str, Any]]:
