@@ -126,7 +126,28 @@ def markdown(result: dict[str, Any]) -> str:
         for key, group in result["sweep_summary"].items():
             lines.append(f"| {key} | " + " | ".join(str(v) for v in group.values()) + " |")
         lines.append("")
+    lines += [f"**Verdict.** {result['verdict']}", ""] if result.get("verdict") else []
     return "\n".join(lines)
+
+
+def verdict(result: dict[str, Any]) -> str:
+    """What the numbers say, computed from them."""
+    said = [f"On {data}, {round(10 * r['sefa']['share_keep_class_and_change'])} of the top 10 "
+            f"SeFa and {round(10 * r['ganspace']['share_keep_class_and_change'])} of the top 10 "
+            "GANSpace directions keep the class while changing the image more than a random "
+            "direction does." for data, r in result.get("directions", {}).items()]
+    if result.get("sweep"):
+        def runs(allowed: int) -> list[dict[str, Any]]:
+            return [r for r in result["sweep"] if r["rollbacks_allowed"] == allowed]
+
+        on, off = runs(2), runs(0)
+        recovered = sum(r["outcome"] == "finished" and bool(r["rollbacks"]) for r in on)
+        said.append(f"Of {len(on)} deliberately unstable runs with rollbacks, {recovered} "
+                    f"rolled back and finished, {sum(r['outcome'] == 'stopped' for r in on)} "
+                    f"stopped and {sum(r['collapsed'] for r in on)} ended collapsed; without "
+                    f"rollbacks {sum(r['collapsed'] for r in off)} of {len(off)} ended "
+                    "collapsed.")
+    return " ".join(said)
 
 
 def summarise(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -180,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
                                   if k.endswith("| 2")),
             "collapsed_without": sum(g["collapsed"] for k, g in result["sweep_summary"].items()
                                      if k.endswith("| 0"))} if "sweep" in parts else {})}
+    result["verdict"] = verdict(result)
+    print(result["verdict"], flush=True)
     result["minutes"] = round((time.monotonic() - started) / 60, 1)
     publish("explore", result, args.out, markdown(result))
     return 0
