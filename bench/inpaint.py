@@ -49,10 +49,10 @@ from gankit.inpaint.api import METHODS
 from gankit.inpaint.cgan import CompletionConfig, complete_cgan, load_completion, train_completion
 from gankit.inpaint.masks import MASK_KINDS
 from gankit.inpaint.quality import l1, psnr, ssim
+from gankit.inpaint.verdict import completion_sentence, completion_verdict
 from gankit.metrics import scores
 from gankit.metrics.domain import DomainFeatures
 from gankit.recognize import predict_logits
-from gankit.stats import summarize
 from gankit.train.method_run import steps_done
 
 VARIANTS = {"cgan-l2": {"adv_weight": 0.0},
@@ -60,8 +60,6 @@ VARIANTS = {"cgan-l2": {"adv_weight": 0.0},
             "cgan-0.1-warm-noise": {"adv_weight": 0.1, "adv_warmup": 0.25, "noise": True}}
 VALIDATION = {"fashion-mnist": 5000}  # held out of the training split; others: 1 in 8
 DRAWS = 4  # noise draws per image for the diversity of `half` fills
-GOALS = {"psnr": ("psnr_hole", max), "realism": ("domain_fid", min),
-         "accuracy": ("accuracy", max)}
 
 
 def completion(args: argparse.Namespace, dataset: str, fit: ImageDataset, variant: str,
@@ -146,56 +144,6 @@ def run_dataset(args: argparse.Namespace, dataset: str) -> dict[str, Any]:
             "masks": masks, "minutes": round((time.monotonic() - started) / 60, 1)}
 
 
-def summaries(runs: list[dict[str, float]]) -> dict[str, Any]:
-    return {k: summarize([r[k] for r in runs]).to_dict() for k in runs[0]}
-
-
-def verdict(case: dict[str, Any], kind: str) -> dict[str, Any]:
-    """For one mask: the method to pick for each goal (chosen on validation, its test numbers
-    over seeds), the fastest within 1 dB of the best PSNR, and the adversarial term's
-    paired-by-seed effect against the L2 ablation."""
-    entry = {m: v for m, v in case["masks"][kind].items() if not m.startswith("_")}
-    val = {m: summaries(v["val"]) for m, v in entry.items()}
-    test = {m: summaries(v["test"]) for m, v in entry.items()}
-    picks: dict[str, Any] = {}
-    for goal, (metric, better) in GOALS.items():
-        best = better(val, key=lambda m, k=metric: val[m][k]["mean"])
-        picks[f"best_for_{goal}"] = {"method": best, "metric": metric, "test": test[best][metric]}
-    top = max(v["psnr_hole"]["mean"] for v in val.values())
-    fast = max((m for m in val if val[m]["psnr_hole"]["mean"] >= top - 1),
-               key=lambda m: val[m]["images_per_s"]["mean"])
-    picks["best_for_speed"] = {"method": fast, "metric": "images_per_s",
-                               "test": test[fast]["images_per_s"]}
-    effects = {}
-    for variant in (v for v in VARIANTS if v != "cgan-l2"):
-        effects[variant] = {metric: summarize([
-            a[metric] - b[metric] for a, b in zip(entry[variant]["test"],
-                                                  entry["cgan-l2"]["test"], strict=True)
-        ]).to_dict() for metric in ("psnr_hole", "domain_fid", "accuracy", "precision")}
-    return {**picks, "gan_term_vs_l2": effects, "test": test}
-
-
-def sentence(dataset: str, kind: str, v: dict[str, Any]) -> str:
-    def said(goal: str) -> str:
-        pick = v[f"best_for_{goal}"]
-        t = pick["test"]
-        scale = 100 if pick["metric"] == "accuracy" else 1
-        return (f"{goal} {pick['method']} ({scale * t['mean']:.2f} "
-                f"[{scale * t['ci95'][0]:.2f}, {scale * t['ci95'][1]:.2f}])")
-
-    adv = []
-    for variant, e in v["gan_term_vs_l2"].items():
-        fid, db = e["domain_fid"], e["psnr_hole"]
-        # a change below the table's precision is no change, whatever its interval
-        word = ("no measurable realism change" if abs(fid["mean"]) < 0.01 else
-                "more real" if fid["ci95"][1] < 0 else
-                "less real" if fid["ci95"][0] > 0 else "no measurable realism change")
-        adv.append(f"{variant} vs cgan-l2: FID {fid['mean']:+.2f} [{fid['ci95'][0]:+.2f}, "
-                   f"{fid['ci95'][1]:+.2f}] ({word}), PSNR {db['mean']:+.2f} dB")
-    return (f"{dataset} {kind}: pick for " + ", ".join(said(g) for g in GOALS)
-            + f", speed {v['best_for_speed']['method']}; " + "; ".join(adv) + ".")
-
-
 def markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
     lines = ["## Image completion: classical fills vs the completion model, with and without "
@@ -255,8 +203,11 @@ def main(argv: list[str] | None = None) -> int:
         if not done.is_file():
             done.write_text(json.dumps(run_dataset(args, dataset)))
         case = json.loads(done.read_text())
-        case["verdicts"] = {kind: verdict(case, kind) for kind in case["masks"]}
-        case["sentences"] = {kind: sentence(case["dataset"], kind, v)
+        adversarial = [v for v in VARIANTS if VARIANTS[v]["adv_weight"] > 0]
+        case["verdicts"] = {kind: completion_verdict(
+            {m: v for m, v in entry.items() if not m.startswith("_")}, adversarial)
+            for kind, entry in case["masks"].items()}
+        case["sentences"] = {kind: completion_sentence(case["dataset"], kind, v)
                              for kind, v in case["verdicts"].items()}
         for s in case["sentences"].values():
             print(s, flush=True)

@@ -47,10 +47,10 @@ from common import (
 from gankit.data import load_dataset
 from gankit.recognize import ClassifierConfig, predict_logits, train_classifier
 from gankit.recognize.run import concat
-from gankit.stats import paired_gain_ci95
 from gankit.train.method_run import steps_done
 from gankit.translate import TranslateConfig, correct, load_domain, train_translator
 from gankit.translate.translator import load_translator
+from gankit.translate.verdict import share, translation_verdict
 
 CORRECTIONS = ("gamma,equalize,clahe,nlmeans+gamma,tv+gamma,bilateral+gamma,nlmeans+clahe,"
                "unsharp,nlmeans+unsharp")
@@ -96,8 +96,8 @@ def run_case(args: argparse.Namespace, dataset: str, domain: str,
             split: right(model, fix(d.images), d.labels) for split, d in degraded.items()}}
         paths[name]["clean_test"] = (plain_clean if model is plain
                                      else right(model, clean_test.images, clean_test.labels))
-        print(f"[{short(dataset)} {domain}] {name}: val {mean(paths[name]['val']):.4f} test "
-              f"{mean(paths[name]['test']):.4f}", flush=True)
+        print(f"[{short(dataset)} {domain}] {name}: val {share(paths[name]['val']):.4f} test "
+              f"{share(paths[name]['test']):.4f}", flush=True)
 
     record("none", "non-GAN", plain)
     for chain in args.corrections.split(","):
@@ -111,30 +111,6 @@ def run_case(args: argparse.Namespace, dataset: str, domain: str,
     return {"dataset": short(dataset), "domain": domain, "paths": paths,
             "n_val": len(val), "n_test": len(clean_test),
             "minutes": round((time.monotonic() - started) / 60, 1)}
-
-
-def mean(values: list[bool]) -> float:
-    return sum(values) / len(values)
-
-
-def verdict(case: dict[str, Any]) -> dict[str, Any]:
-    """Best GAN and best non-GAN path by validation accuracy; their test gain, paired."""
-    def best(kind: str) -> str:
-        return max((k for k, v in case["paths"].items() if v["kind"] == kind),
-                   key=lambda k: mean(case["paths"][k]["val"]))
-
-    gan, nongan = best("GAN"), best("non-GAN")
-    gain, (low, high) = paired_gain_ci95(case["paths"][gan]["test"],
-                                         case["paths"][nongan]["test"])
-    acc = {k: mean(v["test"]) for k, v in case["paths"].items()}
-    helps = "helps" if low > 0 else ("hurts" if high < 0 else "does not measurably help")
-    sentence = (f"{case['dataset']} {case['domain']}: the best GAN path ({gan}, "
-                f"{100 * acc[gan]:.2f}%) minus the best non-GAN path ({nongan}, "
-                f"{100 * acc[nongan]:.2f}%) is {100 * gain:+.2f} points [{100 * low:+.2f}, "
-                f"{100 * high:+.2f}]: the GAN {helps}.")
-    return {"best_gan": gan, "acc_best_gan": acc[gan], "best_nongan": nongan,
-            "acc_best_nongan": acc[nongan], "gain": gain, "gain_ci95": [low, high],
-            "goal_met": gain >= 0.01, "sentence": sentence}
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -154,8 +130,8 @@ def markdown(result: dict[str, Any]) -> str:
                   "| path | kind | validation | test | clean test |", "|---|---|---|---|---|"]
         for name, p in case["paths"].items():
             mark = " **(chosen)**" if name in (v["best_gan"], v["best_nongan"]) else ""
-            lines.append(f"| {name}{mark} | {p['kind']} | {100 * mean(p['val']):.2f} | "
-                         f"{100 * mean(p['test']):.2f} | {100 * mean(p['clean_test']):.2f} |")
+            lines.append(f"| {name}{mark} | {p['kind']} | {100 * share(p['val']):.2f} | "
+                         f"{100 * share(p['test']):.2f} | {100 * share(p['clean_test']):.2f} |")
         lines += ["", f"**Verdict.** {v['sentence']}", ""]
     met = sum(c["verdict"]["goal_met"] for c in result["cases"])
     lines += [f"Goal (best GAN path ≥ best non-GAN path + 1 point): met in {met} of "
@@ -185,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
                     shared[dataset] = shared_models(dataset, args)
                 done.write_text(json.dumps(run_case(args, dataset, domain, shared[dataset])))
             case = json.loads(done.read_text())
-            case["verdict"] = verdict(case)
+            case["verdict"] = translation_verdict(case["dataset"], case["domain"],
+                                                  case["paths"])
             print(case["verdict"]["sentence"], flush=True)
             cases.append(case)
             result = {"benchmark": "translate", "machine": machine(), "commit": commit(),

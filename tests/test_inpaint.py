@@ -232,3 +232,30 @@ def test_a_noise_channel_gives_seeded_different_fills_and_keeps_the_context(tmp_
     assert not torch.equal(first[hole], other[hole])
     with pytest.raises(ValueError, match="takes a noise channel"):
         model(test, mask)
+
+
+def test_the_completion_verdict_picks_on_validation_per_goal_and_pairs_the_gan_term():
+    from gankit.inpaint.verdict import completion_sentence, completion_verdict
+
+    def m(psnr, fid, acc, speed):
+        return {"psnr_hole": psnr, "domain_fid": fid, "accuracy": acc, "precision": 0.5,
+                "images_per_s": speed}
+
+    methods = {
+        "biharmonic": {"val": [m(12.0, 9.0, 0.80, 500)], "test": [m(12.1, 9.1, 0.80, 500)]},
+        "cgan-l2": {"val": [m(16.0, 6.0, 0.85, 150), m(16.2, 6.2, 0.86, 150)],
+                    "test": [m(16.1, 6.1, 0.85, 150), m(16.3, 6.3, 0.84, 150)]},
+        "cgan": {"val": [m(15.6, 3.0, 0.84, 160), m(15.8, 3.2, 0.83, 160)],
+                 "test": [m(25.0, 3.1, 0.83, 160), m(25.0, 3.3, 0.82, 160)]},
+    }
+    v = completion_verdict(methods, ["cgan"])
+    assert v["best_for_psnr"]["method"] == "cgan-l2"  # by validation, though cgan wins on test
+    assert v["best_for_realism"]["method"] == "cgan" and v["best_for_accuracy"]["method"] == \
+        "cgan-l2"
+    assert v["best_for_speed"]["method"] == "cgan"  # the fastest within 1 dB of the best
+    assert v["best_for_psnr"]["test"]["mean"] == pytest.approx(16.2)
+    effect = v["gan_term_vs_l2"]["cgan"]["domain_fid"]  # paired by seed: -3.0 both times
+    assert effect["mean"] == pytest.approx(-3.0) and effect["std"] == pytest.approx(0, abs=1e-9)
+    said = completion_sentence("digits", "center", v)
+    assert said.startswith("digits center: pick for psnr cgan-l2 (16.20 [")
+    assert "cgan vs cgan-l2: FID -3.00 [-3.00, -3.00] (more real), PSNR +8.80 dB" in said

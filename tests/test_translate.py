@@ -170,3 +170,26 @@ def test_translate_commands_end_to_end(tmp_path, capsys):
                  "digits@blur", "--out", str(tmp_path / "x")]) == 1
     assert "unknown translation method 'munit'; choose one of: cyclegan, pix2pix" in \
         capsys.readouterr().err
+
+
+def test_the_translation_verdict_chooses_on_validation_and_pairs_the_test_gain():
+    from gankit.translate.verdict import translation_verdict
+
+    n = 400
+    paths = {
+        "none": {"kind": "non-GAN", "val": [True] * 60 + [False] * 40,
+                 "test": [True] * 300 + [False] * 100},
+        "gamma": {"kind": "non-GAN", "val": [True] * 70 + [False] * 30,  # best by validation
+                  "test": [True] * 280 + [False] * 120},
+        "cyclegan": {"kind": "GAN", "val": [True] * 65 + [False] * 35,
+                     "test": [True] * 340 + [False] * 60},
+        "oracle": {"kind": "oracle", "val": [True] * 100, "test": [True] * n},  # never chosen
+    }
+    v = translation_verdict("digits", "low-light", paths)
+    assert v["best_nongan"] == "gamma" and v["best_gan"] == "cyclegan"  # not "none" by test
+    assert v["gain"] == pytest.approx(0.15) and v["gain_ci95"][0] > 0 and v["goal_met"]
+    assert v["sentence"].startswith("digits low-light: the best GAN path (cyclegan, 85.00%) "
+                                    "minus the best non-GAN path (gamma, 70.00%) is +15.00 ")
+    assert v["sentence"].endswith("the GAN helps.")
+    paths["cyclegan"]["test"] = paths["gamma"]["test"][::-1]  # same accuracy, other images
+    assert "does not measurably help" in translation_verdict("d", "blur", paths)["sentence"]
