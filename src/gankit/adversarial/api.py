@@ -13,14 +13,13 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils.flop_counter import flop_registry
 
 from gankit.adversarial.advgan import AdvGAN, check_target, load_advgan
 from gankit.adversarial.attacks import SCALE, Budget, PGDConfig, fgsm, fooled, pgd
 from gankit.adversarial.autoattack import AutoAttackConfig, autoattack
 from gankit.data import ImageDataset, load_dataset
 from gankit.errors import GankitError
+from gankit.flops import FlopCount
 from gankit.io import atomic_write, writable_folder
 from gankit.plots import attack_grid_png
 from gankit.recognize import load_recogniser_run, predict_logits
@@ -126,23 +125,6 @@ def attack_images(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, 
     return torch.cat(out)
 
 
-class _FlopCount(TorchDispatchMode):
-    """Sums the FLOPs of every operator PyTorch's FLOP counter knows (matmuls, convolutions,
-    forward and backward). torch's FlopCounterMode itself cannot run autograd.grad on an
-    input tensor, which is what the gradient attacks do."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.total = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
-        out = func(*args, **(kwargs or {}))
-        count = flop_registry.get(func._overloadpacket)
-        if count is not None:
-            self.total += count(*args, **(kwargs or {}), out_val=out)
-        return out
-
-
 @contextmanager
 def _count_passes(networks: list[nn.Module]) -> Iterator[list[int]]:
     """Images through `networks` while the context is open: one per image and forward, one
@@ -173,7 +155,7 @@ def costed_attack(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, 
     """Adversarial images and what making them cost, counted over every image: PGD's later
     restarts skip the images already fooled, so no one image's cost stands for the rest."""
     networks = [model] + ([spec.advgan] if method == "advgan" and spec.advgan else [])
-    with _FlopCount() as flops, _count_passes(networks) as passes:
+    with FlopCount() as flops, _count_passes(networks) as passes:
         started = time.monotonic()
         adversarial = attack_images(model, images, labels, method, spec)
         seconds = time.monotonic() - started
