@@ -53,8 +53,9 @@ UNSTABLE = {
 
 def directions(args: argparse.Namespace) -> dict[str, Any]:
     out = {}
-    runs = dict(zip(args.datasets.split(","), args.runs.split(","), strict=True)) \
-        if args.runs else {}
+    given = args.runs.split(",") if args.runs else [""] * len(args.datasets.split(","))
+    # an empty entry: train that dataset's run here
+    runs = {d: r for d, r in zip(args.datasets.split(","), given, strict=True) if r}
     for dataset in args.datasets.split(","):
         name = short(dataset)
         run = Path(runs[dataset]) if dataset in runs else args.work / f"gan-{name}"
@@ -173,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default="directions,sweep")
     parser.add_argument("--datasets", default=f"fashion-mnist,{MNIST10K}")
-    parser.add_argument("--runs", default="", help="GAN runs to explore, one per dataset")
+    parser.add_argument("--runs", default="", help="GAN runs to explore, one per dataset "
+                        "(comma-separated; an empty entry trains one)")
     parser.add_argument("--gan-steps", type=int, default=5000)
     parser.add_argument("--unstable", default=",".join(UNSTABLE))
     parser.add_argument("--sweep-data", default="fashion-mnist")
