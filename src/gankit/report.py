@@ -20,7 +20,8 @@ import yaml
 from gankit.errors import GankitError
 from gankit.io import atomic_write
 from gankit.plots import curves_png
-from gankit.report_page import Figure, RunReport, Section, Table, render
+from gankit.report_benchmark import benchmark_report, flatten
+from gankit.report_page import Figure, RunReport, Section, Table, fmt, read_json, render
 from gankit.runs import MANIFEST, edited_settings, read_record
 
 REPORT_FILE = "report.html"
@@ -34,29 +35,12 @@ def _png(path: Path, title: str | None = None) -> Figure:
     return Figure(title or path.stem.replace("_", " "), f"data:image/png;base64,{data}")
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, list) and value and all(isinstance(v, int | float) for v in value):
-        return "[" + ", ".join(map(_fmt, value)) + "]"
-    if isinstance(value, dict | list):
-        return json.dumps(value)
-    return "" if value is None else str(value)
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise GankitError(f"{path} is not readable JSON ({err}); rerun what wrote it") from None
-
-
 def _config(run: Path) -> Section | None:
     path = run / "config.yaml"
     if not path.is_file():
         return None
     values = read_config(run)
-    rows = [[k, _fmt(v)] for k, v in values.items() if not _empty(v)]
+    rows = [[k, fmt(v)] for k, v in values.items() if not _empty(v)]
     edits = edited_settings(run)
     notes = [f"{len(values) - len(rows)} options without a value are not shown."]
     if edits:
@@ -84,7 +68,7 @@ def _record(run: Path) -> Section | None:
     record = read_record(run)
     if not record:
         return None
-    rows = [[k, _fmt(record[k])] for k in RECORD_SHOWN if record.get(k) is not None]
+    rows = [[k, fmt(record[k])] for k in RECORD_SHOWN if record.get(k) is not None]
     text = ""
     with contextlib.suppress(KeyError, ValueError):
         span = (datetime.fromisoformat(record["saved"])
@@ -117,8 +101,8 @@ def _training(run: Path, scratch: Path) -> Section | None:
             tables.append(Table("training events (metrics.jsonl)",
                                 ["event", "back to step", "seen at step", "what was seen",
                                  "learning rates ×"],
-                                [[e["event"], _fmt(e["step"]), _fmt(e.get("detected_at")),
-                                  str(e.get("reason", "")), _fmt(e.get("lr_scale"))]
+                                [[e["event"], fmt(e["step"]), fmt(e.get("detected_at")),
+                                  str(e.get("reason", "")), fmt(e.get("lr_scale"))]
                                  for e in events]))
     if not (figures or tables):
         return None
@@ -129,8 +113,8 @@ def _evaluation(run: Path) -> Section | None:
     path = run / "eval.json"
     if not path.is_file():
         return None
-    scores = _read_json(path).get("scores", {})
-    rows = [[name, _fmt(s.get("value")), _fmt(s.get("std")), _protocol(s.get("protocol", {}))]
+    scores = read_json(path).get("scores", {})
+    rows = [[name, fmt(s.get("value")), fmt(s.get("std")), _protocol(s.get("protocol", {}))]
             for name, s in scores.items()]
     figures = []
     if (run / "memorization_pairs.png").is_file():
@@ -150,7 +134,7 @@ def _evaluation(run: Path) -> Section | None:
 
 def _protocol(protocol: dict[str, Any]) -> str:
     n = "/".join(str(protocol[k]) for k in ("n_real", "n_generated") if k in protocol)
-    return ", ".join(part for part in (n and f"n {n}", _fmt(protocol.get("reference"))) if part)
+    return ", ".join(part for part in (n and f"n {n}", fmt(protocol.get("reference"))) if part)
 
 
 def _recognition(run: Path) -> Section | None:
@@ -158,7 +142,7 @@ def _recognition(run: Path) -> Section | None:
     if not path.is_file():
         return None
     tables = []
-    for data, report in _read_json(path).items():
+    for data, report in read_json(path).items():
         rows = [[cls, f"{100 * acc:.2f}"] for cls, acc in report["per_class"].items()]
         tables.append(Table(f"{data}: accuracy {100 * report['accuracy']:.2f}% "
                             f"(n={report['n']})", ["class", "accuracy %"], rows))
@@ -169,9 +153,9 @@ def _recognition(run: Path) -> Section | None:
 def _applications(run: Path) -> list[Section]:
     sections = []
     if (run / "augment.json").is_file():
-        result = _read_json(run / "augment.json")
+        result = read_json(run / "augment.json")
         rows = [[k, f"{v['validation']['mean']:.2f}", f"{v['test']['mean']:.2f}",
-                 _interval(v["test"].get("ci95")), _fmt(v["pipeline_minutes"])]
+                 _interval(v["test"].get("ci95")), fmt(v["pipeline_minutes"])]
                 for k, v in result.get("conditions", {}).items()]
         figures = [_png(run / "augment.png")] if (run / "augment.png").is_file() else []
         figures += [_png(p, f"{p.parent.name}: GAN images, one row per class")
@@ -201,7 +185,7 @@ def _applications(run: Path) -> list[Section]:
     if attacks:
         keys = ["clean_accuracy", "adversarial_accuracy", "success_rate", "linf_max",
                 "l2_mean", "seconds_per_image", "flops_per_image"]
-        rows = [[p.parent.name, *[_fmt(_read_json(p).get(k)) for k in keys]] for p in attacks]
+        rows = [[p.parent.name, *[fmt(read_json(p).get(k)) for k in keys]] for p in attacks]
         figures = [_png(p.parent / "grid.png", p.parent.name) for p in attacks
                    if (p.parent / "grid.png").is_file()]
         sections.append(Section("Adversarial attacks", figures, [Table(
@@ -210,7 +194,7 @@ def _applications(run: Path) -> list[Section]:
     defenses = sorted(run.glob("defend/*/defense.json"))
     if advgans or defenses:
         tables = [Table(p.parent.name, ["case", "accuracy"],
-                        [[case, _fmt(v)] for case, v in _read_json(p)["accuracy"].items()])
+                        [[case, fmt(v)] for case, v in read_json(p)["accuracy"].items()])
                   for p in defenses]
         figures = [_png(p, f"AdvGAN {p.parent.name}: original, perturbation, adversarial")
                    for p in advgans]
@@ -245,7 +229,7 @@ def _directions(run: Path) -> Section | None:
     path = run / "explore" / "explore.json"
     if not path.is_file():
         return None
-    result = _read_json(path)
+    result = read_json(path)
     figures, tables = [], []
     for method, found in result.get("methods", {}).items():
         strip = run / "explore" / f"{method}.png"
@@ -254,8 +238,8 @@ def _directions(run: Path) -> Section | None:
         rows = []
         for r in found["directions"]:
             biggest = max(r["stat_change"], key=lambda k: abs(r["stat_change"][k]))
-            rows.append([f"{method} {r['index']}", _fmt(r["change"]), _fmt(r["class_kept"]),
-                         _fmt(r["crossed_into"]), f"{biggest} {r['stat_change'][biggest]:+.3g}"])
+            rows.append([f"{method} {r['index']}", fmt(r["change"]), fmt(r["class_kept"]),
+                         fmt(r["crossed_into"]), f"{biggest} {r['stat_change'][biggest]:+.3g}"])
         tables.append(Table(f"{method}: {found['share_keep_class_and_change']:.0%} keep the "
                             "class while changing the image more than a random direction",
                             ["direction", "RMS change", "class kept", "crossed into",
@@ -270,7 +254,7 @@ def _saliency(run: Path) -> Section | None:
     path = run / "saliency" / "saliency.json"
     if not path.is_file():
         return None
-    result = _read_json(path)
+    result = read_json(path)
     figure = run / "saliency" / "saliency.png"
     rows = [[key, f"{share:.0%}"] for key, share in result["ink_share"].items()]
     return Section("Saliency", [_png(figure, "rows: images, then each network's map")]
@@ -284,7 +268,7 @@ def _robustness(attacks: list[Path]) -> list[str]:
     from gankit.adversarial.verdict import robustness_verdict  # the package imports torch
     groups: dict[tuple[Any, ...], dict[str, Any]] = {}
     for path in attacks:
-        result = _read_json(path)
+        result = read_json(path)
         if result.get("target") is None:
             key = (result["norm"], result["eps"], result["n"])
             groups.setdefault(key, {})[path.parent.name] = result
@@ -294,36 +278,6 @@ def _robustness(attacks: list[Path]) -> list[str]:
 def _interval(ci: list[float] | None, signed: bool = False) -> str:
     form = "+.2f" if signed else ".2f"
     return "" if not ci else f"[{ci[0]:{form}}, {ci[1]:{form}}]"
-
-
-def _flatten(tree: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    rows = []
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            rows += _flatten(value, f"{prefix}{key} / ")
-        else:
-            rows.append((f"{prefix}{key}", value))
-    return rows
-
-
-def benchmark_report(path: Path) -> RunReport:
-    """A benchmark's result file (bench/results/NAME.json): its verdict, its headline numbers
-    and how it was run."""
-    result = _read_json(path)
-    if not isinstance(result, dict) or "benchmark" not in result:
-        raise GankitError(f"{path} is not a gankit benchmark result (no 'benchmark' field); "
-                          "pass a run folder or a bench/results/*.json file")
-    verdict = result.get("verdict")
-    text = verdict if isinstance(verdict, str) else "This benchmark stores no verdict sentence."
-    machine = result.get("machine", {})
-    how = [["command", _fmt(result.get("command"))], ["commit", _fmt(result.get("commit"))],
-           ["machine", f"{machine.get('cpu', '')} ({machine.get('cores', '?')} cores)"],
-           ["minutes", _fmt(result.get("minutes"))]]
-    headline = [[k, _fmt(v)] for k, v in _flatten(result.get("headline", {}))]
-    return RunReport(path.stem, str(path), [
-        Section(f"Verdict of the {result['benchmark']} benchmark", text=text, tables=[
-            Table("headline", ["number", "value"], headline)] if headline else []),
-        Section("How it was run", tables=[Table("run", ["field", "value"], how)])])
 
 
 def run_report(run_dir: str | Path, scratch: Path) -> RunReport:
@@ -342,16 +296,16 @@ def headline_numbers(run: Path) -> dict[str, str]:
     """Every score a run holds, by name: evaluation scores, accuracies, the augmentation gain
     and the steps trained; of a benchmark's result file, its headline numbers."""
     if run.is_file():
-        return {k: _fmt(v) for k, v in _flatten(_read_json(run).get("headline", {}))}
+        return {k: fmt(v) for k, v in flatten(read_json(run).get("headline", {}))}
     numbers = {}
     if (run / "eval.json").is_file():
-        for name, score in _read_json(run / "eval.json").get("scores", {}).items():
-            numbers[name] = _fmt(score.get("value"))
+        for name, score in read_json(run / "eval.json").get("scores", {}).items():
+            numbers[name] = fmt(score.get("value"))
     if (run / "report.json").is_file():
-        for data, report in _read_json(run / "report.json").items():
+        for data, report in read_json(run / "report.json").items():
             numbers[f"accuracy % ({data})"] = f"{100 * report['accuracy']:.2f}"
     if (run / "augment.json").is_file():
-        verdict = _read_json(run / "augment.json").get("verdict", {})
+        verdict = read_json(run / "augment.json").get("verdict", {})
         if "gain" in verdict:
             numbers["augment gain, points"] = (f"{verdict['gain']:+.2f} "
                                                f"{_interval(verdict.get('gain_ci95'), True)}")
@@ -370,7 +324,7 @@ def comparison(runs: list[Path]) -> Section:
 
     names = [run.name for run in runs]
     numbers = [headline_numbers(run) for run in runs]
-    protocols = [(_read_json(run / "eval.json").get("scores", {})
+    protocols = [(read_json(run / "eval.json").get("scores", {})
                   if (run / "eval.json").is_file() else {}) for run in runs]
     metrics = list(dict.fromkeys(name for n in numbers for name in n))
     rows = []
@@ -385,8 +339,8 @@ def comparison(runs: list[Path]) -> Section:
         rows.append(row)
     configs = [read_config(run) for run in runs]
     options = list(dict.fromkeys(k for c in configs for k in c))
-    diff = [[k, *[_fmt(c.get(k)) for c in configs]] for k in options
-            if len({_fmt(c.get(k)) for c in configs}) > 1]
+    diff = [[k, *[fmt(c.get(k)) for c in configs]] for k in options
+            if len({fmt(c.get(k)) for c in configs}) > 1]
     tables = [Table("scores", ["metric", *names], rows)] if rows else []
     tables.append(Table("options that differ", ["option", *names], diff))
     text = "" if rows else "No run holds a score yet (gankit eval, classify eval). "

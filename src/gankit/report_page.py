@@ -1,11 +1,32 @@
-"""The report page: the sections a report is made of and the HTML they render to (Jinja2,
-autoescaped; images embedded as data URIs, so the page is one file)."""
+"""The report page: the sections a report is made of, how their cells are written, and the HTML
+they render to (Jinja2, autoescaped; images embedded as data URIs, so the page is one file)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+from gankit.errors import GankitError
 from gankit.extras import require
+
+
+def fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list) and value and all(isinstance(v, int | float) for v in value):
+        return "[" + ", ".join(map(fmt, value)) + "]"
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return "" if value is None else str(value)
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise GankitError(f"{path} is not readable JSON ({err}); rerun what wrote it") from None
 
 
 @dataclass
