@@ -177,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", default="", help="GAN runs to explore, one per dataset "
                         "(comma-separated; an empty entry trains one)")
     parser.add_argument("--gan-steps", type=int, default=5000)
-    parser.add_argument("--unstable", default=",".join(UNSTABLE))
+    parser.add_argument("--unstable", default=";".join(UNSTABLE),
+                        help="semicolon-separated settings (their names hold commas)")
     parser.add_argument("--sweep-data", default="fashion-mnist")
     parser.add_argument("--sweep-steps", type=int, default=1500)
     parser.add_argument("--seeds", type=int, default=2)
@@ -193,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         result["directions"] = directions(args)
     if "sweep" in parts:
         records = [sweep_run(args, setting, rollbacks, seed)
-                   for setting in args.unstable.split(",") for seed in range(args.seeds)
+                   for setting in args.unstable.split(";") for seed in range(args.seeds)
                    for rollbacks in (2, 0)]
         result["sweep"], result["sweep_summary"] = records, summarise(records)
     result["headline"] = {
