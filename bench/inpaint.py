@@ -23,6 +23,7 @@ over seeds. The adversarial term's worth is its paired-by-seed difference from t
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import sys
@@ -92,7 +93,13 @@ def complete(method: str, run: Path | None, images: torch.Tensor,
     masked = images * (1 - mask)
     if run is None:
         return METHODS.get(method)(Path("."), masked, mask, "cpu").cpu()
-    return complete_cgan(load_completion(run, "cpu"), masked, mask, seed=seed)
+    return complete_cgan(_model(run), masked, mask, seed=seed)
+
+
+@functools.cache
+def _model(run: Path) -> torch.nn.Module:
+    """Each trained model read from disk once, not once per mask, split and noise draw."""
+    return load_completion(run, "cpu")
 
 
 def run_dataset(args: argparse.Namespace, dataset: str) -> dict[str, Any]:
