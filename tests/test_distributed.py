@@ -35,7 +35,7 @@ def _worker(rank: int, world: int, port: int, out: str, steps: int, resume: bool
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
                       WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
-    import gankit.train.trainer as trainer_module
+    import gankit.train.method_run as trainer_module  # where checkpoints are written
 
     write = trainer_module.save_state
 
@@ -64,9 +64,10 @@ def _ddp(out, steps, resume=False, record=None, world=2):
 
 def _weights(run):
     state = load_state(run / "checkpoint.safetensors")
-    return state["step"], {**{f"G.{k}": v for k, v in state["generator"].items()},
-                           **{f"D.{k}": v for k, v in state["discriminator"].items()},
-                           **{f"E.{k}": v for k, v in state["generator_ema"].items()}}
+    weights = state["weights"]
+    return state["step"], {**{f"G.{k}": v for k, v in weights["generator"].items()},
+                           **{f"D.{k}": v for k, v in weights["discriminator"].items()},
+                           **{f"E.{k}": v for k, v in weights["generator_ema"].items()}}
 
 
 def _losses(run):
@@ -186,7 +187,8 @@ def test_resuming_a_checkpoint_of_another_architecture_is_refused(tmp_path):
         GANTrainer(make_config({**CONFIG, "width": width, "steps": 1}), run, progress=False,
                    tensorboard=False).fit()
     state = load_state(small / "checkpoint.safetensors")
-    state["generator"] = load_state(wide / "checkpoint.safetensors")["generator"]
+    state["weights"]["generator"] = load_state(wide / "checkpoint.safetensors")["weights"][
+        "generator"]
     save_state(small / "checkpoint.safetensors", state)  # config says 16, weights are 32 wide
     with pytest.raises(GankitError, match="do not fit the mlp architecture of its config"):
         GANTrainer.resume(small, progress=False, tensorboard=False)

@@ -108,8 +108,8 @@ def test_ctrl_c_stops_at_a_whole_step_and_the_run_resumes(tmp_path, tiny_images)
     resumed.fit()
     straight = _trainer(tmp_path, tiny_images, "straight", steps=8)
     straight.fit()
-    assert_same_state(load_state(straight.run.checkpoint, parts=["generator"]),
-                       load_state(resumed.run.checkpoint, parts=["generator"]))
+    assert_same_state(load_state(straight.run.checkpoint, parts=["weights"]),
+                       load_state(resumed.run.checkpoint, parts=["weights"]))
 
 
 def test_a_second_ctrl_c_during_the_checkpoint_write_lets_the_write_finish(
@@ -297,8 +297,9 @@ def test_a_nan_rolls_back_to_the_checkpoint_exactly_and_training_goes_on(tmp_pat
     # the exact checkpointed state, random streams and batch order included
     assert_same_state(on_disk, load_state(tmp_path / "restored.safetensors"))
     final = load_state(trainer.run.checkpoint)
-    assert final["step"] == 10 and final["lr_scale"] == 0.5
-    assert final["opt_g"]["param_groups"][0]["lr"] == pytest.approx(0.5 * trainer.config.lr_g)
+    assert final["step"] == 10 and final["training"]["lr_scale"] == 0.5
+    assert final["training"]["opt_g"]["param_groups"][0]["lr"] == pytest.approx(
+        0.5 * trainer.config.lr_g)
     steps = [r["step"] for r in map(__import__("json").loads,
                                     trainer.run.metrics.read_text().splitlines())]
     assert steps == [2, 4, 4, 6, 8, 10]  # the rows of the rolled-back steps are replaced
@@ -343,3 +344,38 @@ def test_a_discriminator_that_wins_outright_is_seen_after_three_intervals(tmp_pa
     assert trainer.health(won) is None and trainer.health(won) is None
     assert "discriminator wins outright" in trainer.health(won)
     assert trainer.health({**won, "d_fake": 0.3}) is None  # the streak is broken
+
+
+def test_a_gan_checkpoint_in_the_flat_layout_of_earlier_versions_loads_and_resumes(
+        tmp_path, tiny_images):
+    import shutil
+
+    trainer = _trainer(tmp_path, tiny_images, "run", steps=3)
+    trainer.fit()
+    state = load_state(trainer.run.checkpoint)
+    training = state["training"]
+    flat = {"step": state["step"], "config": state["config"], "meta": state["meta"],
+            **state["weights"], **{k: training[k] for k in ("opt_g", "opt_d", "batches_drawn",
+                                                            "lr_scale", "health")},
+            "rng": {"noise": training["noise_rng"], "torch": training["torch_rng"]}}
+    old = tmp_path / "old"
+    shutil.copytree(trainer.run.path, old)
+    save_state(old / "checkpoint.safetensors", flat)
+    assert_same_state(load_generator(old).generator.state_dict(),
+                      load_generator(trainer.run.path).generator.state_dict())
+    for run in (trainer.run.path, old):
+        GANTrainer.resume(run, {"steps": 5}, data=tiny_images, progress=False,
+                          tensorboard=False).fit()
+    resumed, legacy = (load_state(run / "checkpoint.safetensors") for run in (trainer.run.path,
+                                                                              old))
+    assert legacy["kind"] == "gan" and legacy["step"] == 5
+    assert_same_state(resumed, legacy)
+
+
+def test_resuming_from_another_kind_of_checkpoint_is_one_clear_line(tmp_path, tiny_images):
+    trainer = _trainer(tmp_path, tiny_images, "run", steps=2)
+    trainer.fit()
+    state = load_state(trainer.run.checkpoint)
+    save_state(trainer.run.checkpoint, {**state, "kind": "completion"})
+    with pytest.raises(GankitError, match="is not a GAN run's checkpoint; train one with"):
+        GANTrainer.resume(trainer.run.path, data=tiny_images, progress=False, tensorboard=False)

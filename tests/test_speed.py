@@ -40,7 +40,7 @@ def test_bf16_autocast_and_channels_last_train_with_fp32_losses_and_weights(tmp_
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text()
             .splitlines()]
     assert len(rows) == 4 and all(torch.isfinite(torch.tensor(r["loss_d"])) for r in rows)
-    weights = load_state(tmp_path / "run" / "checkpoint.safetensors")["generator"]
+    weights = load_state(tmp_path / "run" / "checkpoint.safetensors")["weights"]["generator"]
     assert all(w.dtype in (torch.float32, torch.int64) for w in weights.values())
 
 

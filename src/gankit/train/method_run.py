@@ -8,6 +8,8 @@ checkpoint) continues it exactly; a finished run, another kind or other settings
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -15,12 +17,13 @@ import torch
 import yaml
 
 from gankit.distributed import Dist
-from gankit.errors import GankitError
+from gankit.errors import GankitError, NonFiniteStateError
 from gankit.io import atomic_write, load_state, save_state, writable_folder
 from gankit.runs import RUN_KINDS, check_free_for, refuse_edited_config, write_manifest
 from gankit.train.logging import MetricsLog
 from gankit.train.loop import Budget, LoopResult, Recovery, run_loop
 
+HISTORY = "history"  # earlier checkpoints: history/step-NNNNNNNN.safetensors
 # Settings a continued run may change: how long it trains, how it keeps and recovers its
 # state, where and how fast.
 RESUMABLE = ("steps", "minutes", "log_every", "checkpoint_every", "rollbacks", "device", "amp",
@@ -43,14 +46,15 @@ class RunMethod(Protocol):
     def load(self, weights: dict[str, Any], training: dict[str, Any]) -> None: ...
 
 
-class _Checkpointed:
+class Checkpointed:
     """The loop's view of a method: its updates, checkpoints into the run's weights file (rank 0
-    writes, atomically), and rollbacks to it (gankit.train.loop.Recovery)."""
+    writes, atomically; with `keep`, the newest `keep` earlier ones stay in history/ to roll
+    back to), and rollbacks to it (gankit.train.loop.Recovery)."""
 
     def __init__(self, method: RunMethod, path: Path, kind: str, config: dict[str, Any],
-                 meta: dict[str, Any], where: Dist, lr_scale: float = 1.0) -> None:
+                 meta: dict[str, Any], where: Dist, lr_scale: float = 1.0, keep: int = 0) -> None:
         self.method, self.path, self.kind = method, path, kind
-        self.config, self.meta, self.where = config, meta, where
+        self.config, self.meta, self.where, self.keep = config, meta, where, keep
         self.lr_scale = lr_scale  # what rollbacks multiplied the learning rates by
         self._saved: int | None = None
 
@@ -65,19 +69,43 @@ class _Checkpointed:
     def train_step(self) -> dict[str, torch.Tensor]:
         return self.method.train_step()
 
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint written now holds."""
+        return checkpoint_state(self.method, self.kind, self.config, self.meta, self.lr_scale)
+
     def save_checkpoint(self) -> Path:
         if self.where.is_main and self._saved != self.step:
-            write_checkpoint(self.path, self.method, self.kind, self.config, self.meta,
-                             self.lr_scale)
+            state = self.state()
+            self._keep_previous()
+            save_checkpoint_state(self.path, state)
             write_manifest(self.path.parent, self.kind)
             self._saved = self.step
         return self.path
+
+    def _keep_previous(self) -> None:
+        """Hard-link the checkpoint about to be replaced into history/ (free: the atomic
+        replace leaves its data where it was) and drop all but the newest `keep`."""
+        if self.keep == 0 or not self.path.is_file():
+            return
+        step = int(load_state(self.path, parts=["step"])["step"])
+        if step == self.step:
+            return
+        history = self.path.parent / HISTORY
+        history.mkdir(exist_ok=True)
+        kept = history / f"step-{step:08d}.safetensors"
+        kept.unlink(missing_ok=True)
+        try:
+            os.link(self.path, kept)
+        except OSError:  # a file system without hard links
+            shutil.copy2(self.path, kept)
+        for old in sorted(history.glob("step-*.safetensors"))[:-self.keep]:
+            old.unlink()
 
     def restore_checkpoint(self) -> int:
         """Back to the checkpoint's exact state, every rank from the one file; the learning
         rates keep the scale earlier rollbacks set (they compound)."""
         running = self.lr_scale
-        self.lr_scale = restore_checkpoint(self.method, load_state(self.path))
+        self.lr_scale = restore_checkpoint(self.method, read_checkpoint(self.path))
         self.scale_learning_rate(running / self.lr_scale)
         self._saved = self.step
         return self.step
@@ -115,7 +143,7 @@ def train_run(method: RunMethod, kind: str, out: str | Path, config: RunConfig,
     path = out / RUN_KINDS.get(kind).weights
     check_free_for(out, kind)
     lr_scale = _resume(method, path, kind, settings, config.steps) if path.is_file() else 1.0
-    run = _Checkpointed(method, path, kind, settings, meta, where, lr_scale)
+    run = Checkpointed(method, path, kind, settings, meta, where, lr_scale)
     log = None
     if where.is_main:
         writable_folder(out)
@@ -138,7 +166,7 @@ def train_run(method: RunMethod, kind: str, out: str | Path, config: RunConfig,
 def _resume(method: RunMethod, path: Path, kind: str, config: dict[str, Any],
             steps: int) -> float:
     """Load the unfinished run's state into `method`; the learning-rate scale it had."""
-    state = load_state(path)
+    state = read_checkpoint(path)
     out = path.parent
     if state.get("kind") != kind:
         raise GankitError(f"{path} is not a {kind} run's checkpoint; choose another --out")
@@ -155,17 +183,51 @@ def _resume(method: RunMethod, path: Path, kind: str, config: dict[str, Any],
     return restore_checkpoint(method, state)
 
 
+def checkpoint_state(method: RunMethod, kind: str, config: dict[str, Any],
+                     meta: dict[str, Any], lr_scale: float = 1.0) -> dict[str, Any]:
+    """The one checkpoint layout: {kind, step, config, meta, weights, training} (training: the
+    method's optimisers and streams, torch's generator, the rollbacks' scale)."""
+    return {"kind": kind, "step": method.step, "config": config, "meta": meta,
+            "weights": method.weights(),
+            "training": {**method.training_state(), "torch_rng": torch.get_rng_state(),
+                         "lr_scale": lr_scale}}
+
+
 def write_checkpoint(path: Path, method: RunMethod, kind: str, config: dict[str, Any],
                      meta: dict[str, Any], lr_scale: float = 1.0) -> None:
-    """The one checkpoint layout, atomically: {kind, step, config, meta, weights, training}
-    (training: the method's optimisers and streams, torch's generator, the rollbacks' scale);
-    non-finite tensors are refused, so the file on disk stays usable."""
+    """`checkpoint_state`, written atomically."""
+    save_checkpoint_state(path, checkpoint_state(method, kind, config, meta, lr_scale))
+
+
+def save_checkpoint_state(path: Path, state: dict[str, Any]) -> None:
+    """Atomically; non-finite tensors are refused (named below weights/ or training/), so the
+    file on disk stays usable."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_state(path, {
-        "kind": kind, "step": method.step, "config": config, "meta": meta,
-        "weights": method.weights(),
-        "training": {**method.training_state(), "torch_rng": torch.get_rng_state(),
-                     "lr_scale": lr_scale}}, finite=True)
+    try:
+        save_state(path, state, finite=True)
+    except NonFiniteStateError as err:
+        raise NonFiniteStateError([name.split("/", 1)[-1] for name in err.names]) from None
+
+
+# The GAN trainer's checkpoints before the one layout kept everything at the top level.
+_FLAT_GAN_WEIGHTS = ("generator", "discriminator", "generator_ema")
+_FLAT_GAN_TRAINING = ("opt_g", "opt_d", "batches_drawn", "lr_scale", "health")
+
+
+def read_checkpoint(path: Path, parts: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """A checkpoint in the one layout (`parts`: only those top-level entries); a GAN
+    checkpoint written before it is read into it."""
+    state = load_state(path, parts=None if parts is None else (*parts, *_FLAT_GAN_WEIGHTS))
+    if "weights" in state or not any(k in state for k in _FLAT_GAN_WEIGHTS):
+        return state
+    if parts is None or "training" in parts:
+        state = load_state(path)
+    weights = {k: state.pop(k) for k in _FLAT_GAN_WEIGHTS if k in state}
+    training = {k: state.pop(k) for k in _FLAT_GAN_TRAINING if k in state}
+    rng = state.pop("rng", None)
+    if rng is not None:
+        training.update(noise_rng=rng["noise"], torch_rng=rng["torch"])
+    return {"kind": "gan", **state, "weights": weights, "training": training}
 
 
 def restore_checkpoint(method: RunMethod, state: dict[str, Any]) -> float:
@@ -182,7 +244,7 @@ def load_run_weights(run_dir: str | Path, kind: str) -> dict[str, Any]:
     if not path.is_file():
         raise GankitError(f"{run_dir} has no {path.name}; train one with "
                           f"{RUN_KINDS.get(kind).made_by}")
-    state = load_state(path, parts=("kind", "step", "config", "meta", "weights"))
+    state = read_checkpoint(path, parts=("kind", "step", "config", "meta", "weights"))
     if state.get("kind") != kind:
         raise GankitError(f"{path} is not a {kind} run's weights; retrain it with "
                           f"{RUN_KINDS.get(kind).made_by}")

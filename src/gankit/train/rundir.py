@@ -7,9 +7,9 @@ from pathlib import Path
 
 from gankit.device import select_device
 from gankit.errors import GankitError
-from gankit.io import load_state
 from gankit.models import Discriminator, Generator, build_gan
 from gankit.train.config import TrainConfig, make_config
+from gankit.train.method_run import read_checkpoint
 
 
 @dataclass(frozen=True)
@@ -84,19 +84,18 @@ def load_gan(run_dir: str | Path, *, ema: bool = True,
 def _load_run(run_dir: str | Path, ema: bool, device: str,
               with_discriminator: bool) -> tuple[TrainedGenerator, Discriminator | None]:
     run = RunDir(run_dir)
-    parts = ("step", "config", "meta", "generator", "generator_ema")
-    state = load_state(run.require_checkpoint(),
-                       parts=parts + (("discriminator",) if with_discriminator else ()))
+    state = read_checkpoint(run.require_checkpoint(), parts=("step", "config", "meta", "weights"))
     config = make_config(state["config"], source=str(run.checkpoint))
     meta = state["meta"]
     generator, discriminator = build_gan(
         config.model, tuple(meta["image_shape"]), z_dim=config.z_dim,
         num_classes=len(meta["classes"]) if config.conditional else 0, width=config.width)
-    weights = state["generator_ema"] if ema and "generator_ema" in state else state["generator"]
+    weights = state["weights"]
     try:
-        generator.load_state_dict(weights)
+        generator.load_state_dict(weights["generator_ema" if ema and "generator_ema" in weights
+                                          else "generator"])
         if with_discriminator:
-            discriminator.load_state_dict(state["discriminator"])
+            discriminator.load_state_dict(weights["discriminator"])
     except RuntimeError as err:
         raise GankitError(f"weights in {run.checkpoint} do not fit the {config.model} "
                           f"architecture: {str(err).splitlines()[0]}") from None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -15,16 +13,17 @@ from gankit.device import seeded_generator
 from gankit.distributed import init_distributed, wrap
 from gankit.errors import GankitError
 from gankit.imaging import save_grid
-from gankit.io import atomic_write, load_state, save_state, writable_folder
+from gankit.io import atomic_write, writable_folder
 from gankit.losses import LOSSES, gradient_penalty, mode_seeking_penalty, r1_penalty, r2_penalty
 from gankit.models import build_gan
-from gankit.runs import check_free_for, refuse_edited_config, write_manifest
+from gankit.runs import check_free_for, refuse_edited_config
 from gankit.train.batches import BatchStream
 from gankit.train.config import TrainConfig, config_yaml, make_config
 from gankit.train.diffaugment import diff_augment, parse_policy
 from gankit.train.ema import EMA, refresh_batch_norm
 from gankit.train.logging import MetricsLog
 from gankit.train.loop import Budget, Recovery, run_loop
+from gankit.train.method_run import Checkpointed, read_checkpoint, restore_checkpoint
 from gankit.train.rundir import RunDir
 from gankit.train.speed import resolve
 
@@ -99,8 +98,10 @@ class GANTrainer:
         self.noise = seeded_generator(config.seed + 1, self.device)
         self.total_steps = config.total_steps(len(self.data))
         self.step = 0
-        self._saved_step: int | None = None
-        self.lr_scale = 1.0  # lowered by each rollback; kept in checkpoints
+        meta = {"image_shape": list(self.data.image_shape), "classes": list(self.data.classes),
+                "dataset": self.data.name, "dataset_size": len(self.data)}
+        self.checkpoints = Checkpointed(self, self.run.checkpoint, "gan", config.to_dict(), meta,
+                                        self.dist, keep=config.keep_checkpoints)
         self.health_state = {"spread_peak": 0.0, "saturated": 0}  # kept in checkpoints too
         spread_sample = torch.randperm(len(self.data), generator=torch.Generator().manual_seed(
             config.seed))[:64]
@@ -229,22 +230,6 @@ class GANTrainer:
                 group["lr"] = lr * scale * self.lr_scale
 
     # ---- recovery (gankit.train.loop.Recovery) --------------------------------------------
-    def restore_checkpoint(self) -> int:
-        """Back to the last checkpoint's exact state (weights, optimisers, EMA, streams), but
-        for the learning rates: the scale earlier rollbacks set stays (they compound)."""
-        running = self.lr_scale
-        self.load_state_dict(load_state(self.run.checkpoint))
-        self.scale_learning_rate(running / self.lr_scale)
-        self._saved_step = self.step
-        return self.step
-
-    def scale_learning_rate(self, factor: float) -> float:
-        self.lr_scale *= factor
-        for opt in (self.opt_g, self.opt_d):
-            for group in opt.param_groups:
-                group["lr"] *= factor
-        return self.lr_scale
-
     def health(self, scalars: dict[str, float]) -> str | None:
         """Problems the losses do not show: mode collapse (the fixed-noise images all alike)
         and a discriminator that wins outright (no gradient left for G)."""
@@ -303,79 +288,63 @@ class GANTrainer:
         # Small images are enlarged so that a grid is readable at a glance (28 px -> 56 px).
         return save_grid(images, path, nrow=self.grid_rows, scale=max(1, 64 // images.shape[-1]))
 
-    # ---- state ----------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {
-            "step": self.step,
-            "config": self.config.to_dict(),
-            "meta": {"image_shape": list(self.data.image_shape), "classes": list(self.data.classes),
-                     "dataset": self.data.name, "dataset_size": len(self.data)},
-            "generator": self.G.state_dict(),
-            "discriminator": self.D.state_dict(),
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-            "rng": {"noise": self.noise.get_state(), "torch": torch.get_rng_state()},
-            "batches_drawn": self.batches.drawn,
-            "lr_scale": self.lr_scale,
-            "health": dict(self.health_state),
-        }
-        if self.ema is not None:
-            state["generator_ema"] = self.ema.model.state_dict()
-        return state
+    # ---- state (gankit.train.method_run's layout) -----------------------------------------
+    def weights(self) -> dict[str, Any]:
+        weights = {"generator": self.G.state_dict(), "discriminator": self.D.state_dict()}
+        if self.ema is not None:  # with batch-norm statistics of its own weights
+            weights["generator_ema"] = self.sampling_generator().state_dict()
+        return weights
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def training_state(self) -> dict[str, Any]:
+        return {"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "noise_rng": self.noise.get_state(), "batches_drawn": self.batches.drawn,
+                "health": dict(self.health_state)}
+
+    def optimizers(self) -> tuple[torch.optim.Optimizer, ...]:
+        return self.opt_g, self.opt_d
+
+    def load(self, weights: dict[str, Any], training: dict[str, Any]) -> None:
         try:
-            self.G.load_state_dict(state["generator"])
-            self.D.load_state_dict(state["discriminator"])
-            self.opt_g.load_state_dict(state["opt_g"])
-            self.opt_d.load_state_dict(state["opt_d"])
+            self.G.load_state_dict(weights["generator"])
+            self.D.load_state_dict(weights["discriminator"])
+            self.opt_g.load_state_dict(training["opt_g"])
+            self.opt_d.load_state_dict(training["opt_d"])
         except (RuntimeError, ValueError) as err:
             raise GankitError(
                 f"the weights in {self.run.checkpoint} do not fit the {self.config.model} "
                 f"architecture of its config ({str(err).splitlines()[0]}); it was written by "
                 "a different model, so it cannot be resumed") from None
         if self.ema is not None:
-            self.ema.model.load_state_dict(state["generator_ema"])
-        self.noise.set_state(state["rng"]["noise"])
-        torch.set_rng_state(state["rng"]["torch"])
-        self.batches.drawn = int(state["batches_drawn"])
-        self.step = int(state["step"])
-        # Checkpoints written before rollbacks existed have neither.
-        self.lr_scale = float(state.get("lr_scale", 1.0))
-        saved = state.get("health", {})
+            self.ema.model.load_state_dict(weights["generator_ema"])
+        self.noise.set_state(training["noise_rng"])
+        self.batches.drawn = int(training["batches_drawn"])
+        saved = training.get("health", {})  # checkpoints from before rollbacks have none
         self.health_state = {"spread_peak": float(saved.get("spread_peak", 0.0)),
                              "saturated": int(saved.get("saturated", 0))}
 
+    @property
+    def lr_scale(self) -> float:
+        """What rollbacks multiplied the learning rates by; kept in checkpoints."""
+        return self.checkpoints.lr_scale
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.checkpoints.state()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.checkpoints.lr_scale = restore_checkpoint(self, state)
+
     def save_checkpoint(self) -> Path:
         """Rank 0 writes, once per step (atomically, so a crash anywhere leaves the last one
-        whole)."""
-        if self.dist.is_main and self._saved_step != self.step:
-            self.sampling_generator()  # store EMA weights with matching batch-norm statistics
-            state = self.state_dict()
-            self._keep_previous_checkpoint()
-            save_state(self.run.checkpoint, state, finite=True)
-            write_manifest(self.run.path, "gan")
-            self._saved_step = self.step
-        return self.run.checkpoint
+        whole); the newest `keep_checkpoints` earlier ones stay in history/."""
+        return self.checkpoints.save_checkpoint()
 
-    def _keep_previous_checkpoint(self) -> None:
-        """Hard-link the checkpoint about to be replaced into history/ (free: the atomic
-        replace leaves its data where it was) and drop all but the newest `keep_checkpoints`."""
-        keep, current = self.config.keep_checkpoints, self.run.checkpoint
-        if keep == 0 or not current.is_file():
-            return
-        step = int(load_state(current, parts=["step"])["step"])
-        if step == self.step:
-            return
-        self.run.history.mkdir(exist_ok=True)
-        kept = self.run.history / f"step-{step:08d}.safetensors"
-        kept.unlink(missing_ok=True)
-        try:
-            os.link(current, kept)
-        except OSError:  # a file system without hard links
-            shutil.copy2(current, kept)
-        for old in sorted(self.run.history.glob("step-*.safetensors"))[:-keep]:
-            old.unlink()
+    def restore_checkpoint(self) -> int:
+        """Back to the last checkpoint's exact state (weights, optimisers, EMA, streams), but
+        for the learning rates: the scale earlier rollbacks set stays (they compound)."""
+        return self.checkpoints.restore_checkpoint()
+
+    def scale_learning_rate(self, factor: float) -> float:
+        return self.checkpoints.scale_learning_rate(factor)
 
     @classmethod
     def resume(cls, run_dir: str | Path, overrides: dict[str, Any] | None = None, *,
@@ -384,7 +353,10 @@ class GANTrainer:
         """Continue a run exactly where its checkpoint stopped; only budgets and logging
         intervals (RESUMABLE_OVERRIDES) may change."""
         run = RunDir(run_dir)
-        state = load_state(run.require_checkpoint())
+        state = read_checkpoint(run.require_checkpoint())
+        if state.get("kind") != "gan":
+            raise GankitError(f"{run.checkpoint} is not a GAN run's checkpoint; train one with "
+                              "gankit train")
         refuse_edited_config(run.path, RESUMABLE_OVERRIDES)
         overrides = dict(overrides or {})
         fixed = sorted(k for k in overrides if k not in RESUMABLE_OVERRIDES)
