@@ -9,8 +9,10 @@ side by side, on the same images, at the same number of recogniser updates:
   gankit.translate.correct), and the CycleGAN translating degraded -> clean;
 - training time, testing the degraded images as they are: `degrade` augmentation (random blur,
   exposure and noise on the clean training images: knows the kinds of degradation, not the
-  parameters) and the training images plus CycleGAN-degraded copies. The oracle (the true
-  transform as augmentation) is reported, never chosen: no practitioner has it.
+  parameters), the training images plus copies through a camera model fitted to the unlabelled
+  degraded images the CycleGAN saw (gankit.translate.fitted: the same information, no GAN),
+  and the training images plus CycleGAN-degraded copies. The oracle (the true transform as
+  augmentation) is reported, never chosen: no practitioner has it.
 
 The best non-GAN and the best GAN path are chosen on a validation split held out from the
 training images (the CycleGAN trains on all training images, unlabelled); the test split is read
@@ -48,7 +50,14 @@ from gankit.data import load_dataset
 from gankit.recognize import ClassifierConfig, predict_logits, train_classifier
 from gankit.recognize.run import concat
 from gankit.train.method_run import steps_done
-from gankit.translate import TranslateConfig, correct, load_domain, train_translator
+from gankit.translate import (
+    TranslateConfig,
+    correct,
+    fitted_copies,
+    load_domain,
+    load_pair,
+    train_translator,
+)
 from gankit.translate.translator import load_translator
 from gankit.translate.verdict import share, translation_verdict
 
@@ -104,11 +113,15 @@ def run_case(args: argparse.Namespace, dataset: str, domain: str,
         record(chain, "non-GAN", plain, lambda x, c=chain: correct(c, x, target_mean))
     record("cyclegan at test time", "GAN", plain, lambda x: translator.translate(x, "b2a"))
     record("degrade augmentation", "non-GAN", shared["degrade"])
+    unlabelled = load_pair(dataset, spec, paired=False, seed=TranslateConfig.seed)[1].images
+    copies, camera = fitted_copies(train.images, unlabelled)
+    record("+ fitted-camera copies", "non-GAN", trained_with(copies))
     darkened = translator.translate(train.images, "a2b")
     record("+ CycleGAN copies", "GAN", trained_with(darkened))
     truth = load_domain(spec, "train", seed=1).images[shared["train_index"]]
     record("+ true-transform copies (oracle)", "oracle", trained_with(truth))
     return {"dataset": short(dataset), "domain": domain, "paths": paths,
+            "fitted_camera": {k: round(v, 4) for k, v in camera.to_dict().items()},
             "n_val": len(val), "n_test": len(clean_test),
             "minutes": round((time.monotonic() - started) / 60, 1)}
 
@@ -132,7 +145,8 @@ def markdown(result: dict[str, Any]) -> str:
             mark = " **(chosen)**" if name in (v["best_gan"], v["best_nongan"]) else ""
             lines.append(f"| {name}{mark} | {p['kind']} | {100 * p['val']:.2f} | "
                          f"{100 * p['test']:.2f} | {100 * p['clean_test']:.2f} |")
-        lines += ["", f"**Verdict.** {v['sentence']}", ""]
+        fit = ", ".join(f"{k} {v:g}" for k, v in case.get("fitted_camera", {}).items())
+        lines += ["", f"Fitted camera: {fit}.", "", f"**Verdict.** {v['sentence']}", ""]
     met = sum(c["verdict"]["goal_met"] for c in result["cases"])
     lines += [f"Goal (best GAN path ≥ best non-GAN path + 1 point): met in {met} of "
               f"{len(result['cases'])} cases.", ""]

@@ -25,7 +25,7 @@ from gankit.recognize import (
     strong_augment,
     train_classifier,
 )
-from gankit.recognize.augment import _blur, degrade
+from gankit.recognize.augment import degrade
 from gankit.train import GANTrainer, make_config
 
 
@@ -181,12 +181,6 @@ def test_degrade_blurs_darkens_and_adds_noise_to_about_half_the_images_each():
     background = before == 0
     noisy = ((unit > 0.02) & background).flatten(1).sum(1) > 0.05 * background.flatten(1).sum(1)
     assert 0.45 < noisy.float().mean() < 0.85
-    sigma = torch.tensor([1.0])
-    impulse = torch.zeros(1, 1, 9, 9)
-    impulse[0, 0, 4, 4] = 1
-    blurred = _blur(impulse, sigma)[0, 0]
-    assert abs(blurred.sum().item() - 1) < 1e-5 and blurred[4, 4] < 0.2
-    assert torch.allclose(blurred, blurred.T) and torch.allclose(blurred, blurred.flip(0))
 
 
 def test_bf16_autocast_changes_the_forward_pass_but_keeps_fp32_weights(tiny_images):

@@ -10,8 +10,8 @@ import functools
 import math
 
 import torch
-import torch.nn.functional as F
 
+from gankit import camera
 from gankit.data import to_float, to_uint8
 from gankit.errors import GankitError
 from gankit.transforms import mirror_half, translate
@@ -72,17 +72,6 @@ def _uniform(n: int, low: float, high: float, generator: torch.Generator) -> tor
     return low + (high - low) * torch.rand(n, generator=generator)
 
 
-def _blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-    """Each image through its own 7x7 Gaussian of standard deviation sigma[i] (pixels)."""
-    n, c, h, w = x.shape
-    offsets = torch.arange(-3, 4, dtype=x.dtype)
-    taps = torch.exp(-offsets[None] ** 2 / (2 * sigma[:, None] ** 2))
-    taps = taps / taps.sum(dim=1, keepdim=True)
-    kernels = (taps[:, :, None] * taps[:, None, :]).repeat_interleave(c, dim=0)[:, None]
-    padded = F.pad(x.reshape(1, n * c, h, w), (3, 3, 3, 3), mode="replicate")
-    return F.conv2d(padded, kernels, groups=n * c).reshape(n, c, h, w)
-
-
 def degrade(images: torch.Tensor, generator: torch.Generator, *,
             flip: bool = False) -> torch.Tensor:
     """Shifts (and mirrors where `flip`), then, each with probability 1/2 and in the order a
@@ -96,15 +85,12 @@ def degrade(images: torch.Tensor, generator: torch.Generator, *,
     n, per_image = len(x), (-1, *[1] * (x.dim() - 1))
     on = [torch.rand(n, generator=generator) < 0.5 for _ in range(3)]
     sigma = _uniform(n, 0.3, 1.5, generator)
-    x = torch.where(on[0].view(per_image), _blur(x, sigma), x)
+    x = torch.where(on[0].view(per_image), camera.blur(x, sigma), x)
     gain, gamma = _uniform(n, 0.2, 1.0, generator), _uniform(n, 0.6, 2.5, generator)
-    exposed = gain.view(per_image) * x.clamp(min=0) ** gamma.view(per_image)
-    x = torch.where(on[1].view(per_image), exposed, x)
-    photons = torch.exp(_uniform(n, math.log(50), math.log(5000), generator)).view(per_image)
-    read = _uniform(n, 0.0, 0.05, generator).view(per_image)
-    noise = (torch.randn(x.shape, generator=generator) * (x.clamp(min=0) / photons).sqrt()
-             + torch.randn(x.shape, generator=generator) * read)
-    x = torch.where(on[2].view(per_image), x + noise, x)
+    x = torch.where(on[1].view(per_image), camera.expose(x, gain, gamma), x)
+    photons = torch.exp(_uniform(n, math.log(50), math.log(5000), generator))
+    read = _uniform(n, 0.0, 0.05, generator)
+    x = torch.where(on[2].view(per_image), camera.sensor_noise(x, photons, read, generator), x)
     return x.clamp(0, 1) * 2 - 1
 
 

@@ -4,6 +4,7 @@ domain transforms, classical corrections."""
 from gankit.translate.apply import translate_images
 from gankit.translate.classical import CORRECTIONS, correct, parse_correction
 from gankit.translate.domains import TRANSFORMS, Domain, LowLight, load_domain, load_pair
+from gankit.translate.fitted import CameraModel, fit_camera, fitted_copies
 from gankit.translate.translator import (
     METHODS,
     TranslateConfig,
@@ -13,6 +14,7 @@ from gankit.translate.translator import (
     train_translator,
 )
 
-__all__ = ["CORRECTIONS", "METHODS", "TRANSFORMS", "Domain", "LowLight", "TranslateConfig",
-           "Translator", "correct", "cycle_loss", "load_domain", "load_pair", "load_translator",
-           "parse_correction", "train_translator", "translate_images"]
+__all__ = ["CORRECTIONS", "METHODS", "TRANSFORMS", "CameraModel", "Domain", "LowLight",
+           "TranslateConfig", "Translator", "correct", "cycle_loss", "fit_camera",
+           "fitted_copies", "load_domain", "load_pair", "load_translator", "parse_correction",
+           "train_translator", "translate_images"]

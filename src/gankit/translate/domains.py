@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.transforms.functional import gaussian_blur
 
+from gankit import camera
 from gankit.data import ImageDataset, load_dataset, match_channels
 from gankit.errors import GankitError
 from gankit.registry import Registry
@@ -36,11 +37,8 @@ class LowLight:
     read_noise: float = 0.02  # std of the additive noise, on the [0, 1] scale
 
     def __call__(self, images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        x = (images + 1) / 2
-        dim = self.gain * x.clamp(min=0) ** self.gamma
-        shot = torch.randn(images.shape, generator=gen) * (dim / self.photons).sqrt()
-        read = torch.randn(images.shape, generator=gen) * self.read_noise
-        return (dim + shot + read).clamp(0, 1) * 2 - 1
+        dim = camera.expose((images + 1) / 2, self.gain, self.gamma)
+        return camera.sensor_noise(dim, self.photons, self.read_noise, gen).clamp(0, 1) * 2 - 1
 
 
 TRANSFORMS.add("low-light", LowLight(), "gamma 1.8 darkening, gain 0.35, shot + read noise")
