@@ -128,7 +128,9 @@ def add_flags(parser: argparse.ArgumentParser, cls: type, *, skip: Iterable[str]
     dataclass's)."""
     group = parser.add_argument_group(title) if title else parser
     skipped = set(skip)
-    for f in dataclasses.fields(cls):
+    own = cls.__dict__.get("__annotations__", {})
+    # the command's own fields first, then those of a shared base (AppTrainingConfig)
+    for f in sorted(dataclasses.fields(cls), key=lambda f: f.name not in own):
         if f.name in skipped:
             continue
         kind = scalar_type(cls, f.name)
@@ -206,6 +208,20 @@ def amp_option() -> Any:
 
 def compile_option() -> Any:
     return option("torch.compile the training networks (the first steps pay for it)", False)
+
+
+@dataclasses.dataclass(frozen=True)
+class AppTrainingConfig(CheckedConfig):
+    """The training settings the completion GAN, the translator and AdvGAN share: budget,
+    logging, checkpoints, rollbacks, device and speed switches. Each adds its own fields."""
+
+    minutes: float | None = minutes_option()
+    log_every: int = log_every_option()
+    checkpoint_every: int = checkpoint_every_option(500)
+    rollbacks: int = rollbacks_option()
+    device: str = device_option()
+    amp: str = amp_option()
+    compile: bool = compile_option()
 
 
 def progress_option() -> Any:

@@ -32,33 +32,18 @@ from gankit.imaging import save_grid
 from gankit.losses import LOSSES
 from gankit.models.dcgan import DCGANDiscriminator
 from gankit.models.image2image import ResNetTranslator
-from gankit.options import (
-    CheckedConfig,
-    amp_option,
-    checkpoint_every_option,
-    compile_option,
-    device_option,
-    log_every_option,
-    minutes_option,
-    option,
-    rollbacks_option,
-    seed_option,
-)
+from gankit.options import AppTrainingConfig, option, seed_option
 from gankit.train.batches import BatchStream, batch_within
 from gankit.train.method_run import load_run_weights, train_run
 from gankit.train.speed import resolve, step_module
 
 
 @dataclass(frozen=True)
-class AdvGANConfig(CheckedConfig):
+class AdvGANConfig(AppTrainingConfig):
     eps: float = option("perturbation budget on the [0, 1] pixel scale", 0.1, above=0, high=1)
     norm: str = option("norm of the budget", "linf", choices=NORMS)
     target: int | None = option("target class index (default: untargeted)", low=0, high=10_000)
     steps: int = option("updates to train for", 2000, low=1, high=10**9)
-    minutes: float | None = minutes_option()
-    log_every: int = log_every_option()
-    checkpoint_every: int = checkpoint_every_option(500)
-    rollbacks: int = rollbacks_option()
     batch_size: int = option("images per batch", 128, low=1, high=8192)
     lr: float = option("Adam learning rate of both networks", 1e-3, above=0, high=1)
     width: int = option("base channels of the perturbation generator", 16, low=1, high=512)
@@ -71,9 +56,6 @@ class AdvGANConfig(CheckedConfig):
     confidence: float = option("logit margin the margin loss asks for (kappa of C&W)", 2.0,
                                low=0, high=1e4)
     seed: int = seed_option("seed of the weights and batches")
-    device: str = device_option()
-    amp: str = amp_option()
-    compile: bool = compile_option()
 
     @property
     def budget(self) -> Budget:

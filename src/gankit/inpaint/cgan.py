@@ -28,18 +28,7 @@ from gankit.inpaint.baselines import paste
 from gankit.inpaint.masks import MASK_KINDS, make_masks
 from gankit.losses import LOSSES
 from gankit.models.image2image import PatchDiscriminator, UNet
-from gankit.options import (
-    CheckedConfig,
-    amp_option,
-    checkpoint_every_option,
-    compile_option,
-    device_option,
-    log_every_option,
-    minutes_option,
-    option,
-    rollbacks_option,
-    seed_option,
-)
+from gankit.options import AppTrainingConfig, option, seed_option
 from gankit.train.batches import BatchStream
 from gankit.train.method_run import load_run_weights, train_run
 from gankit.train.speed import resolve, step_module
@@ -65,15 +54,11 @@ class CompletionUNet(UNet):
 
 
 @dataclass(frozen=True)
-class CompletionConfig(CheckedConfig):
+class CompletionConfig(AppTrainingConfig):
     data: str = option("dataset to learn from (gankit data lists them)", "fashion-mnist")
     data_root: str | None = option("where the dataset lives (default: its standard place)")
     width: int = option("base channels of the U-Net and the discriminator", 32, low=1, high=512)
     steps: int = option("updates to train for", 3000, low=1, high=10**9)
-    minutes: float | None = minutes_option()
-    log_every: int = log_every_option()
-    checkpoint_every: int = checkpoint_every_option(500)
-    rollbacks: int = rollbacks_option()
     batch_size: int = option("images per batch", 64, low=1, high=8192)
     lr: float = option("Adam learning rate of both networks", 2e-4, above=0, high=1)
     adv_weight: float = option("weight of the adversarial loss (0 = reconstruction only, "
@@ -83,9 +68,6 @@ class CompletionConfig(CheckedConfig):
     noise: bool = option("feed G a noise channel inside the hole, so that fills can differ "
                          "between draws", False)
     seed: int = seed_option("seed of the weights, batches and masks")
-    device: str = device_option()
-    amp: str = amp_option()
-    compile: bool = compile_option()
 
 
 def random_masks(n: int, h: int, w: int, gen: torch.Generator) -> torch.Tensor:

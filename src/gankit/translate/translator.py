@@ -28,18 +28,7 @@ from gankit.errors import GankitError
 from gankit.imaging import save_grid
 from gankit.losses import LOSSES
 from gankit.models.image2image import PatchDiscriminator, ResNetTranslator, UNet
-from gankit.options import (
-    CheckedConfig,
-    amp_option,
-    checkpoint_every_option,
-    compile_option,
-    device_option,
-    log_every_option,
-    minutes_option,
-    option,
-    rollbacks_option,
-    seed_option,
-)
+from gankit.options import AppTrainingConfig, option, seed_option
 from gankit.registry import Registry
 from gankit.train.batches import BatchStream, batch_within
 from gankit.train.method_run import load_run_weights, train_run
@@ -53,7 +42,7 @@ DIRECTIONS = ("a2b", "b2a")
 
 
 @dataclass(frozen=True)
-class TranslateConfig(CheckedConfig):
+class TranslateConfig(AppTrainingConfig):
     a: str = option("domain A: DATASET[@TRANSFORM[+TRANSFORM]] (transforms: low-light, "
                     "inverted, blur, thick)", "fashion-mnist")
     b: str = option("domain B, same syntax", "fashion-mnist@low-light")
@@ -61,10 +50,6 @@ class TranslateConfig(CheckedConfig):
     data_root: str | None = option("where the datasets live (default: their standard place)")
     image_size: int | None = option("resize both domains to N x N", low=8, high=256)
     steps: int = option("updates to train for", 4000, low=1, high=10**9)
-    minutes: float | None = minutes_option()
-    log_every: int = log_every_option()
-    checkpoint_every: int = checkpoint_every_option(500)
-    rollbacks: int = rollbacks_option()
     batch_size: int = option("images per batch", 32, low=1, high=8192)
     lr: float = option("Adam learning rate of all networks", 2e-4, above=0, high=1)
     width: int = option("base channels of the generators", 16, low=1, high=512)
@@ -75,9 +60,6 @@ class TranslateConfig(CheckedConfig):
                                     0.5, low=0, high=1e4)
     l1_weight: float = option("weight of the L1 to the true B (pix2pix)", 100.0, low=0, high=1e4)
     seed: int = seed_option("seed of the weights, batches and domain transforms")
-    device: str = device_option()
-    amp: str = amp_option()
-    compile: bool = compile_option()
 
 
 def cycle_loss(g_ab: nn.Module, g_ba: nn.Module, a: torch.Tensor, b: torch.Tensor,
