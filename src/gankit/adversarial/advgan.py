@@ -34,7 +34,7 @@ from gankit.models.dcgan import DCGANDiscriminator
 from gankit.models.image2image import ResNetTranslator
 from gankit.options import AppTrainingConfig, option, seed_option
 from gankit.train.batches import BatchStream, batch_within
-from gankit.train.method_run import load_run_weights, train_run
+from gankit.train.method_run import GeneratorVsDiscriminator, load_run_weights, train_run
 from gankit.train.speed import resolve, step_module
 
 
@@ -93,7 +93,7 @@ def check_target(target: int | None, num_classes: int) -> None:
         raise GankitError(f"target class {target} is outside the label set 0..{num_classes - 1}")
 
 
-class AdvGANMethod:
+class AdvGANMethod(GeneratorVsDiscriminator):
     """One AdvGAN update on the one loop: a least-squares D step on real against perturbed
     images, then a G step on the margin, GAN and hinge losses."""
 
@@ -142,23 +142,6 @@ class AdvGANMethod:
         self.opt_g.step()
         return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
                 "margin": margin.detach(), "hinge": hinge.detach()}
-
-    def weights(self) -> dict[str, Any]:
-        return {"generator": self.G.state_dict()}
-
-    def optimizers(self) -> tuple[torch.optim.Optimizer, ...]:
-        return self.opt_g, self.opt_d
-
-    def training_state(self) -> dict[str, Any]:
-        return {"discriminator": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
-                "opt_d": self.opt_d.state_dict(), "batches_drawn": self.batches.drawn}
-
-    def load(self, weights: dict[str, Any], training: dict[str, Any]) -> None:
-        self.G.load_state_dict(weights["generator"])
-        self.D.load_state_dict(training["discriminator"])
-        self.opt_g.load_state_dict(training["opt_g"])
-        self.opt_d.load_state_dict(training["opt_d"])
-        self.batches.drawn = int(training["batches_drawn"])
 
 
 def train_advgan(classifier: nn.Module, data: ImageDataset, config: AdvGANConfig,

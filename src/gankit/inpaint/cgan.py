@@ -30,7 +30,7 @@ from gankit.losses import LOSSES
 from gankit.models.image2image import PatchDiscriminator, UNet
 from gankit.options import AppTrainingConfig, option, seed_option
 from gankit.train.batches import BatchStream
-from gankit.train.method_run import load_run_weights, train_run
+from gankit.train.method_run import GeneratorVsDiscriminator, load_run_weights, train_run
 from gankit.train.speed import resolve, step_module
 
 
@@ -78,7 +78,7 @@ def random_masks(n: int, h: int, w: int, gen: torch.Generator) -> torch.Tensor:
     return masks[kinds, torch.arange(n)]
 
 
-class CompletionMethod:
+class CompletionMethod(GeneratorVsDiscriminator):
     """The completion GAN's update on the one loop: a D step on (image, mask) pairs, then a G
     step on the hole's L2 plus `adv_weight` times the non-saturating GAN loss."""
 
@@ -130,24 +130,11 @@ class CompletionMethod:
         self.opt_g.step()
         return {**scalars, "loss_g": loss_g.detach(), "l2": l2.detach()}
 
-    def weights(self) -> dict[str, Any]:
-        return {"generator": self.G.state_dict()}
+    def extra_state(self) -> dict[str, Any]:
+        return {"masks": self.masks.get_state()}
 
-    def optimizers(self) -> tuple[torch.optim.Optimizer, ...]:
-        return self.opt_g, self.opt_d
-
-    def training_state(self) -> dict[str, Any]:
-        return {"discriminator": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
-                "opt_d": self.opt_d.state_dict(), "masks": self.masks.get_state(),
-                "batches_drawn": self.batches.drawn}
-
-    def load(self, weights: dict[str, Any], training: dict[str, Any]) -> None:
-        self.G.load_state_dict(weights["generator"])
-        self.D.load_state_dict(training["discriminator"])
-        self.opt_g.load_state_dict(training["opt_g"])
-        self.opt_d.load_state_dict(training["opt_d"])
+    def load_extra_state(self, training: dict[str, Any]) -> None:
         self.masks.set_state(training["masks"])
-        self.batches.drawn = int(training["batches_drawn"])
 
 
 def train_completion(config: CompletionConfig, out: str | Path, *,

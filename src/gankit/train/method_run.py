@@ -15,11 +15,13 @@ from typing import Any, Protocol
 
 import torch
 import yaml
+from torch import nn
 
 from gankit.distributed import Dist
 from gankit.errors import GankitError, NonFiniteStateError
 from gankit.io import atomic_write, load_state, save_state, writable_folder
 from gankit.runs import RUN_KINDS, check_free_for, refuse_edited_config, write_manifest
+from gankit.train.batches import BatchStream
 from gankit.train.logging import MetricsLog
 from gankit.train.loop import Budget, LoopResult, Recovery, run_loop
 
@@ -44,6 +46,44 @@ class RunMethod(Protocol):
     def optimizers(self) -> tuple[torch.optim.Optimizer, ...]: ...
 
     def load(self, weights: dict[str, Any], training: dict[str, Any]) -> None: ...
+
+
+class GeneratorVsDiscriminator:
+    """The checkpoint parts of a method that trains one generator `G` against one
+    discriminator `D` on one batch stream: G's weights are what the run keeps; D, both
+    optimisers and the stream's position are what resuming needs. A method that draws more
+    than batches (the completion model's masks) adds it through `extra_state`."""
+
+    G: nn.Module
+    D: nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    batches: BatchStream
+
+    def extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def load_extra_state(self, training: dict[str, Any]) -> None:
+        pass
+
+    def weights(self) -> dict[str, Any]:
+        return {"generator": self.G.state_dict()}
+
+    def optimizers(self) -> tuple[torch.optim.Optimizer, ...]:
+        return self.opt_g, self.opt_d
+
+    def training_state(self) -> dict[str, Any]:
+        return {"discriminator": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
+                "opt_d": self.opt_d.state_dict(), "batches_drawn": self.batches.drawn,
+                **self.extra_state()}
+
+    def load(self, weights: dict[str, Any], training: dict[str, Any]) -> None:
+        self.G.load_state_dict(weights["generator"])
+        self.D.load_state_dict(training["discriminator"])
+        self.opt_g.load_state_dict(training["opt_g"])
+        self.opt_d.load_state_dict(training["opt_d"])
+        self.batches.drawn = int(training["batches_drawn"])
+        self.load_extra_state(training)
 
 
 class Checkpointed:
