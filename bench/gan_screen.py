@@ -63,29 +63,36 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lrdecay0.5": {"lr_decay": 0.5},
     "adam1.2e-3": {"lr_g": 1.2e-3, "lr_d": 1.2e-3},
     "adam1.6e-3": {"lr_g": 1.6e-3, "lr_d": 1.6e-3},
+    "r3gan": {"recipe": "r3gan"},
+    "r3gan-lazy8": {"recipe": "r3gan", "reg_every": 8},
+    "r3gan-w16-lazy8": {"recipe": "r3gan", "width": 16, "reg_every": 8},
 }
+HOLDOUT = 10_000  # training images held out as the validation reference (--reference val)
 METRIC = "domain-fid"
 
 
-def run_variant(name: str, work: Path, minutes: float, seed: int, n: int) -> dict[str, Any]:
+def run_variant(name: str, work: Path, minutes: float, seed: int, n: int,
+                reference: str) -> dict[str, Any]:
     from gankit.metrics import evaluate_run  # after share_cache(): the recogniser is cached
 
     run_dir = work / name
     options = {"recipe": "default", "data": "fashion-mnist", "seed": seed, "minutes": minutes,
                "steps": 10**9, "device": "cpu", "sample_every": 10**9,
-               "checkpoint_every": 10**9, "log_every": 200, **VARIANTS[name]}
+               "checkpoint_every": 10**9, "log_every": 200,
+               "holdout": HOLDOUT if reference == "val" else 0, **VARIANTS[name]}
     record = train_gan_once(run_dir, options)
     scored = run_dir / "bench_screen.json"
     if not scored.is_file():
-        scores = evaluate_run(run_dir, [METRIC], n=n, seed=seed, device="cpu", progress=False)
-        scored.write_text(json.dumps({"train": record,
+        scores = evaluate_run(run_dir, [METRIC], n=n, seed=seed, reference_split=reference,
+                              device="cpu", progress=False)
+        scored.write_text(json.dumps({"train": record, "reference": reference,
                                       METRIC: scores[METRIC]["value"]}, indent=2))
         print(f"[{name}] {METRIC} {scores[METRIC]['value']:.2f}", flush=True)
     return json.loads(scored.read_text())
 
 
 BOOKKEEPING = {"recipe", "minutes", "steps", "seed", "device", "log_every", "sample_every",
-               "checkpoint_every"}
+               "checkpoint_every", "holdout"}
 
 
 def differences(config: dict[str, Any], default: dict[str, Any]) -> str:
@@ -103,14 +110,20 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"Fashion-MNIST on {m['cpu']}, two variants at a time with one torch thread each, "
         f"seed {result['seed']}; domain FID of {result['n']} generated (EMA generator) vs "
-        f"{result['n']} test images. Command: `python bench/gan_screen.py --minutes M "
-        "--threads 1 --only …` (two processes). The row `default` is the default recipe of the "
-        "day its round started; Δ is against that row.",
+        f"{result['n']} real images: the {HOLDOUT:,} training images every run held out "
+        "(validation), or, in the rounds before 2026-12-06, the test images, on which those "
+        "rounds chose settings (docs/benchmarks.md, *History*). Command: `python "
+        "bench/gan_screen.py --minutes M --threads 1 --reference val --only …` (two processes). "
+        "The row `default` is the default recipe of the day its round started; Δ is against "
+        "that row.",
     ]
     for budget in result["budgets"]:
         variants = budget["variants"]
         base = variants.get("default", {}).get(METRIC)
-        lines += ["", f"**{budget['minutes']:g} min of training per variant**", "",
+        against = ("validation (held-out training images)" if budget["reference"] == "val"
+                   else "test images")
+        lines += ["", f"**{budget['minutes']:g} min of training per variant, against "
+                  f"{against}**", "",
                   "| variant | differences from today's `default` | domain FID ↓ "
                   "| Δ vs row `default` | images/s | steps |", "|---|---|---|---|---|---|"]
         for name, v in sorted(variants.items(), key=lambda kv: kv[1][METRIC]):
@@ -127,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--n", type=int, default=10_000, help="generated (and real) images")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reference", choices=("val", "test"), default="val",
+                        help="score against held-out training images (val) or the test split "
+                             "(test: only to reproduce the rounds before 2026-12-06)")
     add_only(parser, VARIANTS)
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "gan_screen")
     parser.add_argument("--out", type=Path, default=RESULTS / "gan_screen.json")
@@ -135,16 +151,24 @@ def main(argv: list[str] | None = None) -> int:
     names = parse_only(parser, args.only, VARIANTS, "variant")
     torch.set_num_threads(args.threads)
     share_cache()
-    work = args.work / f"min{args.minutes:g}-thr{args.threads}-seed{args.seed}"
+    suffix = "-val" if args.reference == "val" else ""
+    work = args.work / f"min{args.minutes:g}-thr{args.threads}-seed{args.seed}{suffix}"
     for name in names:
-        run_variant(name, work, args.minutes, args.seed, args.n)
+        run_variant(name, work, args.minutes, args.seed, args.n, args.reference)
 
-    # Every finished screen at this thread count and seed, one table per budget.
-    by_budget: dict[float, dict[str, Any]] = {}
-    for path in sorted(args.work.glob(f"*-thr{args.threads}-seed{args.seed}/*/bench_screen.json")):
+    # Every finished screen at this thread count and seed, one table per budget and reference.
+    by_budget: dict[tuple[str, float], dict[str, Any]] = {}
+    for path in sorted(args.work.glob(f"*-thr{args.threads}-seed{args.seed}*/*/"
+                                      "bench_screen.json")):
         entry = json.loads(path.read_text())
-        by_budget.setdefault(entry["train"]["config"]["minutes"], {})[path.parent.name] = entry
-    budgets = [{"minutes": m, "variants": by_budget[m]} for m in sorted(by_budget)]
+        key = (entry.get("reference", "test"), entry["train"]["config"]["minutes"])
+        by_budget.setdefault(key, {})[path.parent.name] = entry
+    if args.out.is_file():  # rounds whose --work is gone stay in the results file
+        for kept in json.loads(args.out.read_text())["budgets"]:
+            by_budget.setdefault((kept.get("reference", "test"), kept["minutes"]),
+                                 kept["variants"])
+    budgets = [{"reference": ref, "minutes": m, "variants": by_budget[ref, m]}
+               for ref, m in sorted(by_budget, key=lambda k: (k[0] != "val", k[1]))]
     result = {"benchmark": "gan_screen", "machine": machine(), "threads": args.threads,
               "seed": args.seed, "n": args.n, "budgets": budgets}
     publish("gan_screen", result, args.out, markdown(result), args.table)

@@ -43,8 +43,27 @@ def test_resize_and_unknown_split():
     data = load_dataset("digits", "test", image_size=16)
     assert data.images.shape == (360, 1, 16, 16)
     assert data.images.min() >= -1 and data.images.max() <= 1
-    with pytest.raises(GankitError, match="unknown split 'val'; choose one of: train, test"):
+    with pytest.raises(GankitError, match="unknown split 'valid'; choose one of: train, val, "
+                       "test"):
+        load_dataset("digits", "valid")
+
+
+def test_holdout_carves_one_validation_split_out_of_train_for_every_seed():
+    full = load_dataset("digits", "train")
+    rest = load_dataset("digits", "train", holdout=200)
+    val = load_dataset("digits", "val", holdout=200, seed=5)
+    assert (len(rest), len(val), val.split) == (len(full) - 200, 200, "val")
+    pixels = {tuple(x.flatten().tolist()) for x in full.images}
+    seen = {tuple(x.flatten().tolist()) for x in rest.images}
+    held = {tuple(x.flatten().tolist()) for x in val.images}
+    assert seen | held <= pixels and len(seen & held) <= 5  # digits repeats a few images
+    assert torch.equal(val.images, load_dataset("digits", "val", holdout=200, seed=9).images)
+    assert load_dataset("digits", "train", holdout=200, per_class=5).class_counts() == [5] * 10
+    with pytest.raises(GankitError, match="split 'val' is the images a run held out of training; "
+                       "train with --holdout N"):
         load_dataset("digits", "val")
+    with pytest.raises(GankitError, match="--holdout must be between 1 and"):
+        load_dataset("digits", "train", holdout=len(full))
 
 
 def test_per_class_subset_is_deterministic_and_balanced():

@@ -142,6 +142,22 @@ def test_eval_end_to_end_writes_scores_with_their_protocols(digits_run, cache_ho
     assert sorted((cache_home / "gankit" / "features").iterdir()) == sorted(features)
 
 
+@pytest.mark.slow
+def test_a_run_that_held_images_out_is_scored_against_them(digits_run, tmp_path, cache_home,
+                                                            capsys):
+    with pytest.raises(GankitError, match="split 'val' is the images a run held out"):
+        evaluate_run(digits_run, "fid", n=16, reference_split="val", progress=False)
+    config = make_config({"data": "digits", "holdout": 300, "steps": 2, "batch_size": 16,
+                          "width": 8, "sample_every": 100})
+    trainer = GANTrainer(config, tmp_path / "held", progress=False, tensorboard=False)
+    assert len(trainer.data) == 1437 - 300  # digits' training split less the held-out images
+    trainer.fit()
+    assert main(["eval", str(tmp_path / "held"), "--metrics", "fid", "--n", "16",
+                 "--reference-split", "val", "--no-progress"]) == 0
+    protocol = read_scores(tmp_path / "held")["fid"]["protocol"]
+    assert (protocol["reference"], protocol["n_real"]) == ("digits/val", 16)
+
+
 @pytest.mark.parametrize("source, copying", [("train", True), ("test", False)])
 def test_generalization_flags_a_generator_that_copies_its_training_images(
         digits_run, cache_home, monkeypatch, source, copying):

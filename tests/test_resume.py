@@ -379,3 +379,31 @@ def test_resuming_from_another_kind_of_checkpoint_is_one_clear_line(tmp_path, ti
     save_state(trainer.run.checkpoint, {**state, "kind": "completion"})
     with pytest.raises(GankitError, match="is not a GAN run's checkpoint; train one with"):
         GANTrainer.resume(trainer.run.path, data=tiny_images, progress=False, tensorboard=False)
+
+
+def test_lazy_regularisation_penalises_every_nth_d_step_at_n_times_the_weight(
+        tmp_path, tiny_images, monkeypatch):
+    import gankit.train.trainer as trainer_module
+
+    calls = []
+    real_r1 = trainer_module.r1_penalty
+    monkeypatch.setattr(trainer_module, "r1_penalty",
+                        lambda *a, **k: calls.append(1) or real_r1(*a, **k))
+    lazy = _trainer(tmp_path, tiny_images, "lazy", steps=1, r1=1.0, reg_every=3, d_steps=2)
+    every = _trainer(tmp_path, tiny_images, "every", steps=1, r1=3.0, d_steps=2)
+    lazy.train_step()
+    every.train_step()
+    assert len(calls) == 1 + 2  # lazy: d updates 0 (penalised) and 1; every: both
+    # With one D update a step, the first is the same objective in both: the same D follows.
+    lazy1 = _trainer(tmp_path, tiny_images, "lazy1", steps=1, r1=1.0, reg_every=3)
+    every1 = _trainer(tmp_path, tiny_images, "every1", steps=1, r1=3.0)
+    lazy1.train_step()
+    every1.train_step()
+    for a, b in zip(lazy1.D.parameters(), every1.D.parameters(), strict=True):
+        assert torch.equal(a, b)
+    calls.clear()
+    for _ in range(6):  # as the loop does: the step counts the updates done before this one
+        lazy1.step += 1
+        lazy1.train_step()
+    assert len(calls) == 2  # of updates 1..6, updates 3 and 6
+

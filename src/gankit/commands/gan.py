@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from gankit.data import DATASETS, load_dataset
+from gankit.data import DATASETS, SPLITS, load_dataset
 from gankit.errors import GankitError
 from gankit.imaging import save_grid
 from gankit.losses import LOSSES
@@ -213,7 +213,8 @@ class EvalCommand:
                           choices=METRICS)
     n: int = option("generated images (and at most this many real ones)", 10_000, low=2,
                     high=100_000)
-    reference_split: str = option("real images to compare with", "test")
+    reference_split: str = option("real images to compare with (val: those the run held out "
+                                  "of training with --holdout)", "test", choices=SPLITS)
     seed: int = seed_option("seed of the latent draws")
     device: str = device_option()
     compare: str | None = option("print both runs' stored scores side by side (protocols "

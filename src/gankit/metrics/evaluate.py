@@ -277,9 +277,9 @@ def evaluate_run(run_dir: str | Path, metrics: str | Sequence[str] = DEFAULT_MET
     writable_folder(run.path)  # before the scoring, which can take minutes
     cfg = trained.config
     train = load_dataset(cfg.data, "train", root=cfg.data_root, image_size=cfg.image_size,
-                         per_class=cfg.per_class, seed=cfg.seed)
+                         per_class=cfg.per_class, seed=cfg.seed, holdout=cfg.holdout)
     reference = load_dataset(cfg.data, reference_split, root=cfg.data_root,
-                             image_size=cfg.image_size)
+                             image_size=cfg.image_size, holdout=cfg.holdout)
     reference = reference.select(torch.arange(min(n, len(reference))))
     fake, fake_labels = generate(trained.generator, n, seed=seed)
     ctx = _Context(trained, train, reference, fake, fake_labels, {

@@ -40,6 +40,9 @@ class TrainConfig:
                                    high=256)
     per_class: int | None = option("train on N images of each class only (deterministic subset)",
                                   low=1, high=1_000_000)
+    holdout: int = option("training images kept out of training (the same ones for every seed) "
+                          "to score on with gankit eval --reference-split val; 0 = none", 0,
+                          low=0, high=10**8)
     # model
     model: str = option("architecture (gankit models)", "dcgan")
     width: int | None = option("channels / hidden units (default: the architecture's)", low=1,
@@ -52,6 +55,8 @@ class TrainConfig:
                        high=1e4)
     r2: float = option("R2 penalty weight gamma on generated images (0 = off)", 0.0, low=0,
                        high=1e4)
+    reg_every: int = option("apply R1/R2 every N discriminator updates at N times the weight "
+                            "(lazy regularisation, Karras et al. 2020)", 1, low=1, high=1000)
     mode_seeking: float = option("mode-seeking weight lambda against within-class collapse "
                                "(Mao et al. 2019; 0 = off)", 0.0, low=0, high=100)
     diffaugment: str = option("DiffAugment transforms D sees on real and fake images, e.g. "

@@ -65,7 +65,7 @@ class GANTrainer:
         self.dist, self.device = init_distributed(config.device)
         self.data = data if data is not None else load_dataset(
             config.data, "train", root=config.data_root, image_size=config.image_size,
-            per_class=config.per_class, seed=config.seed)
+            per_class=config.per_class, seed=config.seed, holdout=config.holdout)
         if config.conditional and not self.data.labeled:
             raise GankitError(f"--conditional needs class labels and {self.data.name} has none; "
                               "use class sub-folders or drop --conditional")
@@ -131,7 +131,7 @@ class GANTrainer:
     def train_step(self) -> dict[str, torch.Tensor]:
         """`d_steps` discriminator updates, then one generator update. Returns detached scalars."""
         cfg, G, D = self.config, self.G_step, self.D_step
-        for _ in range(cfg.d_steps):
+        for d_step in range(cfg.d_steps):
             real, labels = self._real_batch()
             z = self._latents()
             with torch.no_grad(), self.speed.autocast(self.device):
@@ -145,10 +145,12 @@ class GANTrainer:
             if self.loss.gradient_penalty:
                 loss_d = loss_d + self.loss.gradient_penalty * gradient_penalty(
                     D, real, fake, labels, generator=self.noise)
-            if cfg.r1:
-                loss_d = loss_d + 0.5 * cfg.r1 * r1_penalty(D, real, labels)
-            if cfg.r2:
-                loss_d = loss_d + 0.5 * cfg.r2 * r2_penalty(D, fake, labels)
+            # Lazy R1/R2: the penalties' double backward is most of a small D's step.
+            lazy = cfg.reg_every if (self.step * cfg.d_steps + d_step) % cfg.reg_every == 0 else 0
+            if cfg.r1 and lazy:
+                loss_d = loss_d + 0.5 * cfg.r1 * lazy * r1_penalty(D, real, labels)
+            if cfg.r2 and lazy:
+                loss_d = loss_d + 0.5 * cfg.r2 * lazy * r2_penalty(D, fake, labels)
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
