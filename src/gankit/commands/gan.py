@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from gankit.data import DATASETS, SPLITS, load_dataset
+from gankit.data import DATASETS, SPLITS, ImageDataset, load_dataset
 from gankit.errors import GankitError
 from gankit.imaging import save_grid
 from gankit.losses import LOSSES
@@ -20,7 +20,7 @@ from gankit.options import device_option, option, progress_option, seed_option
 from gankit.registry import Registry
 from gankit.runs import new_run_dir
 from gankit.sampling import interpolate, resolve_class, sample
-from gankit.train import RECIPES, GANTrainer, TrainSummary, load_generator, make_config
+from gankit.train import RECIPES, GANTrainer, TrainConfig, TrainSummary, load_generator, make_config
 from gankit.train.rundir import RunDir
 
 
@@ -52,6 +52,15 @@ def print_summary(summary: TrainSummary) -> None:
         print(f"  continue:    gankit train --resume {summary.run_dir}")
 
 
+def new_trainer(config: TrainConfig, out: Path, *, data: ImageDataset | None = None,
+                progress: bool) -> GANTrainer:
+    """A trainer for a new run in OUT, refused when OUT already holds one."""
+    if RunDir(out).checkpoint.exists():
+        raise GankitError(f"{out} already holds a run; continue it with --resume {out} "
+                          "(gankit train) or choose another --out")
+    return GANTrainer(config, out, data=data, progress=progress)
+
+
 def train(command: TrainCommand, overrides: dict[str, Any]) -> None:
     if command.resume:
         if command.config:
@@ -60,11 +69,9 @@ def train(command: TrainCommand, overrides: dict[str, Any]) -> None:
         print(f"resuming {command.resume} at step {trainer.step} of {trainer.total_steps}")
     else:
         config = make_config(overrides, source="the command line", file=command.config)
-        out = new_run_dir(command.out, config.recipe, config.data)
-        if RunDir(out).checkpoint.exists():
-            raise GankitError(f"{out} already holds a run; continue it with --resume {out} "
-                              "or choose another --out")
-        trainer = GANTrainer(config, out, progress=command.progress)
+        trainer = new_trainer(config, new_run_dir(command.out, config.recipe, config.data),
+                              progress=command.progress)
+        out = trainer.run.path
         print(f"training {config.model} ({config.loss} loss) on {trainer.data.name}: "
               f"{len(trainer.data)} images of {trainer.data.image_shape}, "
               f"{trainer.total_steps} steps, device {trainer.device}; run directory {out}")
@@ -88,10 +95,7 @@ def demo(command: DemoCommand) -> None:
         data = load_dataset("digits", "train")
     config = make_config({"recipe": "default", "data": data.name, "minutes": command.minutes,
                           "steps": 1_000_000, "device": command.device})
-    out = Path(command.out)
-    if RunDir(out).checkpoint.exists():
-        raise GankitError(f"{out} already holds a run; remove it or pass --out elsewhere")
-    trainer = GANTrainer(config, out, data=data, progress=command.progress)
+    trainer = new_trainer(config, Path(command.out), data=data, progress=command.progress)
     print(f"gankit demo: training the default recipe ({config.model}, {config.loss} loss, "
           f"EMA {config.ema}) on {data.name} for {command.minutes:g} minutes on "
           f"{trainer.device}")
