@@ -139,8 +139,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # Every finished screen at this thread count and seed, one table per budget and reference.
     by_budget: dict[tuple[str, float], dict[str, Any]] = {}
-    for path in sorted(args.work.glob(f"*-thr{args.threads}-seed{args.seed}*/*/"
-                                      "bench_screen.json")):
+    rounds = [f"*-thr{args.threads}-seed{args.seed}{end}/*/bench_screen.json"
+              for end in ("", "-val")]  # not "seed1*", which would take seed 10 too
+    for path in sorted(p for pattern in rounds for p in args.work.glob(pattern)):
         entry = json.loads(path.read_text())
         key = (entry.get("reference", "test"), entry["train"]["config"]["minutes"])
         by_budget.setdefault(key, {})[path.parent.name] = entry

@@ -146,11 +146,11 @@ class GANTrainer:
                 loss_d = loss_d + self.loss.gradient_penalty * gradient_penalty(
                     D, real, fake, labels, generator=self.noise)
             # Lazy R1/R2: the penalties' double backward is most of a small D's step.
-            lazy = cfg.reg_every if (self.step * cfg.d_steps + d_step) % cfg.reg_every == 0 else 0
-            if cfg.r1 and lazy:
-                loss_d = loss_d + 0.5 * cfg.r1 * lazy * r1_penalty(D, real, labels)
-            if cfg.r2 and lazy:
-                loss_d = loss_d + 0.5 * cfg.r2 * lazy * r2_penalty(D, fake, labels)
+            if (self.step * cfg.d_steps + d_step) % cfg.reg_every == 0:
+                if cfg.r1:
+                    loss_d = loss_d + 0.5 * cfg.r1 * cfg.reg_every * r1_penalty(D, real, labels)
+                if cfg.r2:
+                    loss_d = loss_d + 0.5 * cfg.r2 * cfg.reg_every * r2_penalty(D, fake, labels)
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
