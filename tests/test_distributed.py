@@ -11,6 +11,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from gankit.distributed import leave_distributed
 from gankit.errors import GankitError
 from gankit.io import load_state
 from gankit.train import GANTrainer, make_config
@@ -45,16 +46,17 @@ def _worker(rank: int, world: int, port: int, out: str, steps: int, resume: bool
         write(path, state, **options)
 
     trainer_module.save_state = recording_save
-    try:
-        if resume:
-            trainer = GANTrainer.resume(out, {"steps": steps}, progress=False,
-                                        tensorboard=False)
-        else:
-            trainer = GANTrainer(make_config({**CONFIG, "steps": steps}), out, progress=False,
-                                 tensorboard=False)
-        trainer.fit()
-    finally:
-        dist.destroy_process_group()
+    _fit(out, steps, resume)
+    leave_distributed()  # the trainer, out of scope now, no longer holds the group
+
+
+def _fit(out: str, steps: int, resume: bool) -> None:
+    if resume:
+        trainer = GANTrainer.resume(out, {"steps": steps}, progress=False, tensorboard=False)
+    else:
+        trainer = GANTrainer(make_config({**CONFIG, "steps": steps}), out, progress=False,
+                             tensorboard=False)
+    trainer.fit()
 
 
 def _ddp(out, steps, resume=False, record=None, world=2):
@@ -118,14 +120,13 @@ def _classify_worker(rank: int, world: int, port: int, out: str) -> None:
     from gankit.data import load_dataset
     from gankit.recognize import ClassifierConfig, train_classifier, train_recogniser_run
 
-    try:
-        config = ClassifierConfig(steps=30, batch_size=64, width=8)
-        model = train_classifier(load_dataset("digits", "train"), config, device="cpu")
-        weights = torch.cat([p.detach().flatten() for p in model.parameters()])
-        torch.save(weights, f"{out}-weights{rank}.pt")
-        train_recogniser_run(out, "digits", config, device="cpu", progress=False)
-    finally:
-        dist.destroy_process_group()
+    config = ClassifierConfig(steps=30, batch_size=64, width=8)
+    model = train_classifier(load_dataset("digits", "train"), config, device="cpu")
+    weights = torch.cat([p.detach().flatten() for p in model.parameters()])
+    torch.save(weights, f"{out}-weights{rank}.pt")
+    train_recogniser_run(out, "digits", config, device="cpu", progress=False)
+    leave_distributed()
+    assert not dist.is_initialized()
 
 
 def test_classify_trains_under_ddp_with_ranks_in_step_and_rank_0_writing(tmp_path):
@@ -147,25 +148,23 @@ def _image_to_image_worker(rank: int, world: int, port: int, out: str) -> None:
     from gankit.recognize.model import SmallCNN
     from gankit.translate import TranslateConfig, train_translator
 
-    try:
-        model = train_translator(TranslateConfig(a="digits", b="digits@inverted", steps=4,
-                                                 batch_size=8, width=4, blocks=1,
-                                                 device="cpu"), f"{out}/translate",
-                                 progress=False)
-        weights = torch.cat([p.detach().flatten() for p in model.parameters()])
-        torch.save(weights, f"{out}/translator-weights{rank}.pt")
-        train_completion(CompletionConfig(data="digits", steps=3, batch_size=8, width=4,
-                                          device="cpu"), f"{out}/completion", progress=False)
-        digits = load_dataset("digits", "train")
-        torch.manual_seed(0)
-        victim = SmallCNN(digits.image_shape, digits.num_classes, 4).eval()
-        attack = train_advgan(victim, digits, AdvGANConfig(steps=3, batch_size=8, width=4,
-                                                           blocks=1, device="cpu"),
-                              f"{out}/advgan", progress=False)
-        weights = torch.cat([p.detach().flatten() for p in attack.generator.parameters()])
-        torch.save(weights, f"{out}/advgan-weights{rank}.pt")
-    finally:
-        dist.destroy_process_group()
+    model = train_translator(TranslateConfig(a="digits", b="digits@inverted", steps=4,
+                                             batch_size=8, width=4, blocks=1,
+                                             device="cpu"), f"{out}/translate",
+                             progress=False)
+    weights = torch.cat([p.detach().flatten() for p in model.parameters()])
+    torch.save(weights, f"{out}/translator-weights{rank}.pt")
+    train_completion(CompletionConfig(data="digits", steps=3, batch_size=8, width=4,
+                                      device="cpu"), f"{out}/completion", progress=False)
+    digits = load_dataset("digits", "train")
+    torch.manual_seed(0)
+    victim = SmallCNN(digits.image_shape, digits.num_classes, 4).eval()
+    attack = train_advgan(victim, digits, AdvGANConfig(steps=3, batch_size=8, width=4,
+                                                       blocks=1, device="cpu"),
+                          f"{out}/advgan", progress=False)
+    weights = torch.cat([p.detach().flatten() for p in attack.generator.parameters()])
+    torch.save(weights, f"{out}/advgan-weights{rank}.pt")
+    leave_distributed()
 
 
 def test_translation_completion_and_advgan_train_under_ddp(tmp_path):

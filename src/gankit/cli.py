@@ -187,4 +187,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gankit: interrupted", file=sys.stderr)
         return 130
+    if "gankit.distributed" in sys.modules:  # only then can this process be in a group
+        sys.modules["gankit.distributed"].leave_distributed()
     return 0

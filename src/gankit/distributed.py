@@ -10,6 +10,7 @@ everything runs in one process, unchanged.
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -53,6 +54,20 @@ def init_distributed(device: str = "auto") -> tuple[Dist, torch.device]:
     if not dist.is_initialized():
         dist.init_process_group("nccl" if target.type == "cuda" else "gloo")
     return Dist(rank, world_size), target
+
+
+def leave_distributed() -> None:
+    """Leave the process group, all ranks together, once the job is done.
+
+    The group must be destroyed while the interpreter is fully alive: a gloo group still held
+    by a DDP wrapper when Python shuts down can abort the process (SIGABRT). Call it after the
+    job's modules are out of scope, so that collecting them drops their hold on the group.
+    """
+    if not dist.is_initialized():
+        return
+    gc.collect()
+    dist.barrier()  # no rank tears down while another still talks to it
+    dist.destroy_process_group()
 
 
 def wrap(module: nn.Module, where: Dist, device: torch.device) -> nn.Module:
