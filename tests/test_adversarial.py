@@ -227,6 +227,9 @@ def test_autoattack_sees_through_masked_gradients_that_stop_pgd(digits, digits_m
     assert stages["square"] == round(auto_acc * len(test))
     assert stages["apgd-t"] > stages["clean"] - 0.05 * len(test)  # the gradient stages fail
     assert stages["square"] < stages["apgd-t"] - 0.2 * len(test)
+    counted = AttackSpec(Budget(0.1), auto=SMALL_AUTOATTACK)
+    report, _ = measure_attack(masked, test, "autoattack", counted)
+    assert report.extra["robust_after"] == stages  # what the benchmark stores
 
 
 def test_autoattack_refuses_a_target_and_l2(digits, digits_model):

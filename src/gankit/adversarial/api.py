@@ -189,6 +189,8 @@ def measure_attack(model: nn.Module, data: ImageDataset, method: str,
         l2_max=l2.max().item(), seconds_per_image=cost.seconds / max(len(data), 1),
         passes_per_image=cost.passes / max(len(data), 1),
         flops_per_image=round(cost.flops / max(len(data), 1)))
+    if spec.robust_after:  # autoattack's per-stage counts, so every report can trace a gap
+        report.extra["robust_after"] = dict(spec.robust_after)
     return report, adversarial
 
 
@@ -211,11 +213,9 @@ def run_attack(classifier_run: str | Path, method: str, out: str | Path, *,
     advgan = load_advgan(advgan_run, device)[0] if advgan_run is not None else None
     spec = AttackSpec(budget, target, pgd_config, advgan)
     report, adversarial = measure_attack(stored.model, dataset, method, spec)
-    report.extra = {"classifier_run": str(classifier_run), "data": dataset.name,
-                    "split": split, "advgan_run": str(advgan_run) if advgan_run else None,
-                    "pgd": asdict(pgd_config) if method == "pgd" else None}
-    if spec.robust_after:
-        report.extra["robust_after"] = spec.robust_after
+    report.extra.update({"classifier_run": str(classifier_run), "data": dataset.name,
+                         "split": split, "advgan_run": str(advgan_run) if advgan_run else None,
+                         "pgd": asdict(pgd_config) if method == "pgd" else None})
     out = Path(out)
     writable_folder(out)
     atomic_write(out / "attack.json", json.dumps(report.to_dict(), indent=2).encode())
