@@ -123,15 +123,14 @@ def run_case(args: argparse.Namespace, dataset: str, domain: str,
     return {"dataset": short(dataset), "domain": domain, "paths": paths,
             "fitted_camera": {k: round(v, 4) for k, v in camera.to_dict().items()},
             "n_val": len(val), "n_test": len(clean_test),
-            "minutes": round((time.monotonic() - started) / 60, 1)}
+            "minutes": round((time.monotonic() - started) / 60, 1),
+            "machine": machine(), "commit": commit()}  # a rebuild of the file reuses cases
 
 
 def markdown(result: dict[str, Any]) -> str:
-    m = result["machine"]
     lines = [
         "## Recognising degraded images: classical corrections, augmentation, CycleGAN", "",
-        f"{m['cpu']} ({m['cores']} cores, AMX: {m.get('amx')}), torch {m['torch']}; CycleGAN "
-        f"{result['steps']} steps per case; every recogniser {result['recogniser_steps']} "
+        f"CycleGAN {result['steps']} steps per case; every recogniser {result['recogniser_steps']} "
         "updates of batch 128 (equal compute; copies double the images, not the updates). "
         "Validation (held out of the training split) chooses the best path of each kind; test "
         "accuracy in %, the interval resamples test images (one training seed). low-light = "
@@ -139,7 +138,11 @@ def markdown(result: dict[str, Any]) -> str:
         f"test split has 2,000 images. Command: `{result['command']}`.", ""]
     for case in result["cases"]:
         v = case["verdict"]
-        lines += [f"### {case['dataset']} {case['domain']} ({case['minutes']} min)", "",
+        m = case["machine"]
+        lines += [f"### {case['dataset']} {case['domain']}", "",
+                  f"{case['minutes']} min on {m['cpu']} ({m['torch_threads']} torch "
+                  f"thread(s), AMX: {m.get('amx')}), torch {m['torch']}, commit "
+                  f"{case['commit']}.", "",
                   "| path | kind | validation | test | clean test |", "|---|---|---|---|---|"]
         for name, p in case["paths"].items():
             mark = " **(chosen)**" if name in (v["best_gan"], v["best_nongan"]) else ""
@@ -182,8 +185,8 @@ def main(argv: list[str] | None = None) -> int:
                 split: share(p[split]) for split in ("val", "test", "clean_test")}}
                 for name, p in case["paths"].items()}
             cases.append(case)
-            result = {"benchmark": "translate", "machine": machine(), "commit": commit(),
-                      "command": command_line("translate.py", argv), "steps": args.steps,
+            result = {"benchmark": "translate", "command": command_line("translate.py", argv),
+                      "steps": args.steps,
                       "recogniser_steps": args.recogniser_steps, "cases": cases,
                       "headline": {f"{c['dataset']}@{c['domain']}": {
                           k: c["verdict"][k] for k in ("acc_best_nongan", "best_nongan",
