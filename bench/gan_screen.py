@@ -1,15 +1,15 @@
 """Benchmark: screen changes to gankit's default GAN recipe by domain FID, cheaply.
 
 Every variant is the `default` recipe plus a few overrides, trained on Fashion-MNIST for the same
-wall-clock budget with the same thread count and seed, then scored by domain FID (10k generated
-vs the 10k test images, features of gankit's own recogniser; ~30 s instead of ~18 min for
-Inception). It answers "which changes are worth a full 30-minute gan_quality run?" — a short
+wall-clock budget with the same thread count and seeds, then scored by domain FID (10k generated
+vs 10k held-out training images, features of gankit's own recogniser; ~30 s instead of ~18 min
+for Inception). Several --seeds give each variant's mean ± std: the stability test. It answers "which changes are worth a full 30-minute gan_quality run?" — a short
 budget favours fast networks, so a winner here is a candidate, not a result.
 
 Runs one variant after another; to use both cores, start two processes with disjoint --only
 lists and --threads 1. A finished variant is kept in --work and reused; each process rewrites
-bench/results/gan_screen.json and its tables (one per budget) from every finished variant
-(`--only ''` rebuilds just those).
+bench/results/gan_screen.json and its tables (one per budget) from every finished variant and
+seed (`--only ''` rebuilds just those).
 
     nohup python bench/gan_screen.py --threads 1 --only default,adam8e-4 > bench/screen_a.log 2>&1 &
 """
@@ -28,7 +28,6 @@ from common import (
     ROOT,
     TABLE,
     add_only,
-    machine,
     parse_only,
     publish,
     share_cache,
@@ -84,34 +83,52 @@ def differences(config: dict[str, Any], default: dict[str, Any]) -> str:
                      if k not in BOOKKEEPING and v != default[k]) or "—"
 
 
+def seed_summary(by_seed: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Mean and spread of one variant's score over its seeds: the issue's stability rule is
+    that seeds more than 20% apart (max - min over mean) disqualify a recipe as the default."""
+    scores = torch.tensor([e[METRIC] for e in by_seed.values()], dtype=torch.float64)
+    mean = scores.mean().item()
+    std = scores.std().item() if len(scores) > 1 else 0.0
+    return {"seeds": len(scores), "mean": mean, "std": std, "std_over_mean": std / mean,
+            "spread_over_mean": (scores.max() - scores.min()).item() / mean}
+
+
 def markdown(result: dict[str, Any]) -> str:
-    m, default = result["machine"], make_config({"recipe": "default"}).to_dict()
+    default = make_config({"recipe": "default"}).to_dict()
     lines = [
         "## GAN recipe screen: changes to the default, by domain FID",
         "",
-        f"Fashion-MNIST on {m['cpu']}, two variants at a time with one torch thread each, "
-        f"seed {result['seed']}; domain FID of {result['n']} generated (EMA generator) vs "
-        f"{result['n']} real images: the {HOLDOUT:,} training images every run held out "
-        "(validation), or, in the rounds before 2026-12-06, the test images, on which those "
-        "rounds chose settings (docs/benchmarks.md, *History*). Command: `python "
-        "bench/gan_screen.py --minutes M --threads 1 --reference val --only …` (two processes). "
-        "The row `default` is the default recipe of the day its round started; Δ is against "
-        "that row.",
+        f"Fashion-MNIST, one torch thread per variant, {result['n']} generated (EMA generator) "
+        f"vs {result['n']} real images by domain FID: the {HOLDOUT:,} training images every run "
+        "held out (validation), or, in the rounds before 2026-12-06, the test images, on which "
+        "those rounds chose settings (docs/benchmarks.md, *History*). Command: `python "
+        "bench/gan_screen.py --minutes M --threads 1 --reference val --seeds S --only …`. "
+        "With several seeds a row gives mean ± std and the spread (max - min over the mean; "
+        "over 20% disqualifies a default). The row `default` is the default recipe of the day "
+        "its round started; Δ is against that row's mean.",
     ]
     for budget in result["budgets"]:
         variants = budget["variants"]
-        base = variants.get("default", {}).get(METRIC)
+        base = variants.get("default", {}).get("mean")
         against = ("validation (held-out training images)" if budget["reference"] == "val"
                    else "test images")
         lines += ["", f"**{budget['minutes']:g} min of training per variant, against "
                   f"{against}**", "",
-                  "| variant | differences from today's `default` | domain FID ↓ "
-                  "| Δ vs row `default` | images/s | steps |", "|---|---|---|---|---|---|"]
-        for name, v in sorted(variants.items(), key=lambda kv: kv[1][METRIC]):
-            delta = "" if base is None or name == "default" else f"{v[METRIC] - base:+.2f}"
-            changed = differences(v["train"]["config"], default)
-            lines.append(f"| {name} | {changed} | {v[METRIC]:.2f} | {delta} |"
-                         f" {v['train']['images_per_s']:.0f} | {v['train']['steps']} |")
+                  "| variant | differences from today's `default` | seeds | domain FID ↓ "
+                  "| spread | Δ vs row `default` | images/s | steps | trained on |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for name, v in sorted(variants.items(), key=lambda kv: kv[1]["mean"]):
+            runs = list(v["by_seed"].values())
+            delta = "" if base is None or name == "default" else f"{v['mean'] - base:+.2f}"
+            score = f"{v['mean']:.2f}" + (f" ± {v['std']:.2f}" if v["seeds"] > 1 else "")
+            spread = f"{100 * v['spread_over_mean']:.0f}%" if v["seeds"] > 1 else ""
+            trained = runs[0]["train"]
+            lines.append(
+                f"| {name} | {differences(trained['config'], default)} | "
+                f"{', '.join(v['by_seed'])} | {score} | {spread} | {delta} | "
+                f"{sum(r['train']['images_per_s'] for r in runs) / len(runs):.0f} | "
+                f"{sum(r['train']['steps'] for r in runs) // len(runs)} | "
+                f"{trained['machine']['cpu']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -120,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0, help="training budget per variant")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--n", type=int, default=10_000, help="generated (and real) images")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", default="0", help="comma-separated training seeds")
     parser.add_argument("--reference", choices=("val", "test"), default="val",
                         help="score against held-out training images (val) or the test split "
                              "(test: only to reproduce the rounds before 2026-12-06)")
@@ -133,28 +150,42 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     share_cache()
     suffix = "-val" if args.reference == "val" else ""
-    work = args.work / f"min{args.minutes:g}-thr{args.threads}-seed{args.seed}{suffix}"
-    for name in names:
-        run_variant(name, work, args.minutes, args.seed, args.n, args.reference)
+    for seed in (int(s) for s in args.seeds.split(",")):
+        work = args.work / f"min{args.minutes:g}-thr{args.threads}-seed{seed}{suffix}"
+        for name in names:
+            run_variant(name, work, args.minutes, seed, args.n, args.reference)
 
-    # Every finished screen at this thread count and seed, one table per budget and reference.
-    by_budget: dict[tuple[str, float], dict[str, Any]] = {}
-    rounds = [f"*-thr{args.threads}-seed{args.seed}{end}/*/bench_screen.json"
-              for end in ("", "-val")]  # not "seed1*", which would take seed 10 too
-    for path in sorted(p for pattern in rounds for p in args.work.glob(pattern)):
+    # Every finished screen at this thread count, one table per budget and reference.
+    found: dict[tuple[str, float], dict[str, dict[str, Any]]] = {}
+    for path in sorted(args.work.glob(f"*-thr{args.threads}-seed*/*/bench_screen.json")):
         entry = json.loads(path.read_text())
         key = (entry.get("reference", "test"), entry["train"]["config"]["minutes"])
-        by_budget.setdefault(key, {})[path.parent.name] = entry
+        found.setdefault(key, {}).setdefault(path.parent.name, {})[
+            str(entry["train"]["config"]["seed"])] = entry
     if args.out.is_file():  # rounds whose --work is gone stay in the results file
         for kept in json.loads(args.out.read_text())["budgets"]:
-            by_budget.setdefault((kept.get("reference", "test"), kept["minutes"]),
-                                 kept["variants"])
-    budgets = [{"reference": ref, "minutes": m, "variants": by_budget[ref, m]}
-               for ref, m in sorted(by_budget, key=lambda k: (k[0] != "val", k[1]))]
-    result = {"benchmark": "gan_screen", "machine": machine(), "threads": args.threads,
-              "seed": args.seed, "n": args.n, "budgets": budgets}
+            key = (kept.get("reference", "test"), kept["minutes"])
+            for name, v in kept["variants"].items():
+                # files before --seeds held one seed-0 entry per variant
+                for seed, entry in v.get("by_seed", {"0": v}).items():
+                    found.setdefault(key, {}).setdefault(name, {}).setdefault(seed, entry)
+    budgets = [{"reference": ref, "minutes": m, "variants": {
+        name: {**seed_summary(by_seed), "by_seed": dict(sorted(by_seed.items()))}
+        for name, by_seed in found[ref, m].items()}}
+        for ref, m in sorted(found, key=lambda k: (k[0] != "val", k[1]))]
+    result = {"benchmark": "gan_screen", "threads": args.threads, "n": args.n,
+              "budgets": budgets, "headline": stability(budgets)}
     publish("gan_screen", result, args.out, markdown(result), args.table)
     return 0
+
+
+def stability(budgets: list[dict[str, Any]]) -> dict[str, Any]:
+    """The default's spread over seeds in each validation round with several seeds."""
+    return {f"default_{b['minutes']:g}min_val": {
+        k: b["variants"]["default"][k] for k in ("seeds", "mean", "std", "std_over_mean",
+                                                 "spread_over_mean")}
+        for b in budgets if b["reference"] == "val"
+        and b["variants"].get("default", {}).get("seeds", 0) > 1}
 
 
 if __name__ == "__main__":
