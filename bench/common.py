@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from gankit.record import machine, source_commit
 from gankit.train import GANTrainer, make_config
 
@@ -37,6 +39,21 @@ def add_only(parser: argparse.ArgumentParser, choices: Iterable[str]) -> None:
     """The --only option: which of a benchmark's named candidates to run (default: all)."""
     parser.add_argument("--only", default=",".join(choices),
                         help="comma-separated subset of: " + ", ".join(choices))
+
+
+def add_timed_run_flags(parser: argparse.ArgumentParser, name: str, minutes: float,
+                        n: int) -> None:
+    """The flags of a benchmark that trains GANs for a wall-clock budget, one thread count and
+    several seeds, keeping finished runs in --work: --minutes --threads --n --seeds --work
+    --out --table."""
+    parser.add_argument("--minutes", type=float, default=minutes, help="training budget per run")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--n", type=int, default=n, help="generated images per run")
+    parser.add_argument("--seeds", type=lambda v: [int(s) for s in v.split(",")], default=[0],
+                        help="comma-separated training seeds")
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / name)
+    parser.add_argument("--out", type=Path, default=RESULTS / f"{name}.json")
+    parser.add_argument("--table", type=Path, default=TABLE)
 
 
 def parse_only(parser: argparse.ArgumentParser, value: str, choices: Iterable[str],

@@ -3,8 +3,9 @@
 Every variant is the `default` recipe plus a few overrides, trained on Fashion-MNIST for the same
 wall-clock budget with the same thread count and seeds, then scored by domain FID (10k generated
 vs 10k held-out training images, features of gankit's own recogniser; ~30 s instead of ~18 min
-for Inception). Several --seeds give each variant's mean ± std: the stability test. It answers "which changes are worth a full 30-minute gan_quality run?" — a short
-budget favours fast networks, so a winner here is a candidate, not a result.
+for Inception). Several --seeds give each variant's mean ± std: the stability test. It answers
+"which changes are worth a full 30-minute gan_quality run?" — a short budget favours fast
+networks, so a winner here is a candidate, not a result.
 
 Runs one variant after another; to use both cores, start two processes with disjoint --only
 lists and --threads 1. A finished variant is kept in --work and reused; each process rewrites
@@ -24,10 +25,8 @@ from typing import Any
 
 import torch
 from common import (
-    RESULTS,
-    ROOT,
-    TABLE,
     add_only,
+    add_timed_run_flags,
     parse_only,
     publish,
     share_cache,
@@ -134,23 +133,17 @@ def markdown(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=10.0, help="training budget per variant")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--n", type=int, default=10_000, help="generated (and real) images")
-    parser.add_argument("--seeds", default="0", help="comma-separated training seeds")
+    add_timed_run_flags(parser, "gan_screen", minutes=10.0, n=10_000)
     parser.add_argument("--reference", choices=("val", "test"), default="val",
                         help="score against held-out training images (val) or the test split "
                              "(test: only to reproduce the rounds before 2026-12-06)")
     add_only(parser, VARIANTS)
-    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "gan_screen")
-    parser.add_argument("--out", type=Path, default=RESULTS / "gan_screen.json")
-    parser.add_argument("--table", type=Path, default=TABLE)
     args = parser.parse_args(argv)
     names = parse_only(parser, args.only, VARIANTS, "variant")
     torch.set_num_threads(args.threads)
     share_cache()
     suffix = "-val" if args.reference == "val" else ""
-    for seed in (int(s) for s in args.seeds.split(",")):
+    for seed in args.seeds:
         work = args.work / f"min{args.minutes:g}-thr{args.threads}-seed{seed}{suffix}"
         for name in names:
             run_variant(name, work, args.minutes, seed, args.n, args.reference)

@@ -24,10 +24,8 @@ from typing import Any
 import torch
 from common import (
     MNIST10K,
-    RESULTS,
-    ROOT,
-    TABLE,
     add_only,
+    add_timed_run_flags,
     command_line,
     parse_only,
     publish,
@@ -96,20 +94,14 @@ def markdown(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=30.0, help="training budget per run")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--n", type=int, default=26_000, help="generated images per run")
-    parser.add_argument("--seeds", default="0", help="comma-separated training seeds")
+    add_timed_run_flags(parser, "modes", minutes=30.0, n=26_000)
     add_only(parser, RECIPES)
-    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "modes")
-    parser.add_argument("--out", type=Path, default=RESULTS / "modes.json")
-    parser.add_argument("--table", type=Path, default=TABLE)
     args = parser.parse_args(argv)
     recipes = parse_only(parser, args.only, RECIPES, "recipe")
     torch.set_num_threads(args.threads)
     share_cache()
     work = args.work / f"min{args.minutes:g}-thr{args.threads}"
-    for seed in (int(s) for s in args.seeds.split(",")):
+    for seed in args.seeds:
         for recipe in recipes:
             run_recipe(recipe, work, args.minutes, seed, args.n)
     runs = [json.loads(p.read_text()) for p in sorted(work.glob("*/bench_modes.json"))]
