@@ -45,6 +45,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "r3gan": {"recipe": "r3gan"},
     "r3gan-lazy8": {"recipe": "r3gan", "reg_every": 8},
     "r3gan-w16-lazy8": {"recipe": "r3gan", "width": 16, "reg_every": 8},
+    "textbook-dcgan": {"recipe": "dcgan"},  # the other recipes, for their seeds' spread
+    "original": {"recipe": "original"},
 }
 HOLDOUT = 10_000  # training images held out as the validation reference (--reference val)
 METRIC = "domain-fid"
