@@ -189,9 +189,11 @@ def hardened_headline(r: dict[str, Any]) -> dict[str, Any]:
             "pgd40x5_minus_autoattack": (r["pgd40x5"]["adversarial_accuracy"]
                                          - r["autoattack"]["adversarial_accuracy"]),
             "gradient_masking_suspected": v.get("gradient_masking_suspected"),
+            "autoattack_gap_source": v.get("autoattack_gap_source"),
             "goal_met": bool(r["clean_accuracy"] >= GOAL["clean"]
                              and r["autoattack"]["adversarial_accuracy"] >= GOAL["autoattack"]
-                             and not v.get("gradient_masking_suspected"))}
+                             and r["pgd40x5"]["adversarial_accuracy"]
+                             - r["autoattack"]["adversarial_accuracy"] <= MASKING_GAP)}
 
 
 def verdict_sentence(headline: dict[str, Any]) -> str:

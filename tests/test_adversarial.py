@@ -267,6 +267,16 @@ def test_robustness_verdict_is_computed_from_the_numbers():
     traced = robustness_verdict({"pgd": _result("pgd", 0.90), "aa": traced})
     assert ("stages left 870 (clean), 866 (apgd-ce), 860 (apgd-t), 400 (square) standing"
             in traced["sentence"])
+    assert traced["gradient_masking_suspected"] and traced["autoattack_gap_source"] == "square"
+    assert "Square stage broke 460 images" in traced["sentence"]
+    by_loss = _result("autoattack", 0.760)  # PGD-AT's stored counts (2026-12-06)
+    by_loss["extra"] = {"robust_after": {"clean": 868, "apgd-ce": 779, "apgd-t": 764,
+                                         "square": 760}}
+    by_loss = robustness_verdict({"pgd": _result("pgd", 0.777), "aa": by_loss})
+    assert by_loss["pgd_minus_autoattack"] > 0.015
+    assert by_loss["autoattack_gap_source"] == "gradient"
+    assert not by_loss["gradient_masking_suspected"]
+    assert "Square added only 4 images" in by_loss["sentence"]
     alone = robustness_verdict({"pgd": _result("pgd", 0.5)})
     assert "AutoAttack has not been run" in alone["sentence"]
     with pytest.raises(ValueError, match="different budgets or image counts"):

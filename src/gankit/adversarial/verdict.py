@@ -54,16 +54,34 @@ def robustness_verdict(attacks: Mapping[str, Mapping[str, Any]]) -> dict[str, An
     gap = (min(a["adversarial_accuracy"] for a in pgd)
            - min(a["adversarial_accuracy"] for a in auto))
     out["pgd_minus_autoattack"] = gap
+    stages = min(auto, key=lambda a: a["adversarial_accuracy"]).get("extra", {}).get(
+        "robust_after")
     out["gradient_masking_suspected"] = gap > MASKING_GAP
     judgement = ("PGD overstates robustness, suspect gradient masking and trust "
                  "AutoAttack's figure" if gap > MASKING_GAP else "no sign of gradient masking")
+    if stages and gap > MASKING_GAP:
+        judgement = _gap_source(stages, n, out)
     side = "below" if gap >= 0 else "above"
     out["sentence"] = (f"{where}; AutoAttack is {100 * abs(gap):.1f} points {side} the best "
                        f"PGD: {judgement} (threshold {100 * MASKING_GAP:.1f}).")
-    stages = min(auto, key=lambda a: a["adversarial_accuracy"]).get("extra", {}).get(
-        "robust_after")
     if stages:  # where AutoAttack's extra images fell: a gradient stage, or only Square
         out["autoattack_robust_after"] = stages
         out["sentence"] += " AutoAttack's stages left " + ", ".join(
             f"{count:,} ({stage})" for stage, count in stages.items()) + " standing."
     return out
+
+
+def _gap_source(stages: Mapping[str, int], n: int, out: dict[str, Any]) -> str:
+    """Which of AutoAttack's stages made a large gap to PGD. Masked gradients stall every
+    gradient attack and leave the images to the gradient-free Square; when the gradient stages
+    (APGD-T's margin loss) find the extra adversaries, PGD's cross-entropy loss was the weak
+    part, not the gradients (Croce & Hein 2020)."""
+    by_square = stages["apgd-t"] - stages["square"]
+    out["autoattack_gap_source"] = "square" if by_square > MASKING_GAP * n else "gradient"
+    out["gradient_masking_suspected"] = out["autoattack_gap_source"] == "square"
+    if out["gradient_masking_suspected"]:
+        return (f"the gradient-free Square stage broke {by_square:,} images the gradient "
+                "attacks could not: gradient masking, trust AutoAttack's figure")
+    return (f"the gradient stages made the gap (Square added only {by_square:,} images), so "
+            "PGD's loss, not masked gradients, overstates robustness; trust AutoAttack's "
+            "figure")
