@@ -162,8 +162,14 @@ def test_attacks_agree_with_the_adversarial_robustness_toolbox(digits, digits_mo
     art_pgd = art_evasion.ProjectedGradientDescentPyTorch(
         art_model, eps=0.2, eps_step=2 * 2.5 * 0.1 / steps, max_iter=steps, num_random_init=1,
         batch_size=500, verbose=False)
-    theirs = art_pgd.generate(x.numpy(), y=np.eye(10)[y.numpy()])
-    assert abs(accuracy_of(ours) - accuracy_of(theirs)) <= 0.01
+    # ART's random start moves its accuracy by ~0.5 point (std) from run to run, so one run could
+    # sit a point from ours by chance; the mean of four seeded runs is within a quarter point.
+    theirs = []
+    for seed in range(4):
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        theirs.append(accuracy_of(art_pgd.generate(x.numpy(), y=np.eye(10)[y.numpy()])))
+    assert abs(accuracy_of(ours) - float(np.mean(theirs))) <= 0.01
 
 
 # AutoAttack at a tenth of its standard budgets: enough for an 8x8 recogniser, seconds of CPU.
