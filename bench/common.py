@@ -75,6 +75,14 @@ def command_line(script: str, argv: list[str] | None) -> str:
     return shlex.join(["python", f"bench/{script}", *(sys.argv[1:] if argv is None else argv)])
 
 
+def commands_sentence(rows: Iterable[dict[str, Any]]) -> str:
+    """The commands that made a table's rows, each once and in order: a table merged from
+    several runs names every one of them."""
+    commands = list(dict.fromkeys(row["command"] for row in rows))
+    return (("Command: " if len(commands) == 1 else "Commands: ")
+            + ", then ".join(f"`{c}`" for c in commands) + ".")
+
+
 def write_section(name: str, table: str, path: Path = TABLE) -> None:
     """Replace benchmark `name`'s section of docs/benchmarks.md, keeping the others."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"

@@ -31,6 +31,7 @@ from common import (
     TABLE,
     add_only,
     command_line,
+    commands_sentence,
     commit,
     parse_only,
     publish,
@@ -86,7 +87,7 @@ def dataset_table(data: str, entry: dict[str, Any]) -> list[str]:
         f"{entry['budget_minutes']:g} min of training each, seed {entry['seed']}; "
         f"{protocol['n_generated']} generated vs {protocol['n_real']} images of "
         f"{protocol['reference']}.{bias} KID is ×1000 (mean ± std over 100 subsets). "
-        "Commands: " + ", then ".join(f"`{c}`" for c in entry["commands"]) + ".", "",
+        + commands_sentence(entry["recipes"].values()), "",
         "| recipe | FID ↓ | KID×1000 ↓ | precision ↑ | recall ↑ | domain FID ↓ | images/s "
         "| steps | trained on |",
         "|---|---|---|---|---|---|---|---|---|", *rows, ""]
@@ -120,21 +121,13 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def merged(out: Path, data: str, entry: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every dataset's entry already in `out`, with this run's recipes and command added to
-    `data`'s when budget and seed agree (a file written before --data existed holds one
-    fashion-mnist entry at its top level)."""
-    old = json.loads(out.read_text()) if out.is_file() else {}
-    datasets = old.get("datasets", {"fashion-mnist": {
-        "seed": old["seed"], "budget_minutes": old["headline"]["budget_minutes"],
-        "command": old["command"], "recipes": old["recipes"]}} if "recipes" in old else {})
-    for kept in datasets.values():  # entries written before "commands" hold one "command"
-        kept.setdefault("commands", [kept.pop("command", "")])
+    """Every dataset's entry already in `out`, with this run's recipes added to `data`'s when
+    budget and seed agree."""
+    datasets = json.loads(out.read_text())["datasets"] if out.is_file() else {}
     same = datasets.get(data, {})
     if (same.get("budget_minutes"), same.get("seed")) == (entry["budget_minutes"],
                                                           entry["seed"]):
         entry["recipes"] = {**same["recipes"], **entry["recipes"]}
-        entry["commands"] = same["commands"] + [c for c in entry["commands"]
-                                                if c not in same["commands"]]
     return {**datasets, data: entry}
 
 
@@ -159,12 +152,13 @@ def main(argv: list[str] | None = None) -> int:
     # follow are resumable chunk by chunk and their results do not depend on the load.
     trained = {name: train_phase(name, args.data, work, args.budget_minutes, args.seed,
                                  args.device) for name in names}
-    recipes = {name: {"train": trained[name],
+    command = command_line("gan_quality.py", argv)
+    recipes = {name: {"command": command, "train": trained[name],
                       **eval_phase(name, work, args.n, args.seed, args.device)}
                for name in names}
 
     entry = {"seed": args.seed, "budget_minutes": args.budget_minutes, "commit": commit(),
-             "commands": [command_line("gan_quality.py", argv)], "recipes": recipes}
+             "recipes": recipes}
     datasets = merged(args.out, args.data, entry)
     result = {"benchmark": "gan_quality", "datasets": datasets, "headline": headline(datasets)}
     publish("gan_quality", result, args.out, markdown(result), args.table)

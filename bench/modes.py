@@ -27,6 +27,7 @@ from common import (
     add_only,
     add_timed_run_flags,
     command_line,
+    commands_sentence,
     parse_only,
     publish,
     share_cache,
@@ -37,7 +38,8 @@ RECIPES = ("default", "dcgan", "original", "r3gan")
 DATA = f"stacked:{MNIST10K}"
 
 
-def run_recipe(recipe: str, work: Path, minutes: float, seed: int, n: int) -> dict[str, Any]:
+def run_recipe(recipe: str, work: Path, minutes: float, seed: int, n: int,
+               command: str) -> dict[str, Any]:
     from gankit.metrics import evaluate_run  # after share_cache(): the reader is cached
 
     run_dir = work / f"{recipe}-seed{seed}"
@@ -48,8 +50,8 @@ def run_recipe(recipe: str, work: Path, minutes: float, seed: int, n: int) -> di
     if not scored.is_file():
         modes = evaluate_run(run_dir, ["modes"], n=n, seed=seed, device="cpu",
                              progress=False)["modes"]
-        scored.write_text(json.dumps({"recipe": recipe, "seed": seed, "train": record,
-                                      "modes": modes}, indent=2))
+        scored.write_text(json.dumps({"recipe": recipe, "seed": seed, "command": command,
+                                      "train": record, "modes": modes}, indent=2))
         print(f"[{run_dir.name}] {modes['modes']} modes, KL {modes['kl_to_uniform']:.3f}",
               flush=True)
     return json.loads(scored.read_text())
@@ -76,7 +78,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"{result['minutes']:g} min of training per run; {result['n']:,} generated images per "
         "run, each channel read by gankit's recogniser of mnist-10k (test accuracy in the "
         "table). The training set has 8,000 stacked images, 8 per mode on average. "
-        f"Command: `{result['command']}`.", "",
+        + commands_sentence(result["runs"]), "",
         "| recipe | seed | modes ↑ | KL to uniform ↓ | reader test acc | steps | images/s "
         "| trained on |", "|---|---|---|---|---|---|---|---|"]
     for r in result["runs"]:
@@ -101,13 +103,14 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     share_cache()
     work = args.work / f"min{args.minutes:g}-thr{args.threads}"
+    command = command_line("modes.py", argv)
     for seed in args.seeds:
         for recipe in recipes:
-            run_recipe(recipe, work, args.minutes, seed, args.n)
+            run_recipe(recipe, work, args.minutes, seed, args.n, command)
     runs = [json.loads(p.read_text()) for p in sorted(work.glob("*/bench_modes.json"))]
     runs.sort(key=lambda r: (RECIPES.index(r["recipe"]), r["seed"]))
     result = {"benchmark": "modes", "minutes": args.minutes, "threads": args.threads,
-              "n": args.n, "command": command_line("modes.py", argv), "runs": runs,
+              "n": args.n, "runs": runs,
               "headline": headline(runs)}
     publish("modes", result, args.out, markdown(result), args.table)
     return 0
