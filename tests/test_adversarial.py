@@ -163,7 +163,7 @@ def test_attacks_agree_with_the_adversarial_robustness_toolbox(digits, digits_mo
         art_model, eps=0.2, eps_step=2 * 2.5 * 0.1 / steps, max_iter=steps, num_random_init=1,
         batch_size=500, verbose=False)
     # ART's random start moves its accuracy by ~0.5 point (std) from run to run, so one run could
-    # sit a point from ours by chance; the mean of four seeded runs is within a quarter point.
+    # sit a point from ours by chance; the mean of four seeded runs varies by a quarter point.
     theirs = []
     for seed in range(4):
         np.random.seed(seed)
