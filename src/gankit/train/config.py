@@ -103,10 +103,9 @@ class TrainConfig:
 
 
 RECIPES: Registry[dict[str, Any]] = Registry("recipe")
-# Adam (0, 0.99): bench/gan_screen.py measured domain FID 37.1 -> 24.6 -> 22.5 -> 19.6 (-> 21.3)
-# for the textbook 2e-4 (0.5, 0.999), 4e-4, 8e-4 and 1.2e-3 (1.6e-3) after 15 minutes on one
-# CPU thread; bench/gan_quality.py Inception FID 17.4 -> 16.3 for 4e-4 -> 8e-4 after 30 minutes
-# on 2 cores, and 16.3 -> 15.9 for EMA 0.999 -> 0.9999 (docs/benchmarks.md).
+# The default's settings came from bench/gan_screen.py's rounds and bench/gan_quality.py's 30-minute
+# runs (docs/benchmarks.md, "What the default recipe's changes bought", says which rounds read the
+# test split before the screen moved to validation).
 RECIPES.add("default", {"model": "dcgan", "width": 32, "loss": "hinge", "ema": 0.9999,
                         "lr_g": 1.2e-3, "lr_d": 1.2e-3, "beta1": 0.0, "beta2": 0.99},
             "gankit's default: half-width DCGAN nets (fast on CPU), hinge loss, Adam 1.2e-3 "
@@ -119,8 +118,7 @@ RECIPES.add("original", {"model": "mlp", "loss": "minimax", "ema": 0.0, "z_dim":
 RECIPES.add("sngan", {"model": "resnet", "loss": "hinge", "lr_g": 2e-4, "lr_d": 2e-4,
                       "beta1": 0.0, "beta2": 0.9, "d_steps": 2},
             "ResNet SNGAN (Miyato et al. 2018): hinge, Adam(0, 0.9), 2 D steps, EMA")
-# R3GAN's CIFAR-10 settings (Huang et al. 2024, table 7: Adam 2e-4 (0, 0.99), gamma 0.05, EMA);
-# not yet screened on CPU budgets (issue #35).
+# R3GAN's CIFAR-10 settings (Huang et al. 2024, table 7: Adam 2e-4 (0, 0.99), gamma 0.05, EMA).
 RECIPES.add("r3gan", {"model": "r3gan", "width": 32, "loss": "relativistic", "r1": 0.05,
                       "r2": 0.05, "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.0, "beta2": 0.99,
                       "ema": 0.999},
