@@ -42,6 +42,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
     "adam8e-4": {"lr_g": 8e-4, "lr_d": 8e-4},
     "adam1.6e-3": {"lr_g": 1.6e-3, "lr_d": 1.6e-3},
+    "conditional": {"conditional": True},
+    "batch32": {"batch_size": 32},
     "r3gan": {"recipe": "r3gan"},
     "r3gan-lazy8": {"recipe": "r3gan", "reg_every": 8},
     "r3gan-w16-lazy8": {"recipe": "r3gan", "width": 16, "reg_every": 8},
