@@ -33,6 +33,7 @@ from common import (
     train_gan_once,
 )
 
+from gankit.stats import summarize
 from gankit.train import make_config
 
 # name -> overrides of the default recipe. Earlier rounds' variants (the Adam steps and betas,
@@ -96,6 +97,17 @@ def seed_summary(by_seed: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "spread_over_mean": (scores.max() - scores.min()).item() / mean}
 
 
+def paired_delta(mine: dict[str, dict[str, Any]], default: dict[str, dict[str, Any]]) -> str:
+    """A variant's score minus the default's: on the seeds both ran, with a 95% t interval over
+    the per-seed differences when there are several, else against the default's mean."""
+    shared = sorted(set(mine) & set(default))
+    if len(shared) < 2:
+        mean = sum(e[METRIC] for e in default.values()) / len(default)
+        return f"{sum(e[METRIC] for e in mine.values()) / len(mine) - mean:+.2f}"
+    gain = summarize([mine[s][METRIC] - default[s][METRIC] for s in shared])
+    return f"{gain.mean:+.2f} [{gain.ci95[0]:+.2f}, {gain.ci95[1]:+.2f}] (seeds paired)"
+
+
 def markdown(result: dict[str, Any]) -> str:
     default = make_config({"recipe": "default"}).to_dict()
     lines = [
@@ -108,11 +120,11 @@ def markdown(result: dict[str, Any]) -> str:
         "bench/gan_screen.py --minutes M --threads 1 --reference val --seeds S --only …`. "
         "With several seeds a row gives mean ± std and the spread (max - min over the mean; "
         "over 20% disqualifies a default). The row `default` is the default recipe of the day "
-        "its round started; Δ is against that row's mean.",
+        "its round started; Δ is against that row on the seeds both ran (mean and 95% t "
+        "interval of the per-seed differences), or against its mean.",
     ]
     for budget in result["budgets"]:
         variants = budget["variants"]
-        base = variants.get("default", {}).get("mean")
         against = ("validation (held-out training images)" if budget["reference"] == "val"
                    else "test images")
         lines += ["", f"**{budget['minutes']:g} min of training per variant, against "
@@ -122,7 +134,8 @@ def markdown(result: dict[str, Any]) -> str:
                   "|---|---|---|---|---|---|---|---|---|"]
         for name, v in sorted(variants.items(), key=lambda kv: kv[1]["mean"]):
             runs = list(v["by_seed"].values())
-            delta = "" if base is None or name == "default" else f"{v['mean'] - base:+.2f}"
+            delta = ("" if "default" not in variants or name == "default"
+                     else paired_delta(v["by_seed"], variants["default"]["by_seed"]))
             score = f"{v['mean']:.2f}" + (f" ± {v['std']:.2f}" if v["seeds"] > 1 else "")
             spread = f"{100 * v['spread_over_mean']:.0f}%" if v["seeds"] > 1 else ""
             trained = runs[0]["train"]
