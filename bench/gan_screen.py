@@ -36,15 +36,16 @@ from common import (
 from gankit.stats import summarize
 from gankit.train import make_config
 
-# name -> overrides of the default recipe. Earlier rounds' variants (the Adam steps and betas,
-# TTUR, width, batch, loss, R1, D steps, DiffAugment, EMA, SN-GAN, learning-rate decay) are
-# retired here; their rows stay in the results file, which keeps every finished round.
+# name -> overrides of the default recipe. Earlier rounds' variants are retired here; their rows
+# stay in the results file, which keeps every finished round.
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
     "adam8e-4": {"lr_g": 8e-4, "lr_d": 8e-4},
     "adam1.6e-3": {"lr_g": 1.6e-3, "lr_d": 1.6e-3},
     "conditional": {"conditional": True},
     "batch32": {"batch_size": 32},
+    "diffaug-tc": {"diffaugment": "translation,cutout"},
+    "diffaug-ctc": {"diffaugment": "color,translation,cutout"},
     "r3gan": {"recipe": "r3gan"},
     "r3gan-lazy8": {"recipe": "r3gan", "reg_every": 8},
     "r3gan-w16-lazy8": {"recipe": "r3gan", "width": 16, "reg_every": 8},
