@@ -8,7 +8,8 @@ al. 2018, and R3GAN, Huang et al. 2024) have each channel read by gankit's own d
 of the mode histogram to uniform. R3GAN reports 1,000 modes and KL 0.078 with RpGAN + R1 + R2.
 
 A finished recipe is kept in --work and reused; every process rewrites
-bench/results/modes.json and its table from all finished runs of the same budget.
+bench/results/modes.json and its table from all finished runs of the same budget (those in
+--work and those already in the file).
 
     nohup python bench/modes.py --minutes 30 --threads 1 --only default > bench/modes.log 2>&1 &
 """
@@ -116,10 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     for seed in args.seeds:
         for recipe in recipes:
             run_recipe(recipe, work, args.minutes, seed, args.n, command)
-    runs = {(r["recipe"], r["seed"]): r for r in stored_runs(args.out, args.minutes)}
-    runs.update({(r["recipe"], r["seed"]): r for r in
-                 (json.loads(p.read_text()) for p in work.glob("*/bench_modes.json"))})
-    runs = [runs[k] for k in sorted(runs, key=lambda k: (RECIPES.index(k[0]), k[1]))]
+    by_run = {(r["recipe"], r["seed"]): r for r in stored_runs(args.out, args.minutes)}
+    by_run.update({(r["recipe"], r["seed"]): r for r in
+                   (json.loads(p.read_text()) for p in work.glob("*/bench_modes.json"))})
+    runs = [by_run[k] for k in sorted(by_run, key=lambda k: (RECIPES.index(k[0]), k[1]))]
     result = {"benchmark": "modes", "minutes": args.minutes, "threads": args.threads,
               "n": args.n, "runs": runs,
               "headline": headline(runs)}
