@@ -154,8 +154,10 @@ def markdown(result: dict[str, Any]) -> str:
 
 def merged(out: Path, data: str, entry: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Every dataset's entry already in `out`, with this run's recipes added to `data`'s when
-    budget and seed agree."""
+    budget and seed agree; a run without recipes (--only '') changes nothing."""
     datasets = json.loads(out.read_text())["datasets"] if out.is_file() else {}
+    if not entry["recipes"]:
+        return datasets
     same = datasets.get(data, {})
     if (same.get("budget_minutes"), same.get("seed")) == (entry["budget_minutes"],
                                                           entry["seed"]):
@@ -191,9 +193,7 @@ def main(argv: list[str] | None = None) -> int:
 
     entry = {"seed": args.seed, "budget_minutes": args.budget_minutes, "commit": commit(),
              "recipes": recipes}
-    # --only '' rebuilds the headline and tables from the stored results
-    datasets = (merged(args.out, args.data, entry) if recipes
-                else json.loads(args.out.read_text())["datasets"])
+    datasets = merged(args.out, args.data, entry)
     result = {"benchmark": "gan_quality", "datasets": datasets, "headline": headline(datasets)}
     publish("gan_quality", result, args.out, markdown(result), args.table)
     return 0

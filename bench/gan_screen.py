@@ -91,21 +91,21 @@ def differences(config: dict[str, Any], default: dict[str, Any]) -> str:
 def seed_summary(by_seed: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Mean and spread of one variant's score over its seeds: the issue's stability rule is
     that seeds more than 20% apart (max - min over mean) disqualify a recipe as the default."""
-    scores = torch.tensor([e[METRIC] for e in by_seed.values()], dtype=torch.float64)
-    mean = scores.mean().item()
-    std = scores.std().item() if len(scores) > 1 else 0.0
-    return {"seeds": len(scores), "mean": mean, "std": std, "std_over_mean": std / mean,
-            "spread_over_mean": (scores.max() - scores.min()).item() / mean}
+    scores = [e[METRIC] for e in by_seed.values()]
+    s = summarize(scores)
+    return {"seeds": s.n, "mean": s.mean, "std": s.std, "std_over_mean": s.std / s.mean,
+            "spread_over_mean": (max(scores) - min(scores)) / s.mean}
 
 
-def paired_delta(mine: dict[str, dict[str, Any]], default: dict[str, dict[str, Any]]) -> str:
-    """A variant's score minus the default's: on the seeds both ran, with a 95% t interval over
-    the per-seed differences when there are several, else against the default's mean."""
-    shared = sorted(set(mine) & set(default))
+def paired_delta(mine: dict[str, Any], default: dict[str, Any]) -> str:
+    """A variant's score minus the default's (seed_summary entries): on the seeds both ran,
+    with a 95% t interval over the per-seed differences when there are several, else the
+    difference of the means."""
+    shared = sorted(set(mine["by_seed"]) & set(default["by_seed"]))
     if len(shared) < 2:
-        mean = sum(e[METRIC] for e in default.values()) / len(default)
-        return f"{sum(e[METRIC] for e in mine.values()) / len(mine) - mean:+.2f}"
-    gain = summarize([mine[s][METRIC] - default[s][METRIC] for s in shared])
+        return f"{mine['mean'] - default['mean']:+.2f}"
+    gain = summarize([mine["by_seed"][s][METRIC] - default["by_seed"][s][METRIC]
+                      for s in shared])
     return f"{gain.mean:+.2f} [{gain.ci95[0]:+.2f}, {gain.ci95[1]:+.2f}] (seeds paired)"
 
 
@@ -136,7 +136,7 @@ def markdown(result: dict[str, Any]) -> str:
         for name, v in sorted(variants.items(), key=lambda kv: kv[1]["mean"]):
             runs = list(v["by_seed"].values())
             delta = ("" if "default" not in variants or name == "default"
-                     else paired_delta(v["by_seed"], variants["default"]["by_seed"]))
+                     else paired_delta(v, variants["default"]))
             score = f"{v['mean']:.2f}" + (f" ± {v['std']:.2f}" if v["seeds"] > 1 else "")
             spread = f"{100 * v['spread_over_mean']:.0f}%" if v["seeds"] > 1 else ""
             trained = runs[0]["train"]
