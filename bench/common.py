@@ -7,7 +7,9 @@ import json
 import os
 import shlex
 import shutil
+import subprocess
 import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,49 @@ def parse_only(parser: argparse.ArgumentParser, value: str, choices: Iterable[st
     if unknown:
         parser.error(f"unknown {what} {unknown}; choose from {', '.join(choices)}")
     return names
+
+
+def add_workers(parser: argparse.ArgumentParser) -> None:
+    """--workers, and the --cases-only flag that fan_out gives its child processes."""
+    parser.add_argument("--workers", type=int, default=2,
+                        help="datasets run side by side, one process and one thread each; "
+                             "1 runs them in turn in this process")
+    parser.add_argument("--cases-only", action="store_true",
+                        help="compute the per-dataset results in --work, write no JSON or table")
+
+
+def fan_out(script: str, argv: list[str] | None, datasets: list[str], workers: int,
+            work: Path) -> float | None:
+    """Run each dataset of a benchmark as its own process (`--datasets D --cases-only`, one
+    torch thread: on 2 cores two one-thread processes finish sooner than one two-thread process,
+    whose small convolutions do not scale), at most `workers` at a time, each logging to
+    work/<dataset>.log. The parent then finds every dataset's result in --work. Returns the wall
+    minutes, or None when it ran nothing (one worker or one dataset)."""
+    if workers < 2 or len(datasets) < 2:
+        return None
+    base = list(sys.argv[1:] if argv is None else argv)
+    started, pending, running = time.monotonic(), list(datasets), []
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    while pending or running:
+        while pending and len(running) < workers:
+            dataset = pending.pop(0)
+            log = (work / f"{short(dataset)}.log").open("a")
+            command = [sys.executable, str(ROOT / "bench" / script), *base,
+                       "--datasets", dataset, "--workers", "1", "--cases-only"]
+            print(f"[{short(dataset)}] started, log {log.name}", flush=True)
+            running.append((dataset, subprocess.Popen(command, stdout=log, stderr=log,
+                                                      env=environment)))
+        time.sleep(1)
+        for dataset, process in list(running):
+            if process.poll() is not None:
+                running.remove((dataset, process))
+                if process.returncode:
+                    for _, other in running:
+                        other.terminate()
+                    raise SystemExit(f"{script}: the {short(dataset)} worker failed (exit "
+                                     f"{process.returncode}); see {work / short(dataset)}.log")
+                print(f"[{short(dataset)}] finished", flush=True)
+    return round((time.monotonic() - started) / 60, 1)
 
 
 def commit() -> str:

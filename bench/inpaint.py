@@ -17,6 +17,9 @@ Which method to pick for each goal is chosen on a validation split held out from
 images; the test split is read once per finished model, and its numbers carry 95% t intervals
 over seeds. The adversarial term's worth is its paired-by-seed difference from the L2 ablation.
 
+The datasets run side by side (--workers 2: one process and one torch thread each, logs in
+--work); --workers 1 runs them in turn.
+
     nohup python bench/inpaint.py > bench/inpaint.log 2>&1 &
 """
 
@@ -36,8 +39,10 @@ from common import (
     MNIST10K,
     RESULTS,
     ROOT,
+    add_workers,
     command_line,
     commit,
+    fan_out,
     machine,
     publish,
     share_cache,
@@ -148,7 +153,8 @@ def run_dataset(args: argparse.Namespace, dataset: str) -> dict[str, Any]:
     clean_right = predict_logits(domain.model, splits["test"]["images"]).argmax(1)
     return {"dataset": short(dataset), "n_val": args.n_val, "n_test": args.n,
             "accuracy_clean": float((clean_right == splits["test"]["labels"]).float().mean()),
-            "masks": masks, "minutes": round((time.monotonic() - started) / 60, 1)}
+            "masks": masks, "minutes": round((time.monotonic() - started) / 60, 1),
+            "machine": machine(), "commit": commit()}
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -201,14 +207,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "inpaint")
     parser.add_argument("--out", type=Path, default=RESULTS / "inpaint.json")
+    add_workers(parser)
     args = parser.parse_args(argv)
     share_cache()
     args.work.mkdir(parents=True, exist_ok=True)
+    datasets = [d for d in args.datasets.split(",") if d]
+    wall = fan_out("inpaint.py", argv, datasets, args.workers, args.work)
     cases = []
-    for dataset in [d for d in args.datasets.split(",") if d]:
+    for dataset in datasets:
         done = args.work / f"{short(dataset)}-{args.steps}steps-{args.seeds}seeds.json"
         if not done.is_file():
             done.write_text(json.dumps(run_dataset(args, dataset)))
+        if args.cases_only:
+            continue
         case = json.loads(done.read_text())
         adversarial = [v for v in VARIANTS if VARIANTS[v]["adv_weight"] > 0]
         case["verdicts"] = {kind: completion_verdict(
@@ -229,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
                   "verdict": " ".join(s for c in cases for s in c["sentences"].values()),
                   # each dataset's minutes as measured when it ran (a rerun reuses them)
                   "minutes": round(sum(c["minutes"] for c in cases), 1)}
+        if wall is not None:
+            result["wall_minutes"], result["workers"] = wall, args.workers
         publish("inpaint", result, args.out, markdown(result))
     return 0
 

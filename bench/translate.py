@@ -20,6 +20,9 @@ once per path. Verdict: best GAN minus best non-GAN test accuracy, with a 95% bo
 over the test images (one training seed). Results are kept per case in --work, so a cut-off run
 resumes, and the JSON and table are rewritten after every case.
 
+The datasets run side by side (--workers 2: one process and one torch thread each, logs in
+--work); --workers 1 runs them in turn.
+
     nohup python bench/translate.py > bench/translate.log 2>&1 &
 """
 
@@ -38,8 +41,10 @@ from common import (
     MNIST10K,
     RESULTS,
     ROOT,
+    add_workers,
     command_line,
     commit,
+    fan_out,
     machine,
     publish,
     share_cache,
@@ -165,17 +170,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recogniser-steps", type=int, default=1000)
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "translate")
     parser.add_argument("--out", type=Path, default=RESULTS / "translate.json")
+    add_workers(parser)
     args = parser.parse_args(argv)
     share_cache()
     args.work.mkdir(parents=True, exist_ok=True)
+    datasets = [d for d in args.datasets.split(",") if d]
+    wall = fan_out("translate.py", argv, datasets, args.workers, args.work)
     cases, shared = [], {}  # shared: per dataset, built on first use
     for domain in [d for d in args.domains.split(",") if d]:
-        for dataset in [d for d in args.datasets.split(",") if d]:
+        for dataset in datasets:
             done = args.work / f"{short(dataset)}-{domain}.json"
             if not done.is_file():
                 if dataset not in shared:
                     shared[dataset] = shared_models(dataset, args)
                 done.write_text(json.dumps(run_case(args, dataset, domain, shared[dataset])))
+            if args.cases_only:
+                continue
             case = json.loads(done.read_text())
             case["verdict"] = translation_verdict(case["dataset"], case["domain"],
                                                   case["paths"])
@@ -195,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
                       "verdict": " ".join(c["verdict"]["sentence"] for c in cases),
                       # each case's minutes as measured when it ran (a rerun reuses them)
                       "minutes": round(sum(c["minutes"] for c in cases), 1)}
+            if wall is not None:
+                result["wall_minutes"], result["workers"] = wall, args.workers
             publish("translate", result, args.out, markdown(result))
     return 0
 
