@@ -77,17 +77,19 @@ def add_workers(parser: argparse.ArgumentParser) -> None:
                         help="compute the per-dataset results in --work, write no JSON or table")
 
 
-def fan_out(script: str, argv: list[str] | None, datasets: list[str], workers: int,
-            work: Path) -> float | None:
-    """Run each dataset of a benchmark as its own process (`--datasets D --cases-only`, one
-    torch thread: on 2 cores two one-thread processes finish sooner than one two-thread process,
-    whose small convolutions do not scale), at most `workers` at a time, each logging to
-    work/<dataset>.log. The parent then finds every dataset's result in --work. Returns the wall
-    minutes, or None when it ran nothing (one worker or one dataset)."""
-    if workers < 2 or len(datasets) < 2:
-        return None
+def fan_out(script: str, argv: list[str] | None, todo: list[str], workers: int,
+            work: Path) -> dict[str, Any] | None:
+    """Run each dataset of `todo` (those whose results are not yet in --work) as its own process
+    (`--datasets D --cases-only`, one torch thread: on 2 cores two one-thread processes finish
+    sooner than one two-thread process, whose small convolutions do not scale), at most
+    `workers` at a time, each logging to work/<dataset>.log; the parent then finds every
+    result in --work. Returns the wall-clock record (also kept in work/fan_out.json, so that a
+    rebuild from finished results keeps it), or None when the datasets run in this process."""
+    stored = work / "fan_out.json"
+    if workers < 2 or len(todo) < 2:
+        return json.loads(stored.read_text()) if not todo and stored.is_file() else None
     base = list(sys.argv[1:] if argv is None else argv)
-    started, pending, running = time.monotonic(), list(datasets), []
+    started, pending, running = time.monotonic(), list(todo), []
     environment = {**os.environ, "OMP_NUM_THREADS": "1"}
     while pending or running:
         while pending and len(running) < workers:
@@ -108,7 +110,20 @@ def fan_out(script: str, argv: list[str] | None, datasets: list[str], workers: i
                     raise SystemExit(f"{script}: the {short(dataset)} worker failed (exit "
                                      f"{process.returncode}); see {work / short(dataset)}.log")
                 print(f"[{short(dataset)}] finished", flush=True)
-    return round((time.monotonic() - started) / 60, 1)
+    record = {"wall_minutes": round((time.monotonic() - started) / 60, 1), "workers": workers,
+              "datasets": [short(d) for d in todo]}
+    stored.write_text(json.dumps(record))
+    return record
+
+
+def duration_sentence(result: dict[str, Any]) -> str:
+    """How long the full run took: the work summed over datasets and, when they ran side by
+    side, the wall clock, which is what the 90-minute budget is about."""
+    text = f"Time: {result['minutes']} min of work summed over the cases"
+    if (wall := result.get("wall")) is not None:
+        text += (f"; {wall['wall_minutes']} min of wall clock for {', '.join(wall['datasets'])} "
+                 f"side by side ({wall['workers']} processes, one torch thread each)")
+    return text + "."
 
 
 def commit() -> str:

@@ -42,6 +42,7 @@ from common import (
     add_workers,
     command_line,
     commit,
+    duration_sentence,
     fan_out,
     machine,
     publish,
@@ -168,7 +169,8 @@ def markdown(result: dict[str, Any]) -> str:
              "and perceptual distance on the domain recogniser's features (trained on the "
              "training images only); diversity = mean L1 between 4 noise draws' fills (`half`). "
              "Trained methods: mean over seeds [95% t interval]. Picks are made on validation; "
-             f"the numbers are test. Command: `{result['command']}`.", ""]
+             f"the numbers are test. {duration_sentence(result)} Command: "
+             f"`{result['command']}`.", ""]
     cols = ("psnr_hole", "ssim_hole", "domain_fid", "precision", "recall", "perceptual",
             "accuracy", "images_per_s")
     for case in result["cases"]:
@@ -212,10 +214,15 @@ def main(argv: list[str] | None = None) -> int:
     share_cache()
     args.work.mkdir(parents=True, exist_ok=True)
     datasets = [d for d in args.datasets.split(",") if d]
-    wall = fan_out("inpaint.py", argv, datasets, args.workers, args.work)
+
+    def dataset_file(dataset: str) -> Path:
+        return args.work / f"{short(dataset)}-{args.steps}steps-{args.seeds}seeds.json"
+
+    wall = fan_out("inpaint.py", argv, [d for d in datasets if not dataset_file(d).is_file()],
+                   args.workers, args.work)
     cases = []
     for dataset in datasets:
-        done = args.work / f"{short(dataset)}-{args.steps}steps-{args.seeds}seeds.json"
+        done = dataset_file(dataset)
         if not done.is_file():
             done.write_text(json.dumps(run_dataset(args, dataset)))
         if args.cases_only:
@@ -241,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
                   # each dataset's minutes as measured when it ran (a rerun reuses them)
                   "minutes": round(sum(c["minutes"] for c in cases), 1)}
         if wall is not None:
-            result["wall_minutes"], result["workers"] = wall, args.workers
+            result["wall"] = wall
         publish("inpaint", result, args.out, markdown(result))
     return 0
 

@@ -44,6 +44,7 @@ from common import (
     add_workers,
     command_line,
     commit,
+    duration_sentence,
     fan_out,
     machine,
     publish,
@@ -157,7 +158,7 @@ def markdown(result: dict[str, Any]) -> str:
         lines += ["", f"Fitted camera: {fit}.", "", f"**Verdict.** {v['sentence']}", ""]
     met = sum(c["verdict"]["goal_met"] for c in result["cases"])
     lines += [f"Goal (best GAN path ≥ best non-GAN path + 1 point): met in {met} of "
-              f"{len(result['cases'])} cases.", ""]
+              f"{len(result['cases'])} cases. {duration_sentence(result)}", ""]
     return "\n".join(lines)
 
 
@@ -175,11 +176,17 @@ def main(argv: list[str] | None = None) -> int:
     share_cache()
     args.work.mkdir(parents=True, exist_ok=True)
     datasets = [d for d in args.datasets.split(",") if d]
-    wall = fan_out("translate.py", argv, datasets, args.workers, args.work)
+    domains = [d for d in args.domains.split(",") if d]
+
+    def case_file(dataset: str, domain: str) -> Path:
+        return args.work / f"{short(dataset)}-{domain}.json"
+
+    wall = fan_out("translate.py", argv, [d for d in datasets if not all(
+        case_file(d, domain).is_file() for domain in domains)], args.workers, args.work)
     cases, shared = [], {}  # shared: per dataset, built on first use
-    for domain in [d for d in args.domains.split(",") if d]:
+    for domain in domains:
         for dataset in datasets:
-            done = args.work / f"{short(dataset)}-{domain}.json"
+            done = case_file(dataset, domain)
             if not done.is_file():
                 if dataset not in shared:
                     shared[dataset] = shared_models(dataset, args)
@@ -206,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                       # each case's minutes as measured when it ran (a rerun reuses them)
                       "minutes": round(sum(c["minutes"] for c in cases), 1)}
             if wall is not None:
-                result["wall_minutes"], result["workers"] = wall, args.workers
+                result["wall"] = wall
             publish("translate", result, args.out, markdown(result))
     return 0
 
