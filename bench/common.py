@@ -80,9 +80,8 @@ def add_workers(parser: argparse.ArgumentParser) -> None:
 def fan_out(script: str, argv: list[str] | None, todo: list[str], workers: int,
             work: Path) -> dict[str, Any] | None:
     """Run each dataset of `todo` (those whose results are not yet in --work) as its own process
-    (`--datasets D --cases-only`, one torch thread: on 2 cores two one-thread processes finish
-    sooner than one two-thread process, whose small convolutions do not scale), at most
-    `workers` at a time, each logging to work/<dataset>.log; the parent then finds every
+    (`--datasets D --cases-only`, one torch thread, so that each worker has a core to itself),
+    at most `workers` at a time, each logging to work/<dataset>.log; the parent then finds every
     result in --work. Returns the wall-clock record (also kept in work/fan_out.json, so that a
     rebuild from finished results keeps it), or None when the datasets run in this process."""
     stored = work / "fan_out.json"
@@ -94,12 +93,12 @@ def fan_out(script: str, argv: list[str] | None, todo: list[str], workers: int,
     while pending or running:
         while pending and len(running) < workers:
             dataset = pending.pop(0)
-            log = (work / f"{short(dataset)}.log").open("a")
             command = [sys.executable, str(ROOT / "bench" / script), *base,
                        "--datasets", dataset, "--workers", "1", "--cases-only"]
+            with (work / f"{short(dataset)}.log").open("a") as log:  # the child keeps its copy
+                running.append((dataset, subprocess.Popen(command, stdout=log, stderr=log,
+                                                          env=environment)))
             print(f"[{short(dataset)}] started, log {log.name}", flush=True)
-            running.append((dataset, subprocess.Popen(command, stdout=log, stderr=log,
-                                                      env=environment)))
         time.sleep(1)
         for dataset, process in list(running):
             if process.poll() is not None:
