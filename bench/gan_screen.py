@@ -49,6 +49,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "r3gan": {"recipe": "r3gan"},
     "r3gan-lazy8": {"recipe": "r3gan", "reg_every": 8},
     "r3gan-w16-lazy8": {"recipe": "r3gan", "width": 16, "reg_every": 8},
+    "rpgan": {"loss": "relativistic"},
+    "rpgan-r1r2-lazy8": {"loss": "relativistic", "r1": 0.05, "r2": 0.05, "reg_every": 8},
+    "hinge-r1-lazy16": {"r1": 0.1, "reg_every": 16},
     "textbook-dcgan": {"recipe": "dcgan"},  # the other recipes, for their seeds' spread
     "original": {"recipe": "original"},
 }
