@@ -7,7 +7,10 @@ transition between resolutions is bilinear resampling with a 1x1 conv; fix-up in
 (Zhang et al. 2019): each block's last conv starts at zero and the others are scaled by
 L^(-1/4) for L blocks, so that the residual stack starts as the identity. G begins from a
 learned base-resolution basis that a linear layer in z modulates; D ends in a depthwise conv
-over the whole base resolution. Scaled down: one stage per resolution (7 -> 14 -> 28 or
+over the whole base resolution. G's last layer is a linear 1x1 conv, as in the paper's code
+(and StyleGAN2's), not a tanh: without normalisation layers nothing keeps a tanh out of
+saturation, where it passes G no gradient (docs/benchmarks.md, mode coverage); samples are
+clamped to [-1, 1] when drawn. Scaled down: one stage per resolution (7 -> 14 -> 28 or
 4 -> 8 -> 16 -> 32) at `width` channels each, instead of the paper's widening stages.
 """
 
@@ -95,7 +98,7 @@ class R3GANGenerator(Generator):
         base, n = conv_plan(image_shape, "r3gan")
         self.body = nn.Sequential(
             _Basis(self.input_dim, width, base), *_stages(width, n, 2.0),
-            nn.LeakyReLU(SLOPE), nn.Conv2d(width, image_shape[0], 1), nn.Tanh())
+            nn.LeakyReLU(SLOPE), nn.Conv2d(width, image_shape[0], 1))
 
     def code_weight(self) -> torch.Tensor:
         """The linear map from the code to the first activations, as (outputs, input_dim) rows
