@@ -12,7 +12,8 @@ from gankit.train import load_generator
 ort = pytest.importorskip("onnxruntime")
 
 
-@pytest.mark.parametrize("model, extra", [("dcgan", ["--conditional"]), ("mlp", [])])
+@pytest.mark.parametrize("model, extra", [("dcgan", ["--conditional"]), ("mlp", []),
+                                          ("r3gan", [])])
 def test_the_exported_graph_gives_torchs_images_at_any_batch(tmp_path, capsys, model, extra):
     run = tmp_path / "run"
     assert main(["train", "--data", "digits", "--model", model, "--width", "8", "--steps", "2",
@@ -28,7 +29,7 @@ def test_the_exported_graph_gives_torchs_images_at_any_batch(tmp_path, capsys, m
     labels = torch.tensor([0, 1, 2, 3, 9, 9, 5])
     feed = {"z": z.numpy(), **({"labels": labels.numpy()} if extra else {})}
     with torch.no_grad():
-        expected = generator(z, labels if extra else None)
+        expected = generator.draw(z, labels if extra else None)
     got = session.run(None, feed)[0]
     assert got.shape == (7, 1, 8, 8)
     np.testing.assert_allclose(got, expected.numpy(), atol=1e-4)

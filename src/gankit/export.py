@@ -19,9 +19,22 @@ import torch
 from gankit.errors import GankitError
 from gankit.extras import require
 from gankit.io import atomic_write
+from gankit.models import Generator
 from gankit.train.rundir import load_generator
 
 TOLERANCE = 1e-4  # ONNX Runtime's kernels differ from torch's in the last float32 bits
+
+
+class _Drawing(torch.nn.Module):
+    """The generator's `draw` as a module's forward, so that the graph's images are clamped
+    to [-1, 1] as gankit's own samples are."""
+
+    def __init__(self, generator: Generator) -> None:
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.generator.draw(z, labels)
 
 
 @dataclass(frozen=True)
@@ -51,9 +64,9 @@ def export_generator(run_dir: str | Path, out: str | Path, *, ema: bool = True,
     with tempfile.TemporaryDirectory(prefix="gankit-export-") as scratch:
         graph = Path(scratch) / "generator.onnx"
         try:
-            torch.onnx.export(generator, inputs, str(graph), dynamo=True, opset_version=opset,
-                              input_names=names, output_names=["images"], verbose=False,
-                              external_data=False,  # one file, weights inside
+            torch.onnx.export(_Drawing(generator), inputs, str(graph), dynamo=True,
+                              opset_version=opset, input_names=names, output_names=["images"],
+                              verbose=False, external_data=False,  # one file, weights inside
                               dynamic_shapes=tuple({0: batch} for _ in inputs))
         except Exception as err:  # the exporter's errors are long; the first line names it
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -62,7 +75,7 @@ def export_generator(run_dir: str | Path, out: str | Path, *, ema: bool = True,
         session = ort.InferenceSession(str(graph), providers=["CPUExecutionProvider"])
         feed = {name: x.numpy() for name, x in zip(names, inputs, strict=True)}
         with torch.no_grad():
-            expected = generator(*inputs)
+            expected = generator.draw(*inputs)
         got = torch.from_numpy(session.run(None, feed)[0])
         difference = float((got - expected).abs().max())
         if got.shape != expected.shape or not difference <= TOLERANCE:

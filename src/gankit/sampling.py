@@ -26,7 +26,7 @@ def sample(generator: Generator, n: int, *, labels: torch.Tensor | None = None,
     `labels`."""
     device = next(generator.parameters()).device
     z = torch.randn(n, generator.z_dim, generator=seeded_generator(seed, device), device=device)
-    return generator(z, _labels(generator, n, labels, device)).clamp(-1, 1)  # linear outputs
+    return generator.draw(z, _labels(generator, n, labels, device))
 
 
 @torch.no_grad()
@@ -43,7 +43,7 @@ def interpolate(generator: Generator, rows: int, steps: int, *,
     z = slerp(ends[0], ends[1], t).reshape(rows * steps, generator.z_dim)
     row_labels = _labels(generator, rows, labels, device)
     flat = row_labels.repeat_interleave(steps) if row_labels is not None else None
-    return generator(z, flat).clamp(-1, 1)
+    return generator.draw(z, flat)
 
 
 def _labels(generator: Generator, n: int, labels: torch.Tensor | None,

@@ -38,11 +38,6 @@ class Projection:
     seed: int = 0
 
 
-@torch.no_grad()
-def _draw(generator: Generator, z: torch.Tensor) -> torch.Tensor:
-    return generator(z)
-
-
 def project(generator: Generator, images: torch.Tensor,
             projection: Projection = Projection()) -> torch.Tensor:
     """G(z*) for each image, z* minimising the squared distance ||G(z) - x||^2."""
@@ -59,7 +54,8 @@ def project(generator: Generator, images: torch.Tensor,
         z = search_latents(generator, len(chunk), distance, restarts=projection.restarts,
                            steps=projection.steps, lr=projection.lr,
                            seed=projection.seed + start)
-        out.append(_draw(generator, z).to(images.device))
+        with torch.no_grad():
+            out.append(generator.draw(z).to(images.device))
     return torch.cat(out)
 
 

@@ -55,5 +55,5 @@ def complete_latent(trained: TrainedGenerator, discriminator: Discriminator,
     z = search_latents(G, len(images), loss, restarts=r, steps=search.steps, lr=search.lr,
                        seed=search.seed)
     with torch.no_grad():
-        filled = G(z)
+        filled = G.draw(z)
     return paste(images, filled.to(images.device), mask)

@@ -13,9 +13,11 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 
 class Generator(nn.Module):
-    """Maps z of shape (N, z_dim), plus labels when conditional, to images (N, C, H, W) in [-1, 1].
+    """Maps z of shape (N, z_dim), plus labels when conditional, to images (N, C, H, W).
 
-    Subclasses build `self.body`, which takes the (N, input_dim) code.
+    Subclasses build `self.body`, which takes the (N, input_dim) code. Its output is in
+    [-1, 1] behind a tanh, and may overshoot behind a linear layer (r3gan): `draw` gives
+    images in the data range, `forward` what training differentiates.
     """
 
     body: nn.Module
@@ -37,6 +39,10 @@ class Generator(nn.Module):
                 raise ValueError("this generator is conditional: pass labels")
             z = torch.cat([z, self.embed(labels)], dim=1)
         return self.body(z)
+
+    def draw(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Images in [-1, 1]: the output clamped to the data range."""
+        return self(z, labels).clamp(-1, 1)
 
 
 class Discriminator(nn.Module):

@@ -9,8 +9,8 @@ L^(-1/4) for L blocks, so that the residual stack starts as the identity. G begi
 learned base-resolution basis that a linear layer in z modulates; D ends in a depthwise conv
 over the whole base resolution. G's last layer is a linear 1x1 conv, as in the paper's code
 (and StyleGAN2's), not a tanh: without normalisation layers nothing keeps a tanh out of
-saturation, where it passes G no gradient (docs/benchmarks.md, mode coverage); samples are
-clamped to [-1, 1] when drawn. Scaled down: one stage per resolution (7 -> 14 -> 28 or
+saturation, where it passes G no gradient (docs/benchmarks.md, mode coverage); `draw`
+clamps samples to [-1, 1]. Scaled down: one stage per resolution (7 -> 14 -> 28 or
 4 -> 8 -> 16 -> 32) at `width` channels each, instead of the paper's widening stages.
 """
 

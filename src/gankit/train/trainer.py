@@ -15,7 +15,7 @@ from gankit.errors import GankitError
 from gankit.imaging import save_grid
 from gankit.io import atomic_write, writable_folder
 from gankit.losses import LOSSES, gradient_penalty, mode_seeking_penalty, r1_penalty, r2_penalty
-from gankit.models import build_gan
+from gankit.models import Generator, build_gan
 from gankit.runs import check_free_for, refuse_edited_config
 from gankit.train.batches import BatchStream
 from gankit.train.config import TrainConfig, config_yaml, make_config
@@ -263,7 +263,7 @@ class GANTrainer:
         return _spread(images) / max(self._real_spread, 1e-12)
 
     # ---- images ---------------------------------------------------------------------------
-    def sampling_generator(self) -> torch.nn.Module:
+    def sampling_generator(self) -> Generator:
         """The generator to draw images with: the EMA one (with batch-norm statistics of its own
         weights) when kept, else the live one. Uses its own noise, not the training stream."""
         if self.ema is None:
@@ -285,7 +285,7 @@ class GANTrainer:
         G = self.sampling_generator()
         was_training = G.training
         G.eval()
-        images = G(self.fixed_z, self.fixed_labels)
+        images = G.draw(self.fixed_z, self.fixed_labels)
         G.train(was_training)
         # Small images are enlarged so that a grid is readable at a glance (28 px -> 56 px).
         return save_grid(images, path, nrow=self.grid_rows, scale=max(1, 64 // images.shape[-1]))
