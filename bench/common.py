@@ -181,15 +181,17 @@ def finished(done: Path) -> dict[str, Any] | None:
 def train_gan_once(run_dir: Path, options: dict[str, Any]) -> dict[str, Any]:
     """Train a GAN run with gankit's trainer, once: a finished run (its bench_train.json) is
     reused; one that was cut off starts over, since a budget is spent in one sitting.
-    Returns the training record: steps, time, images/s, load, machine and commit."""
+    Returns the training record: steps, time, images/s, precision, load, machine and commit."""
     done = run_dir / "bench_train.json"
     if (record := finished(done)) is not None:
         return record
     config = make_config(options)
     print(f"[{run_dir.name}] training recipe {config.recipe!r}", flush=True)
     load_before = os.getloadavg()[0]
-    summary = GANTrainer(config, run_dir, progress=False).fit()
+    trainer = GANTrainer(config, run_dir, progress=False)
+    summary = trainer.fit()
     record = {"recipe": config.recipe, "config": config.to_dict(), "steps": summary.steps,
+              "bf16": trainer.speed.amp,
               "seconds": round(summary.seconds, 1),
               "images_per_s": round(summary.images_per_s, 1),
               "load_average_1min_start_end": [round(load_before, 2),

@@ -76,7 +76,8 @@ def dataset_table(data: str, entry: dict[str, Any]) -> list[str]:
                     f"{1000 * s['kid']['value']:.2f} ± {1000 * s['kid']['std']:.2f} | "
                     f"{s['precision']['value']:.3f} | {s['recall']['value']:.3f} | "
                     f"{s['domain-fid']['value']:.2f} | {t['images_per_s']:.0f} | {t['steps']} | "
-                    f"{t['machine']['cpu']}, {t['machine']['torch_threads']} thread(s), load "
+                    f"{t['machine']['cpu']}, {t['machine']['torch_threads']} thread(s), "
+                    f"{'bf16' if t.get('bf16', t['machine'].get('amx')) else 'fp32'}, load "
                     f"{t['load_average_1min_start_end'][0]:.1f}-"
                     f"{t['load_average_1min_start_end'][1]:.1f} |")
     protocol = next(iter(entry["recipes"].values()))["scores"]["fid"]["protocol"]

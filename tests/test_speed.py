@@ -12,11 +12,14 @@ from gankit.train import GANTrainer, make_config
 from gankit.train.speed import Speedups, resolve, step_module
 
 
-@pytest.mark.parametrize("amx", [False, True])
-def test_auto_turns_bf16_on_only_for_a_cpu_with_amx_and_the_rest_off(monkeypatch, amx):
+@pytest.mark.parametrize("amx, avx512_bf16", [(False, False), (True, False), (False, True)])
+def test_auto_turns_bf16_on_only_for_a_cpu_with_bf16_units_and_the_rest_off(monkeypatch, amx,
+                                                                            avx512_bf16):
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
     cpu = torch.device("cpu")
-    assert resolve(cpu) == resolve(cpu, amp="on" if amx else "off", channels_last="off",
+    native = amx or avx512_bf16
+    assert resolve(cpu) == resolve(cpu, amp="on" if native else "off", channels_last="off",
                                    pin_memory="off")
     on = resolve(cpu, amp="on", channels_last="on", pin_memory="on", compile=True)
     assert on.amp and on.channels_last and on.compile

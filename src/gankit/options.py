@@ -203,7 +203,7 @@ def switch_option(help_text: str) -> Any:
 
 def amp_option() -> Any:
     return switch_option("bf16 autocast for the networks' forward passes (auto: where bf16 "
-                         "multiplies in hardware: AMX CPUs, CUDA)")
+                         "multiplies in hardware: CPUs with AMX or AVX512-BF16, CUDA)")
 
 
 def compile_option() -> Any:

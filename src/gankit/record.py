@@ -37,8 +37,8 @@ def source_commit() -> str | None:
 def machine() -> dict[str, Any]:
     """The host. Machines lent here share one model name ("AMD EPYC") across CPU generations
     whose speeds differ by half, so the family/model numbers and the vector instructions torch
-    uses (AVX2 or AVX512) are recorded too, and whether the CPU has AMX tiles (where bf16
-    autocast runs about twice as fast as fp32)."""
+    uses (AVX2 or AVX512) are recorded too, and whether the CPU has AMX tiles or AVX512-BF16
+    (where bf16 autocast runs 1.5 to 2.5 times as fast as fp32)."""
     info: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -51,6 +51,7 @@ def machine() -> dict[str, Any]:
                                             f"{info.get('model', '?')}",
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "amx": torch.cpu._is_amx_tile_supported(),
+            "avx512_bf16": torch.cpu._is_avx512_bf16_supported(),
             "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__, "python": platform.python_version(),
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}

@@ -60,8 +60,8 @@ def read_config(run: Path) -> dict[str, Any]:
     return values if isinstance(values, dict) else {}
 
 
-RECORD_SHOWN = ("gankit", "commit", "torch", "python", "cpu", "cpu_capability", "amx", "cores",
-                "cuda", "started", "saved")
+RECORD_SHOWN = ("gankit", "commit", "torch", "python", "cpu", "cpu_capability", "amx",
+                "avx512_bf16", "cores", "cuda", "started", "saved")
 
 
 def _record(run: Path) -> Section | None:

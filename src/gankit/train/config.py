@@ -85,7 +85,7 @@ class TrainConfig:
                                    3, low=0, high=1000)
     rollbacks: int = rollbacks_option("a non-finite or exploding loss or a collapse")
     device: str = device_option()
-    # speed: auto = on for CUDA (amp: also on CPUs with AMX, speed.py); none changes what is
+    # speed: auto = on for CUDA (amp: also on CPUs with bf16 units, speed.py); none changes what is
     # computed but amp
     amp: str = amp_option()
     channels_last: str = switch_option("NHWC memory order for conv nets (auto: on for CUDA)")
