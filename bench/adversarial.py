@@ -31,6 +31,7 @@ import torch
 from common import (
     RESULTS,
     ROOT,
+    bf16_units,
     command_line,
     commit,
     machine,
@@ -223,7 +224,7 @@ def markdown(result: dict[str, Any]) -> str:
     h, m = result["headline"], result["machine"]
     lines = [
         "## Adversarial images: attacks, hardening, Defense-GAN (Fashion-MNIST)", "",
-        f"{m['cpu']} ({m['cores']} cores, AMX: {m.get('amx')}), torch {m['torch']}; L-inf "
+        f"{m['cpu']} ({m['cores']} cores, {bf16_units(m)}), torch {m['torch']}; L-inf "
         f"eps = 0.1 on the [0, 1] pixel scale; FGSM and AdvGAN on all {result['n_test']} test "
         f"images, PGD and AutoAttack on the first {result['pgd_n']}. AutoAttack: APGD-CE and "
         "APGD-T (9 targets) from ART, then gankit's Square (5,000 queries), at the standard "

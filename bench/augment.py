@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from common import RESULTS, ROOT, command_line, commit, machine, publish, share_cache
+from common import RESULTS, ROOT, bf16_units, command_line, commit, machine, publish, share_cache
 
 from gankit.experiments.augmentation import AugmentConfig, run_experiment
 from gankit.experiments.verdict import markdown_table
@@ -38,8 +38,7 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def machine_line(m: dict[str, Any], bf16: bool) -> str:
-    amx = ", AMX" if m.get("amx") else ""
-    return (f"{m['cpu']} ({m['cores']} cores, {m['cpu_capability']}{amx}; "
+    return (f"{m['cpu']} ({m['cores']} cores, {m['cpu_capability']}, {bf16_units(m)}; "
             f"{'bf16 autocast' if bf16 else 'fp32'}), torch {m['torch']}")
 
 

@@ -31,6 +31,15 @@ def short(dataset: str) -> str:
     return "mnist-10k" if dataset.startswith("folder:") else dataset
 
 
+def bf16_units(m: dict[str, Any]) -> str:
+    """The CPU's bf16 hardware as tables name it (records before 2026-12-07 know only AMX)."""
+    if m.get("amx"):
+        return "AMX"
+    if "avx512_bf16" not in m:
+        return "no AMX"
+    return "AVX512-BF16" if m["avx512_bf16"] else "no AMX or AVX512-BF16"
+
+
 def share_cache() -> None:
     """Point gankit's cache (reference Inception features, the domain recogniser) at one folder
     that every benchmark uses, so each is computed once per machine and survives resumes."""

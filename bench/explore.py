@@ -26,6 +26,7 @@ from common import (
     MNIST10K,
     RESULTS,
     ROOT,
+    bf16_units,
     command_line,
     commit,
     machine,
@@ -109,7 +110,7 @@ def sweep_run(args: argparse.Namespace, setting: str, rollbacks: int, seed: int)
 def markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
     lines = ["## Looking inside GANs: latent directions and self-correcting training", "",
-             f"{m['cpu']} ({m['cores']} cores, AMX: {m.get('amx')}), torch {m['torch']}. "
+             f"{m['cpu']} ({m['cores']} cores, {bf16_units(m)}), torch {m['torch']}. "
              f"Command: `{result['command']}`.", ""]
     if result.get("directions"):
         lines += ["| data | method | top-10 keeping the class while changing the image | "

@@ -40,6 +40,7 @@ from common import (
     RESULTS,
     ROOT,
     add_workers,
+    bf16_units,
     command_line,
     commit,
     duration_sentence,
@@ -162,7 +163,7 @@ def markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
     lines = ["## Image completion: classical fills vs the completion model, with and without "
              "its adversarial term", "",
-             f"{m['cpu']} ({m['cores']} cores, AMX: {m.get('amx')}), torch {m['torch']}; "
+             f"{m['cpu']} ({m['cores']} cores, {bf16_units(m)}), torch {m['torch']}; "
              f"completion models {result['steps']} steps, seeds {result['seeds']}; "
              f"validation {result['n_val']} and test {result['n']} images per mask (fixed "
              "masks per split). PSNR in dB over the hole ([0, 1] scale); FID, precision, recall "

@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 import torch
-from common import RESULTS, command_line, commit, machine, publish
+from common import RESULTS, bf16_units, command_line, commit, machine, publish
 
 from gankit.flops import FlopCount, peak_matmul_flops
 from gankit.train import GANTrainer, make_config
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
               | {f"images_per_s_{r['recipe']}": r["images_per_s"] for r in rows}}
     table = "\n".join([
         "## Model FLOPs utilisation of a training step", "",
-        f"{m['cpu']} ({m['cores']} cores, AMX: {m.get('amx')}), {device}, torch {m['torch']}; "
+        f"{m['cpu']} ({m['cores']} cores, {bf16_units(m)}), {device}, torch {m['torch']}; "
         f"{args.data}, each recipe's own batch; {args.steps} timed steps after {args.warmup}. "
         f"Measured matmul peak: fp32 {peaks['float32'] / 1e9:.0f} GFLOP/s, bf16 "
         f"{peaks['bfloat16'] / 1e9:.0f} GFLOP/s. Command: `{result['command']}`.", "",

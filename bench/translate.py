@@ -42,6 +42,7 @@ from common import (
     RESULTS,
     ROOT,
     add_workers,
+    bf16_units,
     command_line,
     commit,
     duration_sentence,
@@ -147,7 +148,7 @@ def markdown(result: dict[str, Any]) -> str:
         m = case["machine"]
         lines += [f"### {case['dataset']} {case['domain']}", "",
                   f"{case['minutes']} min on {m['cpu']} ({m['torch_threads']} torch "
-                  f"thread(s), AMX: {m.get('amx')}), torch {m['torch']}, commit "
+                  f"thread(s), {bf16_units(m)}), torch {m['torch']}, commit "
                   f"{case['commit']}.", "",
                   "| path | kind | validation | test | clean test |", "|---|---|---|---|---|"]
         for name, p in case["paths"].items():
