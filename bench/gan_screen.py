@@ -52,6 +52,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "rpgan": {"loss": "relativistic"},
     "rpgan-r1r2-lazy8": {"loss": "relativistic", "r1": 0.05, "r2": 0.05, "reg_every": 8},
     "hinge-r1-lazy16": {"r1": 0.1, "reg_every": 16},
+    "bf16": {"amp": "on"},  # the default's stored seeds ran in fp32 (before AVX512-BF16 auto)
     "textbook-dcgan": {"recipe": "dcgan"},  # the other recipes, for their seeds' spread
     "original": {"recipe": "original"},
 }
