@@ -3,10 +3,8 @@
 - amp: bf16 autocast for the networks' forward passes (bf16 keeps fp32's exponent range, so
   GAN losses need no loss scaling); the losses themselves are computed in fp32 from fp32
   logits. `auto` = on where bf16 matrices multiply in hardware (`native_bf16`): CUDA devices
-  with bf16 support, CPUs with Intel AMX tiles (one thread ran a conditional GAN step 1.6
-  times and a recogniser update 2.45 times as fast as in fp32) and CPUs with AVX512-BF16
-  instructions (an AMD EPYC ran the default GAN step 1.7 times and the completion GAN 1.7
-  times as fast); off on other CPUs (on a 2-core CPU with neither, bf16 ran ~20x slower).
+  with bf16 support and CPUs with AMX tiles or AVX512-BF16 instructions; off on other CPUs,
+  where bf16 runs far slower than fp32 (docs/design.md has the measurements).
 - channels_last: NHWC memory order for convolutional networks, which cuDNN's tensor-core
   kernels prefer; `auto` = on for CUDA.
 - compile: torch.compile on the training networks (off unless asked: the first steps pay
