@@ -2,8 +2,9 @@
 Encoders: Feature Learning by Inpainting") with a U-Net generator (Ronneberger et al. 2015)
 and a patch discriminator, as in pix2pix (Isola et al. 2017). G sees the masked image and the
 mask; the loss is the mean squared error over the hole (Pathak et al.'s L2 reconstruction loss)
-plus `adv_weight` times the non-saturating GAN loss on the completed image. `adv_weight=0` is
-the L2-only ablation. `adv_warmup` trains on the reconstruction loss alone for that share of the
+plus `adv_weight` times the non-saturating GAN loss on the completed image. The default is
+`adv_weight=0`, L2 alone (docs/design.md says by which rule; a positive weight adds the GAN
+term and trains the discriminator). `adv_warmup` trains on the reconstruction loss alone for that share of the
 steps before the adversarial term joins, as Iizuka et al. 2017 ("Globally and Locally
 Consistent Image Completion") do; the discriminator learns from the start. With `noise`, G also
 sees a channel of Gaussian noise inside the hole, so that one masked image can be completed in
@@ -62,7 +63,8 @@ class CompletionConfig(AppTrainingConfig):
     batch_size: int = option("images per batch", 64, low=1, high=8192)
     lr: float = option("Adam learning rate of both networks", 2e-4, above=0, high=1)
     adv_weight: float = option("weight of the adversarial loss (0 = reconstruction only, "
-                               "the ablation)", 0.01, low=0, high=1e4)
+                               "the default; 0.01 and 0.1 were benchmarked)", 0.0, low=0,
+                               high=1e4)
     adv_warmup: float = option("share of the steps trained on the reconstruction loss alone "
                                "before the adversarial term joins", 0.0, low=0, high=1)
     noise: bool = option("feed G a noise channel inside the hole, so that fills can differ "
