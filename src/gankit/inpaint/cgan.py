@@ -4,11 +4,11 @@ and a patch discriminator, as in pix2pix (Isola et al. 2017). G sees the masked 
 mask; the loss is the mean squared error over the hole (Pathak et al.'s L2 reconstruction loss)
 plus `adv_weight` times the non-saturating GAN loss on the completed image. The default is
 `adv_weight=0`, L2 alone (docs/design.md says by which rule; a positive weight adds the GAN
-term and trains the discriminator). `adv_warmup` trains on the reconstruction loss alone for that share of the
-steps before the adversarial term joins, as Iizuka et al. 2017 ("Globally and Locally
-Consistent Image Completion") do; the discriminator learns from the start. With `noise`, G also
-sees a channel of Gaussian noise inside the hole, so that one masked image can be completed in
-several ways (an L2-only model learns to ignore it).
+term and trains the discriminator). `adv_warmup` trains on the reconstruction loss alone for
+that share of the steps before the adversarial term joins, as Iizuka et al. 2017 ("Globally
+and Locally Consistent Image Completion") do; the discriminator learns from the start. With
+`noise`, G also sees a channel of Gaussian noise inside the hole, so that one masked image can
+be completed in several ways (an L2-only model learns to ignore it).
 
 Masks are drawn fresh for every batch from all of gankit's kinds, so one model serves them all.
 """
