@@ -16,6 +16,7 @@ from gankit.inpaint import (
     make_masks,
     mean_fill,
 )
+from gankit.io import load_state
 from gankit.train import GANTrainer, load_gan, make_config
 
 
@@ -210,6 +211,11 @@ def test_adversarial_warmup_trains_g_exactly_as_the_l2_ablation_until_it_ends(tm
     joined = generator("joined", adv_weight=1.0, adv_warmup=0.5)
     assert all(torch.equal(l2[k], warm[k]) for k in l2)
     assert not all(torch.equal(l2[k], joined[k]) for k in l2)
+    def kept(name: str) -> set[str]:
+        return set(load_state(tmp_path / name / "completion.safetensors")["training"])
+
+    assert {"discriminator", "opt_d"} <= kept("warm")
+    assert not {"discriminator", "opt_d"} & kept("l2")  # L2 alone builds no discriminator
 
 
 def test_a_noise_channel_gives_seeded_different_fills_and_keeps_the_context(tmp_path):

@@ -23,8 +23,9 @@ from gankit.translate.translator import TranslatorMethod
 from state_compare import assert_same_state, tensors
 
 STEPS = 5
-WEIGHTS = {"completion": "completion.safetensors", "translator": "translator.safetensors",
-           "advgan": "advgan.safetensors"}
+WEIGHTS = {"completion": "completion.safetensors", "completion-gan": "completion.safetensors",
+           "translator": "translator.safetensors", "advgan": "advgan.safetensors"}
+KINDS = ["completion", "completion-gan", "translator", "advgan"]
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +44,9 @@ def _trainers(digits):
         "completion": (CompletionMethod, lambda out, steps, **speed: train_completion(
             CompletionConfig(data="digits", steps=steps, batch_size=8, width=4, device="cpu",
                              **speed), out, data=digits, progress=False)),
+        "completion-gan": (CompletionMethod, lambda out, steps, **speed: train_completion(
+            CompletionConfig(data="digits", steps=steps, batch_size=8, width=4, device="cpu",
+                             adv_weight=0.1, **speed), out, data=digits, progress=False)),
         "translator": (TranslatorMethod, lambda out, steps, **speed: train_translator(
             TranslateConfig(a="digits", b="digits@inverted", steps=steps, batch_size=8,
                             width=4, blocks=1, device="cpu", **speed), out, progress=False)),
@@ -70,7 +74,7 @@ def _weights(path):
     return load_state(path, parts=("step", "weights", "training"))
 
 
-@pytest.mark.parametrize("kind", ["completion", "translator", "advgan"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_each_method_resumes_bit_exactly_after_ctrl_c(tmp_path, monkeypatch, digits, kind):
     cls, train = _trainers(digits)[kind]
     straight, split = tmp_path / "straight", tmp_path / "split"
@@ -86,6 +90,7 @@ def test_each_method_resumes_bit_exactly_after_ctrl_c(tmp_path, monkeypatch, dig
     rows = [json.loads(line)["step"] for line in (split / "metrics.jsonl").open()]
     assert rows == [STEPS]  # one interval: the interrupted one's rows were never past step 3
 
+    kind = kind.removesuffix("-gan")
     assert run_kind(split) == kind
     loaded_kind, loaded = load_run(split, "cpu")
     assert loaded_kind == kind and loaded is not None
@@ -93,7 +98,7 @@ def test_each_method_resumes_bit_exactly_after_ctrl_c(tmp_path, monkeypatch, dig
         train(split, STEPS)
 
 
-@pytest.mark.parametrize("kind", ["completion", "translator", "advgan"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_each_method_rolls_back_from_a_nan_to_its_checkpoint_and_goes_on(tmp_path, monkeypatch,
                                                                          digits, kind):
     from gankit.errors import DivergenceError
@@ -119,7 +124,11 @@ def test_each_method_rolls_back_from_a_nan_to_its_checkpoint_and_goes_on(tmp_pat
     final = load_state(tmp_path / "once" / WEIGHTS[kind])
     assert final["step"] == 6 and final["training"]["lr_scale"] == 0.5
     configured = yaml.safe_load((tmp_path / "once" / "config.yaml").read_text())["lr"]
-    for opt in ("opt_g", "opt_d"):
+    # the completion model on L2 alone (its default) trains no discriminator and keeps none
+    has_d = kind != "completion"
+    assert ("opt_d" in final["training"]) == has_d
+    optimisers = ("opt_g", "opt_d") if has_d else ("opt_g",)
+    for opt in optimisers:
         lr = final["training"][opt]["param_groups"][0]["lr"]
         assert lr == pytest.approx(0.5 * configured)
 
@@ -207,15 +216,13 @@ def test_run_json_records_versions_hardware_and_keeps_its_start(tmp_path, monkey
     assert read_record(tmp_path) == {}
 
 
-@pytest.mark.parametrize("kind", ["completion", "translator", "advgan"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_each_method_trains_in_bf16_autocast_when_asked(tmp_path, digits, kind):
-    from gankit.runs import RUN_KINDS
-
     train = _trainers(digits)[kind][1]
     weights = {}
     for amp in ("off", "on"):
         train(tmp_path / amp, 2, amp=amp)
-        weights[amp] = _weights(tmp_path / amp / RUN_KINDS.get(kind).weights)["weights"]
+        weights[amp] = _weights(tmp_path / amp / WEIGHTS[kind])["weights"]
     flat = {amp: torch.cat([t.flatten() for t in tensors(w)]) for amp, w in weights.items()}
     assert flat["on"].dtype == torch.float32 and torch.isfinite(flat["on"]).all()
     assert not torch.equal(flat["on"], flat["off"])  # the forward passes ran in bf16

@@ -3,12 +3,12 @@ Encoders: Feature Learning by Inpainting") with a U-Net generator (Ronneberger e
 and a patch discriminator, as in pix2pix (Isola et al. 2017). G sees the masked image and the
 mask; the loss is the mean squared error over the hole (Pathak et al.'s L2 reconstruction loss)
 plus `adv_weight` times the non-saturating GAN loss on the completed image. The default is
-`adv_weight=0`, L2 alone (docs/design.md says by which rule; a positive weight adds the GAN
-term and trains the discriminator). `adv_warmup` trains on the reconstruction loss alone for
-that share of the steps before the adversarial term joins, as Iizuka et al. 2017 ("Globally
-and Locally Consistent Image Completion") do; the discriminator learns from the start. With
-`noise`, G also sees a channel of Gaussian noise inside the hole, so that one masked image can
-be completed in several ways (an L2-only model learns to ignore it).
+`adv_weight=0`, L2 alone (docs/design.md says by which rule), which builds no discriminator;
+a positive weight adds the GAN term and trains one. `adv_warmup` trains on the reconstruction
+loss alone for that share of the steps before the adversarial term joins, as Iizuka et al.
+2017 ("Globally and Locally Consistent Image Completion") do; the discriminator learns from
+the start. With `noise`, G also sees a channel of Gaussian noise inside the hole, so that one
+masked image can be completed in several ways (an L2-only model learns to ignore it).
 
 Masks are drawn fresh for every batch from all of gankit's kinds, so one model serves them all.
 """
@@ -82,7 +82,8 @@ def random_masks(n: int, h: int, w: int, gen: torch.Generator) -> torch.Tensor:
 
 class CompletionMethod(GeneratorVsDiscriminator):
     """The completion GAN's update on the one loop: a D step on (image, mask) pairs, then a G
-    step on the hole's L2 plus `adv_weight` times the non-saturating GAN loss."""
+    step on the hole's L2 plus `adv_weight` times the non-saturating GAN loss; with
+    `adv_weight` 0, the G step alone and no D."""
 
     def __init__(self, config: CompletionConfig, data: ImageDataset, where: Dist,
                  device: torch.device) -> None:
@@ -90,12 +91,14 @@ class CompletionMethod(GeneratorVsDiscriminator):
         c, _, _ = data.image_shape
         torch.manual_seed(config.seed)
         self.G = CompletionUNet(data.image_shape, config.width, config.noise).to(device)
-        self.D = PatchDiscriminator(c + 1, config.width).to(device)  # sees the mask too
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr, betas=(0.5, 0.999))
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr, betas=(0.5, 0.999))
         self.speed = resolve(device, amp=config.amp, compile=config.compile)
-        self.G_step, self.D_step = (step_module(m, where, device, self.speed)
-                                    for m in (self.G, self.D))
+        self.G_step = step_module(self.G, where, device, self.speed)
+        self.D = self.opt_d = self.D_step = None
+        if config.adv_weight > 0:
+            self.D = PatchDiscriminator(c + 1, config.width).to(device)  # sees the mask too
+            self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr, betas=(0.5, 0.999))
+            self.D_step = step_module(self.D, where, device, self.speed)
         self.batches = BatchStream(len(data), config.batch_size, config.seed, where.rank,
                                    where.world_size)
         # One mask stream for the global batch, each rank taking its share: a resumed run
@@ -114,8 +117,8 @@ class CompletionMethod(GeneratorVsDiscriminator):
                  if cfg.noise else None)
         filled = paste(masked, self.G_step(masked, mask, noise), mask)
         scalars = {}
-        adversarial = cfg.adv_weight > 0 and self.step >= cfg.adv_warmup * cfg.steps
-        if cfg.adv_weight > 0:
+        adversarial = self.D_step is not None and self.step >= cfg.adv_warmup * cfg.steps
+        if self.D_step is not None and self.opt_d is not None:
             loss_d = self.loss.discriminator(self.D_step(torch.cat([real, mask], dim=1)),
                                              self.D_step(torch.cat([filled.detach(), mask], 1)))
             self.opt_d.zero_grad(set_to_none=True)

@@ -51,13 +51,15 @@ class RunMethod(Protocol):
 class GeneratorVsDiscriminator:
     """The checkpoint parts of a method that trains one generator `G` against one
     discriminator `D` on one batch stream: G's weights are what the run keeps; D, both
-    optimisers and the stream's position are what resuming needs. A method that draws more
-    than batches (the completion model's masks) adds it through `extra_state`."""
+    optimisers and the stream's position are what resuming needs. A method that trains G alone
+    on some settings (the completion model on L2 alone) leaves `D` and `opt_d` None, and its
+    checkpoints hold neither. A method that draws more than batches (the completion model's
+    masks) adds it through `extra_state`."""
 
     G: nn.Module
-    D: nn.Module
+    D: nn.Module | None
     opt_g: torch.optim.Optimizer
-    opt_d: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer | None
     batches: BatchStream
 
     def extra_state(self) -> dict[str, Any]:
@@ -70,18 +72,21 @@ class GeneratorVsDiscriminator:
         return {"generator": self.G.state_dict()}
 
     def optimizers(self) -> tuple[torch.optim.Optimizer, ...]:
-        return self.opt_g, self.opt_d
+        return (self.opt_g,) if self.opt_d is None else (self.opt_g, self.opt_d)
 
     def training_state(self) -> dict[str, Any]:
-        return {"discriminator": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
-                "opt_d": self.opt_d.state_dict(), "batches_drawn": self.batches.drawn,
-                **self.extra_state()}
+        state = {"opt_g": self.opt_g.state_dict(), "batches_drawn": self.batches.drawn,
+                 **self.extra_state()}
+        if self.D is not None and self.opt_d is not None:
+            state |= {"discriminator": self.D.state_dict(), "opt_d": self.opt_d.state_dict()}
+        return state
 
     def load(self, weights: dict[str, Any], training: dict[str, Any]) -> None:
         self.G.load_state_dict(weights["generator"])
-        self.D.load_state_dict(training["discriminator"])
+        if self.D is not None and self.opt_d is not None:
+            self.D.load_state_dict(training["discriminator"])
+            self.opt_d.load_state_dict(training["opt_d"])
         self.opt_g.load_state_dict(training["opt_g"])
-        self.opt_d.load_state_dict(training["opt_d"])
         self.batches.drawn = int(training["batches_drawn"])
         self.load_extra_state(training)
 
