@@ -44,7 +44,7 @@ def test_mlp_is_the_original_gan_architecture():
     assert isinstance(G.body[-2], torch.nn.Tanh)
 
 
-@pytest.mark.parametrize("model", ["dcgan", "resnet", "r3gan"])
+@pytest.mark.parametrize("model", ["dcgan", "sndcgan", "resnet", "r3gan"])
 def test_unsupported_size_names_the_sizes_it_can_do(model):
     with pytest.raises(GankitError, match=r"cannot make 27x27 .*28, 32"):
         build_gan(model, (1, 27, 27))
@@ -66,6 +66,21 @@ def test_projection_term_does_not_swamp_the_logit_at_init(model):
     _, conditional = build_gan(model, (1, 28, 28), num_classes=10)
     scale = plain(x).abs().max()
     assert conditional(x, torch.arange(64) % 10).abs().max() < 2 * scale
+
+
+def test_sndcgan_discriminator_layers_are_1_lipschitz_without_batch_norm():
+    _, D = build_gan("sndcgan", (1, 28, 28), width=8)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in D.modules())
+    layers = [m for m in D.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    assert len(layers) == 3  # two convolutions and the head
+    D.train()
+    for _ in range(30):  # the power iteration converges over training-mode passes
+        D(torch.randn(4, 1, 28, 28))
+    for layer in layers:
+        sigma = torch.linalg.matrix_norm(layer.weight.detach().flatten(1), ord=2)
+        assert sigma == pytest.approx(1.0, abs=0.02)
+        raw = layer.parametrizations.weight.original.detach().flatten(1)
+        assert torch.linalg.matrix_norm(raw, ord=2) != pytest.approx(1.0, abs=0.02)
 
 
 def test_r3gan_nets_have_no_normalisation_and_start_as_identity_residuals():

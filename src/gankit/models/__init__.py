@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from gankit.errors import GankitError
 from gankit.models.base import Discriminator, Generator
-from gankit.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from gankit.models.dcgan import DCGANDiscriminator, DCGANGenerator, SNDCGANDiscriminator
 from gankit.models.mlp import MLPDiscriminator, MLPGenerator
 from gankit.models.r3gan import R3GANDiscriminator, R3GANGenerator
 from gankit.models.resnet import ResNetDiscriminator, ResNetGenerator
@@ -25,6 +25,8 @@ MODELS.add("mlp", Architecture(MLPGenerator, MLPDiscriminator, 128),
            "the original GAN (Goodfellow et al. 2014): two hidden layers of 128, leaky ReLU")
 MODELS.add("dcgan", Architecture(DCGANGenerator, DCGANDiscriminator, 64),
            "DCGAN (Radford et al. 2016): strided convolutions with batch norm")
+MODELS.add("sndcgan", Architecture(DCGANGenerator, SNDCGANDiscriminator, 64),
+           "DCGAN G + spectrally normalised DCGAN D without batch norm (Miyato et al. 2018)")
 MODELS.add("resnet", Architecture(ResNetGenerator, ResNetDiscriminator, 64),
            "ResNet G + spectrally normalised ResNet D (Miyato et al. 2018, SNGAN)")
 MODELS.add("r3gan", Architecture(R3GANGenerator, R3GANDiscriminator, 32),

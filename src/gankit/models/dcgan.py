@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import spectral_norm
 
 from gankit.models.base import Discriminator, Generator
 from gankit.models.sizes import conv_plan
@@ -15,6 +17,8 @@ WIDTH = 64
 
 def _init_weights(module: nn.Module) -> None:
     for m in module.modules():
+        if parametrize.is_parametrized(m):
+            continue  # spectrally normalised: the normalisation sets the scale, not the init
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             nn.init.normal_(m.weight, 0.0, 0.02)
             if m.bias is not None:
@@ -50,15 +54,19 @@ class DCGANDiscriminator(Discriminator):
     """n strided convolutions that halve the resolution and double the channels (no batch norm
     on the first, as in the paper), then a linear logit on the flattened features."""
 
+    spectral = False
+
     def __init__(self, image_shape: tuple[int, int, int], num_classes: int = 0,
                  width: int = WIDTH) -> None:
         base, n = conv_plan(image_shape, "dcgan")
         channels = [image_shape[0]] + [width * 2**i for i in range(n)]
-        super().__init__(channels[-1] * base * base, num_classes)
+        super().__init__(channels[-1] * base * base, num_classes, spectral=self.spectral)
         layers: list[nn.Module] = []
         for i in range(n):
-            layers.append(nn.Conv2d(channels[i], channels[i + 1], 4, 2, 1, bias=i == 0))
-            if i > 0:
+            conv = nn.Conv2d(channels[i], channels[i + 1], 4, 2, 1,
+                             bias=i == 0 or self.spectral)
+            layers.append(spectral_norm(conv) if self.spectral else conv)
+            if i > 0 and not self.spectral:
                 layers.append(nn.BatchNorm2d(channels[i + 1]))
             layers.append(nn.LeakyReLU(0.2, True))
         layers.append(nn.Flatten())
@@ -67,3 +75,11 @@ class DCGANDiscriminator(Discriminator):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
+
+
+class SNDCGANDiscriminator(DCGANDiscriminator):
+    """The DCGAN discriminator with every layer spectrally normalised and no batch norm, as
+    Miyato et al. 2018 ("Spectral Normalization for Generative Adversarial Networks") train
+    their standard CNN: each layer is 1-Lipschitz, so D cannot sharpen without bound."""
+
+    spectral = True
