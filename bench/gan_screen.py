@@ -53,6 +53,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "rpgan-r1r2-lazy8": {"loss": "relativistic", "r1": 0.05, "r2": 0.05, "reg_every": 8},
     "hinge-r1-lazy16": {"r1": 0.1, "reg_every": 16},
     "bf16": {"amp": "on"},  # the default's stored seeds ran in fp32 (before AVX512-BF16 auto)
+    "fp32": {"amp": "off"},  # bf16's counterpart where the default turns bf16 on by itself
+    "bf16-batch32": {"amp": "on", "batch_size": 32},  # bf16's extra steps, as batch32's in fp32
+    "bf16-width48": {"amp": "on", "width": 48},  # bf16's speed spent on wider nets instead
+    "bf16-sndcgan": {"amp": "on", "model": "sndcgan"},  # D spectrally normalised, no batch norm
+    "bf16-sndcgan-ttur": {"amp": "on", "model": "sndcgan", "lr_d": 2.4e-3},  # its D at 2x lr
     "textbook-dcgan": {"recipe": "dcgan"},  # the other recipes, for their seeds' spread
     "original": {"recipe": "original"},
 }
