@@ -211,6 +211,7 @@ def test_adversarial_warmup_trains_g_exactly_as_the_l2_ablation_until_it_ends(tm
     joined = generator("joined", adv_weight=1.0, adv_warmup=0.5)
     assert all(torch.equal(l2[k], warm[k]) for k in l2)
     assert not all(torch.equal(l2[k], joined[k]) for k in l2)
+
     def kept(name: str) -> set[str]:
         return set(load_state(tmp_path / name / "completion.safetensors")["training"])
 
