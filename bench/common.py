@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shlex
@@ -16,6 +17,7 @@ from typing import Any
 
 import torch
 
+from gankit.options import scalar_type
 from gankit.record import machine, source_commit
 from gankit.train import GANTrainer, make_config
 
@@ -50,6 +52,46 @@ def add_only(parser: argparse.ArgumentParser, choices: Iterable[str]) -> None:
     """The --only option: which of a benchmark's named candidates to run (default: all)."""
     parser.add_argument("--only", default=",".join(choices),
                         help="comma-separated subset of: " + ", ".join(choices))
+
+
+def add_variants(parser: argparse.ArgumentParser, example: str) -> None:
+    """The repeatable --variant option of a screen: a name and the settings it changes."""
+    parser.add_argument("--variant", action="append", default=[], metavar="'NAME KEY=VALUE ...'",
+                        help="a variant to screen: its name, then the config fields it changes, "
+                             f"space-separated (e.g. {example!r}); repeat for several")
+
+
+def parse_variants(parser: argparse.ArgumentParser, values: list[str], config: type,
+                   allowed: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Each --variant as name -> overrides, every value read as its field's type in the
+    dataclass `config` (true/false for switches), or a parser error naming the problem. Only
+    `allowed` fields may change when it is given."""
+    fields = {f.name for f in dataclasses.fields(config)}
+    permitted = fields if allowed is None else set(allowed)
+    variants: dict[str, dict[str, Any]] = {}
+    for value in values:
+        name, *settings = value.split() or [""]
+        if not name or "=" in name or name in variants:
+            parser.error(f"--variant {value!r} needs a new name first, then KEY=VALUE settings")
+        overrides: dict[str, Any] = {}
+        for setting in settings:
+            key, _, text = setting.partition("=")
+            if key not in permitted:
+                parser.error(f"--variant {name}: {key!r} is not a setting a variant may change; "
+                             f"choose from {', '.join(sorted(permitted))}")
+            kind = scalar_type(config, key)
+            try:
+                overrides[key] = (_switch(text) if kind is bool else kind(text))
+            except ValueError:
+                parser.error(f"--variant {name}: {key} must be {kind.__name__}, got {text!r}")
+        variants[name] = overrides
+    return variants
+
+
+def _switch(text: str) -> bool:
+    if text.lower() not in ("true", "false"):
+        raise ValueError(text)
+    return text.lower() == "true"
 
 
 def add_timed_run_flags(parser: argparse.ArgumentParser, name: str, minutes: float,

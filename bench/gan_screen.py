@@ -7,12 +7,16 @@ for Inception). Several --seeds give each variant's mean ± std: the stability t
 "which changes are worth a full 30-minute gan_quality run?" — a short budget favours fast
 networks, so a winner here is a candidate, not a result.
 
-Runs one variant after another; to use both cores, start two processes with disjoint --only
-lists and --threads 1. A finished variant is kept in --work and reused; each process rewrites
+Variants are named on the command line (`--variant 'NAME KEY=VALUE ...'`: the TrainConfig
+fields it changes) and run after `default`; the rounds screened so far are in
+docs/benchmarks.md, each row with the settings it changed. To use both cores, start two
+processes with disjoint variants and --threads 1. A finished variant is kept in --work and
+reused (a name whose settings changed is refused); each process rewrites
 bench/results/gan_screen.json and its tables (one per budget) from every finished variant and
-seed (`--only ''` rebuilds just those).
+seed (`--rebuild` trains nothing and rebuilds just those).
 
-    nohup python bench/gan_screen.py --threads 1 --only default,adam8e-4 > bench/screen_a.log 2>&1 &
+    nohup python bench/gan_screen.py --threads 1 --variant 'adam8e-4 lr_g=8e-4 lr_d=8e-4' \
+        > bench/screen_a.log 2>&1 &
 """
 
 from __future__ import annotations
@@ -25,55 +29,38 @@ from typing import Any
 
 import torch
 from common import (
-    add_only,
     add_timed_run_flags,
-    parse_only,
+    add_variants,
+    parse_variants,
     publish,
     share_cache,
     train_gan_once,
 )
 
 from gankit.stats import summarize
-from gankit.train import make_config
+from gankit.train import TrainConfig, make_config
 
-# name -> overrides of the default recipe. Earlier rounds' variants are retired here; their rows
-# stay in the results file, which keeps every finished round.
-VARIANTS: dict[str, dict[str, Any]] = {
-    "default": {},
-    "adam8e-4": {"lr_g": 8e-4, "lr_d": 8e-4},
-    "adam1.6e-3": {"lr_g": 1.6e-3, "lr_d": 1.6e-3},
-    "conditional": {"conditional": True},
-    "batch32": {"batch_size": 32},
-    "diffaug-tc": {"diffaugment": "translation,cutout"},
-    "diffaug-ctc": {"diffaugment": "color,translation,cutout"},
-    "r3gan": {"recipe": "r3gan"},
-    "r3gan-lazy8": {"recipe": "r3gan", "reg_every": 8},
-    "r3gan-w16-lazy8": {"recipe": "r3gan", "width": 16, "reg_every": 8},
-    "rpgan": {"loss": "relativistic"},
-    "rpgan-r1r2-lazy8": {"loss": "relativistic", "r1": 0.05, "r2": 0.05, "reg_every": 8},
-    "hinge-r1-lazy16": {"r1": 0.1, "reg_every": 16},
-    "bf16": {"amp": "on"},  # the default's stored seeds ran in fp32 (before AVX512-BF16 auto)
-    "fp32": {"amp": "off"},  # bf16's counterpart where the default turns bf16 on by itself
-    "bf16-batch32": {"amp": "on", "batch_size": 32},  # bf16's extra steps, as batch32's in fp32
-    "bf16-width48": {"amp": "on", "width": 48},  # bf16's speed spent on wider nets instead
-    "bf16-sndcgan": {"amp": "on", "model": "sndcgan"},  # D spectrally normalised, no batch norm
-    "bf16-sndcgan-ttur": {"amp": "on", "model": "sndcgan", "lr_d": 2.4e-3},  # its D at 2x lr
-    "textbook-dcgan": {"recipe": "dcgan"},  # the other recipes, for their seeds' spread
-    "original": {"recipe": "original"},
-}
 HOLDOUT = 10_000  # training images held out as the validation reference (--reference val)
 METRIC = "domain-fid"
 
 
-def run_variant(name: str, work: Path, minutes: float, seed: int, n: int,
-                reference: str) -> dict[str, Any]:
+def run_variant(name: str, overrides: dict[str, Any], work: Path, minutes: float, seed: int,
+                n: int, reference: str) -> dict[str, Any]:
     from gankit.metrics import evaluate_run  # after share_cache(): the recogniser is cached
 
     run_dir = work / name
     options = {"recipe": "default", "data": "fashion-mnist", "seed": seed, "minutes": minutes,
                "steps": 10**9, "device": "cpu", "sample_every": 10**9,
                "checkpoint_every": 10**9, "log_every": 200,
-               "holdout": HOLDOUT if reference == "val" else 0, **VARIANTS[name]}
+               "holdout": HOLDOUT if reference == "val" else 0, **overrides}
+    done = run_dir / "bench_train.json"
+    if done.is_file():
+        wanted, stored = make_config(options).to_dict(), json.loads(done.read_text())["config"]
+        changed = [k for k in stored if k in wanted and stored[k] != wanted[k]]
+        if changed:
+            raise SystemExit(f"{run_dir} was trained with other settings "
+                             f"({', '.join(f'{k}={stored[k]}' for k in changed)}); give the "
+                             "variant a new name or use another --work")
     record = train_gan_once(run_dir, options)
     scored = run_dir / "bench_screen.json"
     if not scored.is_file():
@@ -127,7 +114,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"vs {result['n']} real images by domain FID: the {HOLDOUT:,} training images every run "
         "held out (validation), or, in the rounds before 2026-12-06, the test images, on which "
         "those rounds chose settings (docs/benchmarks.md, *History*). Command: `python "
-        "bench/gan_screen.py --minutes M --threads 1 --reference val --seeds S --only …`. "
+        "bench/gan_screen.py --minutes M --threads 1 --reference val --seeds S --variant "
+        "'NAME KEY=VALUE …'` (each row's differences give its settings). "
         "With several seeds a row gives mean ± std and the spread (max - min over the mean; "
         "over 20% disqualifies a default). The row `default` is the default recipe of the day "
         "its round started; Δ is against that row on the seeds both ran (mean and 95% t "
@@ -164,16 +152,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference", choices=("val", "test"), default="val",
                         help="score against held-out training images (val) or the test split "
                              "(test: only to reproduce the rounds before 2026-12-06)")
-    add_only(parser, VARIANTS)
+    add_variants(parser, "batch32 batch_size=32")
+    parser.add_argument("--rebuild", action="store_true",
+                        help="train nothing: rebuild the results file and tables from --work")
     args = parser.parse_args(argv)
-    names = parse_only(parser, args.only, VARIANTS, "variant")
+    variants = parse_variants(parser, args.variant, TrainConfig)
+    if "default" in variants:
+        parser.error("the name 'default' is the default recipe itself; name the variant")
     torch.set_num_threads(args.threads)
     share_cache()
     suffix = "-val" if args.reference == "val" else ""
-    for seed in args.seeds:
+    for seed in [] if args.rebuild else args.seeds:
         work = args.work / f"min{args.minutes:g}-thr{args.threads}-seed{seed}{suffix}"
-        for name in names:
-            run_variant(name, work, args.minutes, seed, args.n, args.reference)
+        for name, overrides in {"default": {}, **variants}.items():
+            run_variant(name, overrides, work, args.minutes, seed, args.n, args.reference)
 
     # Every finished screen at this thread count, one table per budget and reference.
     found: dict[tuple[str, float], dict[str, dict[str, Any]]] = {}
