@@ -99,6 +99,26 @@ def test_each_method_resumes_bit_exactly_after_ctrl_c(tmp_path, monkeypatch, dig
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_a_checkpoint_whose_weights_do_not_fit_is_refused_in_one_line(tmp_path, monkeypatch,
+                                                                      digits, kind):
+    from gankit.io import load_state, save_state
+
+    cls, train = _trainers(digits)[kind]
+    with monkeypatch.context() as patch:
+        _interrupt_at_third_step(patch, cls)
+        with pytest.raises(GankitError, match="stopped at step 3"):
+            train(tmp_path, STEPS)
+    path = tmp_path / WEIGHTS[kind]
+    state = load_state(path)
+    module = next(iter(state["weights"].values()))
+    name = next(iter(module))
+    module[name + "_orig"] = module.pop(name)  # as an older parameter naming would have it
+    save_state(path, state)
+    with pytest.raises(GankitError, match=f"weights in {path} do not fit .* cannot be resumed"):
+        train(tmp_path, STEPS)
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_each_method_rolls_back_from_a_nan_to_its_checkpoint_and_goes_on(tmp_path, monkeypatch,
                                                                          digits, kind):
     from gankit.errors import DivergenceError

@@ -224,7 +224,7 @@ class ClassifierMethod:
         if state["config"] != asdict(self.config):
             raise GankitError(f"{self.checkpoint} is the checkpoint of a recogniser with other "
                               "settings; remove it or train with the same ones")
-        restore_checkpoint(self, state)
+        restore_checkpoint(self, state, self.checkpoint)
 
 
 @torch.no_grad()

@@ -150,7 +150,8 @@ class Checkpointed:
         """Back to the checkpoint's exact state, every rank from the one file; the learning
         rates keep the scale earlier rollbacks set (they compound)."""
         running = self.lr_scale
-        self.lr_scale = restore_checkpoint(self.method, read_checkpoint(self.path))
+        self.lr_scale = restore_checkpoint(self.method, read_checkpoint(self.path),
+                                           self.path)
         self.scale_learning_rate(running / self.lr_scale)
         self._saved = self.step
         return self.step
@@ -225,7 +226,7 @@ def _resume(method: RunMethod, path: Path, kind: str, config: dict[str, Any],
     if state["step"] >= steps:
         raise GankitError(f"{out} already holds a finished {kind} run ({state['step']} steps); "
                           "choose another --out, or pass more --steps to continue it")
-    return restore_checkpoint(method, state)
+    return restore_checkpoint(method, state, path)
 
 
 def checkpoint_state(method: RunMethod, kind: str, config: dict[str, Any],
@@ -275,9 +276,19 @@ def read_checkpoint(path: Path, parts: tuple[str, ...] | None = None) -> dict[st
     return {"kind": "gan", **state, "weights": weights, "training": training}
 
 
-def restore_checkpoint(method: RunMethod, state: dict[str, Any]) -> float:
-    """Load a checkpoint's state into `method` exactly; the learning-rate scale it had."""
-    method.load(state["weights"], state["training"])
+def restore_checkpoint(method: RunMethod, state: dict[str, Any], path: Path) -> float:
+    """Load the checkpoint `path`'s state into `method` exactly; the learning-rate scale it
+    had. Weights that do not fit the method's modules (another architecture, or an older
+    gankit's parameter names) are refused in one line."""
+    try:
+        method.load(state["weights"], state["training"])
+    except (RuntimeError, ValueError, KeyError) as err:
+        model = state.get("config", {}).get("model")
+        built = f"the {model} architecture of its config" if model else "its config's model"
+        problem = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
+        raise GankitError(f"the weights in {path} do not fit {built} ({problem}); it was "
+                          "written by a different model or an older gankit, so it cannot be "
+                          "resumed: train again into a new folder") from None
     torch.set_rng_state(state["training"]["torch_rng"])
     method.step = int(state["step"])
     return float(state["training"].get("lr_scale", 1.0))  # runs from before rollbacks: 1

@@ -306,16 +306,10 @@ class GANTrainer:
         return self.opt_g, self.opt_d
 
     def load(self, weights: dict[str, Any], training: dict[str, Any]) -> None:
-        try:
-            self.G.load_state_dict(weights["generator"])
-            self.D.load_state_dict(weights["discriminator"])
-            self.opt_g.load_state_dict(training["opt_g"])
-            self.opt_d.load_state_dict(training["opt_d"])
-        except (RuntimeError, ValueError) as err:
-            raise GankitError(
-                f"the weights in {self.run.checkpoint} do not fit the {self.config.model} "
-                f"architecture of its config ({str(err).splitlines()[0]}); it was written by "
-                "a different model, so it cannot be resumed") from None
+        self.G.load_state_dict(weights["generator"])
+        self.D.load_state_dict(weights["discriminator"])
+        self.opt_g.load_state_dict(training["opt_g"])
+        self.opt_d.load_state_dict(training["opt_d"])
         if self.ema is not None:
             self.ema.model.load_state_dict(weights["generator_ema"])
         self.noise.set_state(training["noise_rng"])
@@ -333,7 +327,7 @@ class GANTrainer:
         return self.checkpoints.state()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.checkpoints.lr_scale = restore_checkpoint(self, state)
+        self.checkpoints.lr_scale = restore_checkpoint(self, state, self.run.checkpoint)
 
     def save_checkpoint(self) -> Path:
         """Rank 0 writes, once per step (atomically, so a crash anywhere leaves the last one
