@@ -80,6 +80,30 @@ def test_bad_input_gives_one_clear_line(argv, message, capsys, tmp_path):
     assert message in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("text, message", [
+    ("steps: [1, 2\n", "is not valid YAML at line 2, column 1: expected ',' or ']'"),
+    ("- steps\n", "must hold a mapping of option: value"),
+])
+def test_a_broken_config_file_gives_one_line_with_its_place(text, message, capsys, tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text(text)
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "x")]) == 1
+    err = capsys.readouterr().err
+    assert f"config file {config}" in err and message in err and err.count("\n") == 1
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_hand_broken_run_config_gives_one_line_in_report(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), *FAST]) == 0
+    (run / "config.yaml").write_text("steps: {\n")
+    capsys.readouterr()
+    assert main(["report", str(run), "--out", str(tmp_path / "r.html")]) == 1
+    err = capsys.readouterr().err
+    assert f"run config {run / 'config.yaml'} is not valid YAML at line" in err
+    assert err.count("\n") == 1
+
+
 def test_demo_falls_back_to_digits_when_data_is_missing(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("GANKIT_DATA", str(tmp_path / "empty"))
     run = tmp_path / "demo"

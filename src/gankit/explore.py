@@ -30,8 +30,6 @@ from gankit.errors import GankitError
 from gankit.io import atomic_write, writable_folder
 from gankit.plots import labelled_rows_png
 
-STATS = ("brightness", "ink", "centre_x", "centre_y", "width")
-
 
 @dataclass(frozen=True)
 class ExploreConfig:

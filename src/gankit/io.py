@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 
@@ -35,6 +36,21 @@ def write_failure(path: str | Path, err: OSError) -> str:
         return (f"cannot write {path}: {cause}; free some space (nothing half-written was "
                 "left) and rerun")
     return f"{path}: {cause}; check the path and rerun"
+
+
+def read_yaml(path: str | Path, what: str = "file") -> Any:
+    """The YAML document at `path`, or one line naming the file, the place and the problem
+    (PyYAML's own message spans several lines)."""
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except OSError as err:
+        raise GankitError(f"cannot read {what} {path}: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise GankitError(f"{what} {path} is not valid YAML{where}: {problem}; fix or "
+                          "remove it") from None
 
 
 def atomic_write(path: str | Path, data: bytes) -> None:

@@ -15,10 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from gankit.errors import GankitError
-from gankit.io import atomic_write
+from gankit.io import atomic_write, read_yaml
 from gankit.plots import curves_png
 from gankit.report_benchmark import benchmark_report, flatten
 from gankit.report_page import Figure, RunReport, Section, Table, fmt, read_json, render
@@ -56,7 +54,7 @@ def _empty(value: Any) -> bool:
 
 def read_config(run: Path) -> dict[str, Any]:
     path = run / "config.yaml"
-    values = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    values = read_yaml(path, "run config") if path.is_file() else {}
     return values if isinstance(values, dict) else {}
 
 

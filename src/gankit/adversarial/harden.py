@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
 from gankit.adversarial.advgan import load_advgan
 from gankit.adversarial.attacks import Budget, PGDConfig, pgd
 from gankit.data import load_dataset
 from gankit.errors import GankitError
+from gankit.io import read_yaml
 from gankit.recognize import ClassifierConfig, RecognitionReport, train_recogniser_run
 from gankit.recognize.run import RECOGNISER_FILE
 from gankit.recognize.train import Adversary
@@ -67,8 +67,8 @@ def read_classifier_config(source: str | Path) -> dict[str, Any]:
         path = path / "config.yaml"
     if not path.is_file():
         raise GankitError(f"{source} is neither a gankit classify run nor its config.yaml")
+    facts = read_yaml(path, "classify config")
     try:
-        facts = yaml.safe_load(path.read_text())
         ClassifierConfig(**facts["config"])
         facts["data"]
     except Exception as err:

@@ -10,6 +10,7 @@ import torch
 
 from gankit.data import load_images
 from gankit.errors import GankitError
+from gankit.io import read_yaml
 from gankit.serve.app import Runs, png_uri
 
 
@@ -46,9 +47,7 @@ def _test_image(source: str, shape: tuple[int, int, int], index: int) -> torch.T
 
 def _run_data(run: Path) -> str:
     """The dataset a run was trained on (its config.yaml)."""
-    import yaml
-
-    config = yaml.safe_load((run / "config.yaml").read_text()) or {}
+    config = read_yaml(run / "config.yaml", "run config") or {}
     return config.get("data") or config.get("a") or "fashion-mnist"
 
 

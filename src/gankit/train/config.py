@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from gankit.errors import GankitError
+from gankit.io import read_yaml
 from gankit.options import (
     amp_option,
     check_ranges,
@@ -169,13 +170,7 @@ def validate(config: TrainConfig) -> None:
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    try:
-        values = yaml.safe_load(path.read_text())
-    except OSError as err:
-        raise GankitError(f"cannot read config file {path}: {err.strerror}") from None
-    except yaml.YAMLError as err:
-        raise GankitError(f"config file {path} is not valid YAML: {err}") from None
+    values = read_yaml(path, "config file")
     if not isinstance(values, dict):
         raise GankitError(f"config file {path} must hold a mapping of option: value")
     return values
