@@ -153,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="score against held-out training images (val) or the test split "
                              "(test: only to reproduce the rounds before 2026-12-06)")
     add_variants(parser, "batch32 batch_size=32")
+    parser.add_argument("--no-default", action="store_true",
+                        help="do not run `default` first (a variant stands for it, e.g. on a "
+                             "CPU where an earlier round's default ran in other precision)")
     parser.add_argument("--rebuild", action="store_true",
                         help="train nothing: rebuild the results file and tables from --work")
     args = parser.parse_args(argv)
@@ -164,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     suffix = "-val" if args.reference == "val" else ""
     for seed in [] if args.rebuild else args.seeds:
         work = args.work / f"min{args.minutes:g}-thr{args.threads}-seed{seed}{suffix}"
-        for name, overrides in {"default": {}, **variants}.items():
+        todo = variants if args.no_default else {"default": {}, **variants}
+        for name, overrides in todo.items():
             run_variant(name, overrides, work, args.minutes, seed, args.n, args.reference)
 
     # Every finished screen at this thread count, one table per budget and reference.

@@ -1,9 +1,7 @@
 """Run a graph of dependent tasks in this process or on a pool of worker processes.
 
-On a few CPU cores, small convolutional nets use two cores at once less than fully: in
-`gankit augment` on a 2-core Intel CPU (fp32), GANs and recognisers side by side on one thread
-each did 1.05 and 1.15 times the work of the same trainings one after the other on 2 threads
-(two recognisers alone, in a short probe, 1.45 times). Work made of many such trainings
+On a few CPU cores, small convolutional nets use two cores at once less than fully
+(docs/benchmarks.md, *Measurements behind code defaults*). Work made of many such trainings
 therefore runs them side by side, one worker process per core, each task starting as soon as
 the tasks it needs have finished. Tasks pass results through the files they write, and `run_graph`
 hands each task's return value to `on_done` in the calling process.

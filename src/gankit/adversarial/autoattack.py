@@ -6,9 +6,9 @@ classified: APGD-CE (100 iterations), APGD-T (the targeted DLR loss, 100 iterati
 of the 9 classes the clean image scores highest after its own), FAB-T and Square (5,000
 queries). APGD comes from the Adversarial Robustness Toolbox. ART has no FAB, so gankit runs the
 other three. Square is gankit's own, as in its paper (Andriushchenko et al. 2020, "Square
-Attack"): a square of its own place for every image and one network pass per query. ART's
-draws one place for the whole batch and makes three passes per query, which would have cost 40
-minutes per recogniser on 1,000 Fashion-MNIST images on 2 CPU cores. Square needs no
+Attack"): a square of its own place for every image and one network pass per query, where
+ART's draws one place for the whole batch and makes three passes per query (docs/benchmarks.md,
+*Measurements behind code defaults*). Square needs no
 gradient, so a recogniser that only hides its gradients (the failure AutoAttack exists to
 expose) still falls to it.
 """
@@ -42,8 +42,8 @@ class AutoAttackConfig:
 
 class _UnitRange(nn.Module):
     """The recogniser on the [0, 1] pixel scale of the budgets (gankit images are in [-1, 1]),
-    so ART's eps and clip values are the papers' numbers. A channels-last copy: the attack's
-    tens of thousands of passes ran 1.4x (gradients) to 1.9x (forwards) as fast on oneDNN."""
+    so ART's eps and clip values are the papers' numbers. A channels-last copy: oneDNN runs the
+    attack's tens of thousands of passes faster in that order."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()

@@ -17,9 +17,8 @@ from gankit.recognize import FLIPS, ClassifierConfig, flip_allowed
 CONDITIONS = tuple(LABELS)
 TEACHERS = {"real": "none", "classical": "classical", "strong": "strong"}  # -> augmentation
 STUDENTS = ("distilled", "gan")  # the teachers' ensemble distilled on a pool
-# Costs in recogniser updates: they order the ready tasks and size `longer`. A GAN step of the
-# default recipe (width 32, batch 64, conditional, DiffAugment, mode seeking) cost 0.7
-# recogniser updates (batch 128) on one thread in fp32, measured on a 2-core Xeon without AMX.
+# Costs in recogniser updates: they order the ready tasks and size `longer` (the GAN step's,
+# measured: docs/benchmarks.md, *Measurements behind code defaults*).
 GAN_STEP_COST = 0.7
 CLASSIFIER_STEPS = 600  # recogniser updates of every condition but `longer`
 

@@ -1,7 +1,7 @@
 """Features computed once per machine: keyed by a content hash of the exact uint8 images and
 by the extractor's identity, so a changed image set or extractor is never served stale.
 
-A long pass (10k images through Inception take ~20 minutes on 2 CPU cores) is written in
+A long pass (10k images through Inception on a CPU) is written in
 chunks to a `.partial` file beside the entry, so an interrupted pass resumes where it stopped.
 """
 

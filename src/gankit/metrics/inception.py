@@ -65,7 +65,7 @@ def _load(path: str, device: str) -> torch.jit.ScriptModule:
             model = torch.jit.load(path, map_location=device).eval()
         except RuntimeError as err:
             raise GankitError(f"cannot load Inception weights {path}: {err}") from None
-        # Freezing folds batch norm and constants: ~25% faster on CPU.
+        # Freezing folds batch norm and constants, which is faster on CPU.
         return torch.jit.optimize_for_inference(torch.jit.freeze(model))
 
 
@@ -76,8 +76,8 @@ class InceptionFeatures:
 
     def __init__(self, device: str | torch.device = "cpu", batch_size: int | None = None) -> None:
         self.device = torch.device(device)
-        # Small batches in channels-last order ran 1.6x faster on a 2-core CPU (9.6 against
-        # 6.1 images/s at batch 50); a GPU wants large ones.
+        # Small batches in channels-last order are faster on a CPU (docs/benchmarks.md,
+        # *Measurements behind code defaults*); a GPU wants large ones.
         self.batch_size = batch_size or (10 if self.device.type == "cpu" else 200)
         self.model = _load(str(weights_path()), str(self.device))
 

@@ -144,8 +144,8 @@ class ClassifierMethod:
         self.augment_rng = torch.Generator().manual_seed(config.seed + 1)
         torch.manual_seed(config.seed)
         # NHWC whatever order a batch comes in: shifted, flipped or generated batches are
-        # NCHW, whose oneDNN kernels ran a step about 25% slower on the reference CPU (cuDNN
-        # prefers NHWC too). Returned in the default order, for saving and for other callers.
+        # NCHW, whose oneDNN kernels run a step slower (cuDNN prefers NHWC too). Returned in
+        # the default order, for saving and for other callers.
         self.model = SmallCNN(data.image_shape, data.num_classes, config.width).to(
             dev, memory_format=torch.channels_last)
         self.step_model = step_module(self.model, where, dev, self.speed)  # fp32 logits out
@@ -175,7 +175,7 @@ class ClassifierMethod:
         images, labels = images.to(self.dev), self.data.labels[index].to(self.dev)
         if self.adversary is not None:  # attacks the plain model: DDP's hooks are for updates
             # In bf16 where the update is: the attack's steps cost most of an adversarial
-            # update (PGD-7 trained 2.6x as fast on an AMX CPU), and they use the gradient's sign.
+            # update, and they use only the gradient's sign.
             with self.speed.autocast(self.dev):
                 images = self.adversary(self.model, images, labels).float()
         logits = self.step_model(images)
