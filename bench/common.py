@@ -232,11 +232,18 @@ def finished(done: Path) -> dict[str, Any] | None:
 def train_gan_once(run_dir: Path, options: dict[str, Any]) -> dict[str, Any]:
     """Train a GAN run with gankit's trainer, once: a finished run (its bench_train.json) is
     reused; one that was cut off starts over, since a budget is spent in one sitting.
-    Returns the training record: steps, time, images/s, precision, load, machine and commit."""
+    Returns the training record: steps, time, images/s, precision, load, machine and commit.
+    A finished run trained with other settings is refused rather than reused."""
     done = run_dir / "bench_train.json"
-    if (record := finished(done)) is not None:
-        return record
     config = make_config(options)
+    if (record := finished(done)) is not None:
+        wanted = config.to_dict()
+        changed = [f"{k}={v}" for k, v in record["config"].items()
+                   if k in wanted and v != wanted[k]]
+        if changed:
+            raise SystemExit(f"{run_dir} was trained with other settings ({', '.join(changed)});"
+                             " give the run a new name or use another --work")
+        return record
     print(f"[{run_dir.name}] training recipe {config.recipe!r}", flush=True)
     load_before = os.getloadavg()[0]
     trainer = GANTrainer(config, run_dir, progress=False)

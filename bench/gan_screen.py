@@ -53,14 +53,6 @@ def run_variant(name: str, overrides: dict[str, Any], work: Path, minutes: float
                "steps": 10**9, "device": "cpu", "sample_every": 10**9,
                "checkpoint_every": 10**9, "log_every": 200,
                "holdout": HOLDOUT if reference == "val" else 0, **overrides}
-    done = run_dir / "bench_train.json"
-    if done.is_file():
-        wanted, stored = make_config(options).to_dict(), json.loads(done.read_text())["config"]
-        changed = [k for k in stored if k in wanted and stored[k] != wanted[k]]
-        if changed:
-            raise SystemExit(f"{run_dir} was trained with other settings "
-                             f"({', '.join(f'{k}={stored[k]}' for k in changed)}); give the "
-                             "variant a new name or use another --work")
     record = train_gan_once(run_dir, options)
     scored = run_dir / "bench_screen.json"
     if not scored.is_file():

@@ -285,7 +285,8 @@ def restore_checkpoint(method: RunMethod, state: dict[str, Any], path: Path) -> 
     except (RuntimeError, ValueError, KeyError) as err:
         model = state.get("config", {}).get("model")
         built = f"the {model} architecture of its config" if model else "its config's model"
-        problem = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
+        message = str(err).strip()
+        problem = message.splitlines()[0] if message else repr(err)
         raise GankitError(f"the weights in {path} do not fit {built} ({problem}); it was "
                           "written by a different model or an older gankit, so it cannot be "
                           "resumed: train again into a new folder") from None
