@@ -16,6 +16,7 @@ from gankit.recognize import (
     Supplement,
     accuracy,
     flip_allowed,
+    inference_copy,
     load_extra,
     load_recogniser,
     predict_logits,
@@ -191,6 +192,30 @@ def test_bf16_autocast_changes_the_forward_pass_but_keeps_fp32_weights(tiny_imag
     assert not torch.equal(predict_logits(fp32, tiny.images), predict_logits(bf16, tiny.images))
     with pytest.raises(GankitError, match="amp must be one of auto, on, off, got 'fp8'"):
         train_classifier(tiny, ClassifierConfig(amp="fp8"))
+
+
+def test_the_inference_copy_folds_batch_norm_and_keeps_the_function():
+    torch.manual_seed(0)
+    model = SmallCNN((1, 12, 12), 3)
+    for norm in model.modules():  # statistics other than the identity, so folding matters
+        if isinstance(norm, torch.nn.BatchNorm2d):
+            norm.running_mean.uniform_(-0.5, 0.5)
+            norm.running_var.uniform_(0.5, 2.0)
+            norm.weight.data.uniform_(0.5, 1.5)
+    model.train()
+    copy = inference_copy(model)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in copy.modules())
+    assert not any(p.requires_grad for p in copy.parameters())
+    # The original is untouched: still training, batch norms and gradients in place.
+    assert model.training and all(p.requires_grad for p in model.parameters())
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()) == 4
+    x = torch.rand(5, 1, 12, 12, requires_grad=True)
+    expected = model.eval()(x)
+    got = copy(x)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+    grad_expected, = torch.autograd.grad(expected.sum(), x)
+    grad_got, = torch.autograd.grad(got.sum(), x)
+    torch.testing.assert_close(grad_got, grad_expected, rtol=1e-4, atol=1e-5)
 
 
 def test_unknown_augmentation_lists_the_choices(tiny_images):

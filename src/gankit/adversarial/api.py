@@ -22,7 +22,7 @@ from gankit.errors import GankitError
 from gankit.flops import FlopCount
 from gankit.io import atomic_write, writable_folder
 from gankit.plots import attack_grid_png
-from gankit.recognize import load_recogniser_run, predict_logits
+from gankit.recognize import inference_copy, load_recogniser_run, predict_logits
 from gankit.recognize.train import logit_accuracy
 from gankit.registry import Registry
 
@@ -113,7 +113,7 @@ def attack_images(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, 
                   spec: AttackSpec, batch_size: int = 500) -> torch.Tensor:
     """Adversarial versions of `images` (on the model's device, returned on the CPU)."""
     chosen = ATTACKS.get(method)
-    model.eval()
+    model = inference_copy(model)
     device = next(model.parameters()).device
     out = []
     for start in range(0, len(images), batch_size):

@@ -15,7 +15,6 @@ expose) still falls to it.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from torch import nn
 from gankit.adversarial.attacks import Budget
 from gankit.errors import GankitError
 from gankit.extras import require
+from gankit.recognize.model import inference_copy
 
 
 @dataclass(frozen=True)
@@ -42,12 +42,12 @@ class AutoAttackConfig:
 
 class _UnitRange(nn.Module):
     """The recogniser on the [0, 1] pixel scale of the budgets (gankit images are in [-1, 1]),
-    so ART's eps and clip values are the papers' numbers. A channels-last copy: oneDNN runs the
-    attack's tens of thousands of passes faster in that order."""
+    so ART's eps and clip values are the papers' numbers; an inference copy, for the attack's
+    tens of thousands of passes."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
-        self.model = copy.deepcopy(model).to(memory_format=torch.channels_last)
+        self.model = inference_copy(model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x * 2 - 1)

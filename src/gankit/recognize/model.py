@@ -3,8 +3,11 @@ uses (domain features for metrics now; augmentation, attacks and translation lat
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 FEATURE_DIM = 256
 
@@ -37,3 +40,22 @@ class SmallCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.dropout(self.embed(x)))
+
+
+def inference_copy(model: nn.Module) -> nn.Module:
+    """A frozen eval-mode copy of `model` for the many passes of an attack: every batch norm
+    that follows a convolution in a `Sequential` is folded into it (the same function up to
+    float rounding), the weights need no gradient (an attack differentiates the input only, and
+    a `backward()` would otherwise compute every weight's gradient too), and the memory order
+    is channels-last, which oneDNN runs faster. Forward hooks come along with the copy."""
+    frozen = copy.deepcopy(model).eval().requires_grad_(False)
+    for module in frozen.modules():
+        if not isinstance(module, nn.Sequential):
+            continue
+        for i in range(len(module) - 1):
+            conv, norm = module[i], module[i + 1]
+            if (isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
+                    and norm.track_running_stats):
+                module[i] = fuse_conv_bn_eval(conv, norm).requires_grad_(False)
+                module[i + 1] = nn.Identity()
+    return frozen.to(memory_format=torch.channels_last)
