@@ -6,7 +6,10 @@ FASHION := /usr/share/datasets/fashion-mnist
 
 .PHONY: demo test data browser lint clean
 
+# torch's CUDA build makes the virtualenv about 6.5 GB: say so before pip runs out of disk.
 $(STAMP): pyproject.toml
+	@free=$$(df -Pk . | awk 'NR == 2 {print int($$4 / 1024)}'); if [ "$$free" -lt 7000 ]; then \
+	  echo "note: $$free MB free here and the virtualenv needs about 6,500 MB (torch's CUDA build); free disk space if pip fails with 'No space left on device'"; fi
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $(STAMP)

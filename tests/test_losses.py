@@ -125,3 +125,32 @@ def _within_class_spread(mode_seeking: float, tmp_path) -> float:
 
 def test_mode_seeking_spreads_the_samples_of_one_class(tmp_path):
     assert _within_class_spread(1.0, tmp_path) > 2 * _within_class_spread(0.0, tmp_path)
+
+
+def test_top_k_training_keeps_the_samples_d_rates_most_real_on_a_decaying_schedule(
+        tmp_path, tiny_images):
+    config = make_config({"model": "mlp", "top_k": 0.5, "batch_size": 32, "steps": 3,
+                          "ema": 0.0, "sample_every": 10**6, "checkpoint_every": 10**6})
+    trainer = GANTrainer(config, tmp_path / "topk", data=tiny_images, progress=False,
+                         tensorboard=False)
+    assert trainer.top_k_kept(32) == 32  # no epoch seen yet: the whole batch
+    trainer.step = 30  # 10 epochs of 96 images in batches of 32: 0.99 ** 10 of the batch
+    assert trainer.top_k_kept(32) == round(0.99**10 * 32) == 29
+    trainer.step = 3000  # far past the floor
+    assert trainer.top_k_kept(32) == 16
+
+    seen, given = [], []
+    trainer.D.register_forward_hook(lambda module, inputs, output: seen.append(output))
+    generator_loss = trainer.loss.generator
+
+    def recording(fake_logits, real_logits=None):
+        given.append(fake_logits.detach())
+        return generator_loss(fake_logits, real_logits)
+
+    trainer.loss = type("Recorded", (), {
+        "discriminator": trainer.loss.discriminator, "generator": staticmethod(recording),
+        "gradient_penalty": 0.0, "relativistic": False})()
+    trainer.train_step()
+    scores = seen[-1].detach().float().flatten()  # D's pass for G's update is its last
+    torch.testing.assert_close(given[-1].flatten().sort().values,
+                               scores.topk(16).values.sort().values)

@@ -62,6 +62,9 @@ class TrainConfig:
                                "(Mao et al. 2019; 0 = off)", 0.0, low=0, high=100)
     diffaugment: str = option("DiffAugment transforms D sees on real and fake images, e.g. "
                             "color,translation,cutout (empty = off)", "")
+    top_k: float = option("top-k training (Sinha et al. 2020): G's loss keeps only the share of "
+                          "its batch that D rates most real, from 1 decaying by 0.99 an epoch "
+                          "to this floor (1 = off)", 1.0, above=0, high=1)
     # optimisation
     steps: int = option("generator updates to train for", 10000, low=1, high=10**9)
     epochs: float | None = option("train for this many passes over the data instead of --steps",

@@ -168,8 +168,14 @@ class GANTrainer:
         with self.speed.autocast(self.device):
             fake_g = G(z, labels)
             fake_logits_g = D(self._augment(fake_g), labels)
-        loss_g = self.loss.generator(fake_logits_g.float(),
-                                     None if paired is None else paired[: len(fake_logits_g)])
+        fake_logits_g = fake_logits_g.float()
+        paired = None if paired is None else paired[: len(fake_logits_g)]
+        keep = self.top_k_kept(len(fake_logits_g))
+        if keep < len(fake_logits_g):
+            chosen = fake_logits_g.flatten().topk(keep).indices
+            fake_logits_g = fake_logits_g[chosen]
+            paired = None if paired is None else paired[chosen]
+        loss_g = self.loss.generator(fake_logits_g, paired)
         if cfg.mode_seeking:
             fake_g = fake_g.float()
             loss_g = loss_g + cfg.mode_seeking * mode_seeking_penalty(
@@ -182,6 +188,14 @@ class GANTrainer:
         return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
                 "d_real": torch.sigmoid(real_logits.detach()).mean(),
                 "d_fake": torch.sigmoid(fake_logits.detach()).mean()}
+
+    def top_k_kept(self, batch: int) -> int:
+        """How many of G's `batch` samples its loss keeps at this step: the share decays by
+        0.99 per epoch of generator batches from 1 to `top_k` (Sinha et al. 2020, section 3),
+        a function of the step alone, so a resumed run keeps the same schedule."""
+        epochs = self.step * self.config.batch_size / len(self.data)
+        share = max(self.config.top_k, 0.99**epochs)
+        return max(1, min(batch, round(share * batch)))
 
     def _augment(self, images: torch.Tensor) -> torch.Tensor:
         """What D sees: DiffAugment'ed images when the config asks for it."""
