@@ -27,7 +27,6 @@ from torch import nn
 from gankit.adversarial.attacks import Budget
 from gankit.errors import GankitError
 from gankit.extras import require
-from gankit.recognize.model import inference_copy
 
 
 @dataclass(frozen=True)
@@ -42,12 +41,12 @@ class AutoAttackConfig:
 
 class _UnitRange(nn.Module):
     """The recogniser on the [0, 1] pixel scale of the budgets (gankit images are in [-1, 1]),
-    so ART's eps and clip values are the papers' numbers; an inference copy, for the attack's
-    tens of thousands of passes."""
+    so ART's eps and clip values are the papers' numbers. It wraps the model it is given, which
+    `attack_images` (the one caller) has already made an inference copy."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
-        self.model = inference_copy(model)
+        self.model = model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x * 2 - 1)

@@ -48,7 +48,7 @@ def inference_copy(model: nn.Module) -> nn.Module:
     float rounding), the weights need no gradient (an attack differentiates the input only, and
     a `backward()` would otherwise compute every weight's gradient too), and the memory order
     is channels-last, which oneDNN runs faster. Forward hooks come along with the copy."""
-    frozen = copy.deepcopy(model).eval().requires_grad_(False)
+    frozen = copy.deepcopy(model).eval()
     for module in frozen.modules():
         if not isinstance(module, nn.Sequential):
             continue
@@ -56,6 +56,5 @@ def inference_copy(model: nn.Module) -> nn.Module:
             conv, norm = module[i], module[i + 1]
             if (isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
                     and norm.track_running_stats):
-                module[i] = fuse_conv_bn_eval(conv, norm).requires_grad_(False)
-                module[i + 1] = nn.Identity()
-    return frozen.to(memory_format=torch.channels_last)
+                module[i], module[i + 1] = fuse_conv_bn_eval(conv, norm), nn.Identity()
+    return frozen.requires_grad_(False).to(memory_format=torch.channels_last)
