@@ -67,7 +67,7 @@ def test_resume_continues_and_existing_run_is_protected(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["train", "--model", "gpt"],
-     "unknown model 'gpt'; choose one of: mlp, dcgan, sndcgan, resnet, r3gan"),
+     "unknown model 'gpt'; choose one of: mlp, dcgan, sndcgan, dcgan-mbstd, resnet, r3gan"),
     (["train", "--data", "imagenet"], "unknown dataset 'imagenet'; choose one of:"),
     (["train", "--loss", "l2"], "unknown loss 'l2'; choose one of:"),
     (["train", "--data", "digits", "--model", "dcgan", "--image-size", "9"],

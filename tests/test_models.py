@@ -118,3 +118,21 @@ def test_r3gan_code_weight_is_the_first_layers_linear_map():
                                                   torch.zeros(6))
     weight = G.code_weight()  # (channels, z): the same Gram matrix, so SeFa's directions
     assert torch.allclose(weight.T @ weight, jacobian.T @ jacobian, atol=1e-4)
+
+
+def test_minibatch_std_channel_is_the_spread_of_each_group():
+    _, D = build_gan("dcgan-mbstd", (1, 28, 28), width=8)
+    D.eval()
+    x = torch.rand(8, 1, 28, 28) * 2 - 1
+    maps = D.body(x)  # (8, 16, 7, 7)
+    features = D.features(x).reshape(8, 17, 7, 7)
+    assert torch.equal(features[:, :16], maps)
+    # groups of four strided over the batch: images 0, 2, 4, 6 and 1, 3, 5, 7
+    for member in range(2):
+        expected = maps[member::2].std(dim=0, unbiased=False).mean()
+        assert torch.allclose(features[member::2, 16], expected.expand(4, 7, 7), atol=1e-4)
+    same = D.features(x[:1].expand(8, 1, 28, 28)).reshape(8, 17, 7, 7)
+    assert same[:, 16].max() < 1e-3  # no variety, no spread
+    assert D(torch.rand(6, 1, 28, 28)).shape == (6,)  # 6 is not a multiple of 4: one group
+    _, conditional = build_gan("dcgan-mbstd", (1, 28, 28), width=8, num_classes=10)
+    assert conditional(x, torch.arange(8)).shape == (8,)

@@ -6,7 +6,12 @@ from dataclasses import dataclass
 
 from gankit.errors import GankitError
 from gankit.models.base import Discriminator, Generator
-from gankit.models.dcgan import DCGANDiscriminator, DCGANGenerator, SNDCGANDiscriminator
+from gankit.models.dcgan import (
+    DCGANDiscriminator,
+    DCGANGenerator,
+    MinibatchStdDCGANDiscriminator,
+    SNDCGANDiscriminator,
+)
 from gankit.models.mlp import MLPDiscriminator, MLPGenerator
 from gankit.models.r3gan import R3GANDiscriminator, R3GANGenerator
 from gankit.models.resnet import ResNetDiscriminator, ResNetGenerator
@@ -27,6 +32,8 @@ MODELS.add("dcgan", Architecture(DCGANGenerator, DCGANDiscriminator, 64),
            "DCGAN (Radford et al. 2016): strided convolutions with batch norm")
 MODELS.add("sndcgan", Architecture(DCGANGenerator, SNDCGANDiscriminator, 64),
            "DCGAN G + spectrally normalised DCGAN D without batch norm (Miyato et al. 2018)")
+MODELS.add("dcgan-mbstd", Architecture(DCGANGenerator, MinibatchStdDCGANDiscriminator, 64),
+           "DCGAN with a minibatch standard deviation channel in D (Karras et al. 2018)")
 MODELS.add("resnet", Architecture(ResNetGenerator, ResNetDiscriminator, 64),
            "ResNet G + spectrally normalised ResNet D (Miyato et al. 2018, SNGAN)")
 MODELS.add("r3gan", Architecture(R3GANGenerator, R3GANDiscriminator, 32),

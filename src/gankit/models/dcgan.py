@@ -55,12 +55,14 @@ class DCGANDiscriminator(Discriminator):
     on the first, as in the paper), then a linear logit on the flattened features."""
 
     spectral = False
+    extra_channels = 0  # maps a subclass appends to the last convolution's before the head
 
     def __init__(self, image_shape: tuple[int, int, int], num_classes: int = 0,
                  width: int = WIDTH) -> None:
         base, n = conv_plan(image_shape, "dcgan")
         channels = [image_shape[0]] + [width * 2**i for i in range(n)]
-        super().__init__(channels[-1] * base * base, num_classes, spectral=self.spectral)
+        super().__init__((channels[-1] + self.extra_channels) * base * base, num_classes,
+                         spectral=self.spectral)
         layers: list[nn.Module] = []
         for i in range(n):
             conv = nn.Conv2d(channels[i], channels[i + 1], 4, 2, 1,
@@ -69,12 +71,11 @@ class DCGANDiscriminator(Discriminator):
             if i > 0 and not self.spectral:
                 layers.append(nn.BatchNorm2d(channels[i + 1]))
             layers.append(nn.LeakyReLU(0.2, True))
-        layers.append(nn.Flatten())
         self.body = nn.Sequential(*layers)
         _init_weights(self)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
+        return self.body(x).flatten(1)
 
 
 class SNDCGANDiscriminator(DCGANDiscriminator):
@@ -83,3 +84,25 @@ class SNDCGANDiscriminator(DCGANDiscriminator):
     their standard CNN: each layer is 1-Lipschitz, so D cannot sharpen without bound."""
 
     spectral = True
+
+
+
+class MinibatchStdDCGANDiscriminator(DCGANDiscriminator):
+    """The DCGAN discriminator with a minibatch standard deviation channel before its head, as
+    Karras et al. 2018 ("Progressive Growing of GANs for Improved Quality, Stability, and
+    Variation") add it: the features' spread over groups of four images, averaged to one number
+    per group and appended as a constant map, so D can tell a batch that lacks variety from a
+    real one, and G is pushed towards varied samples."""
+
+    extra_channels = 1
+    group = 4
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.body(x)
+        n, c, height, width = h.shape
+        group = self.group if n % self.group == 0 else n
+        # image i sits in group i % (n // group): strided groups, so no group is one class run
+        grouped = h.float().reshape(group, n // group, c, height, width)
+        spread = (grouped.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))
+        channel = spread.repeat(group).to(h.dtype).reshape(n, 1, 1, 1)
+        return torch.cat([h, channel.expand(n, 1, height, width)], dim=1).flatten(1)
