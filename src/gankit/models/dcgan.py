@@ -86,7 +86,6 @@ class SNDCGANDiscriminator(DCGANDiscriminator):
     spectral = True
 
 
-
 class MinibatchStdDCGANDiscriminator(DCGANDiscriminator):
     """The DCGAN discriminator with a minibatch standard deviation channel before its head, as
     Karras et al. 2018 ("Progressive Growing of GANs for Improved Quality, Stability, and
