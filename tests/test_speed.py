@@ -9,7 +9,7 @@ import torch
 from gankit.errors import GankitError
 from gankit.io import load_state
 from gankit.train import GANTrainer, make_config
-from gankit.train.speed import Speedups, resolve, step_module
+from gankit.train.speed import Frozen, Speedups, resolve, step_module
 
 
 @pytest.mark.parametrize("amx, avx512_bf16", [(False, False), (True, False), (False, True)])
@@ -58,3 +58,30 @@ def test_step_module_runs_bf16_inside_returns_fp32_and_compiles_when_asked():
     assert seen == [torch.bfloat16, torch.float32]  # what the network itself computed in
     compiled = step_module(net, Dist(), cpu, Speedups(compile=True))
     assert isinstance(compiled.module, torch._dynamo.eval_frame.OptimizedModule)
+
+
+def test_frozen_passes_the_input_gradient_computes_no_weight_gradient_and_restores_flags():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Tanh(), torch.nn.Linear(5, 1))
+    net[2].bias.requires_grad_(False)  # a flag that was off stays off
+    x = torch.randn(3, 4, requires_grad=True)
+    net(x).sum().backward()
+    expected, x.grad = x.grad.clone(), None
+    net.zero_grad(set_to_none=True)
+    out = Frozen(net)(x)
+    assert all(p.requires_grad for p in net.parameters() if p is not net[2].bias)
+    assert not net[2].bias.requires_grad
+    out.sum().backward()  # after the flags came back: still no weight gradient
+    torch.testing.assert_close(x.grad, expected)
+    assert all(p.grad is None for p in net.parameters())
+
+
+def test_the_generators_update_computes_no_discriminator_weight_gradient(tmp_path):
+    config = make_config({"data": "digits", "model": "dcgan", "width": 8, "batch_size": 16,
+                          "device": "cpu"})
+    trainer = GANTrainer(config, tmp_path / "run", progress=False, tensorboard=False)
+    computed = []
+    for p in trainer.D.parameters():
+        p.register_hook(lambda grad: computed.append(1))
+    trainer.train_step()
+    assert len(computed) == len(list(trainer.D.parameters()))  # the D step's, once each

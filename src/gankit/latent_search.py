@@ -11,6 +11,7 @@ import torch
 
 from gankit.errors import GankitError
 from gankit.models import Generator
+from gankit.train.speed import Frozen
 
 
 def check_searchable(generator: Generator, images: torch.Tensor, purpose: str) -> None:
@@ -36,20 +37,14 @@ def search_latents(generator: Generator, n: int, loss: Callable[[torch.Tensor], 
     z = torch.randn(n * restarts, generator.z_dim, generator=gen, device=device)
     z.requires_grad_(True)
     opt = torch.optim.Adam([z], lr=lr)
-    needed = [p.requires_grad for p in generator.parameters()]
-    for p in generator.parameters():
-        p.requires_grad_(False)
-    try:
-        with torch.enable_grad():  # callers may sit inside no_grad (e.g. a classifier's eval)
-            for _ in range(steps):
-                total = loss(generator(z)).sum()
-                opt.zero_grad(set_to_none=True)
-                total.backward()
-                opt.step()
-        with torch.no_grad():
-            final = loss(generator(z)).view(n, restarts)
-    finally:
-        for p, flag in zip(generator.parameters(), needed, strict=True):
-            p.requires_grad_(flag)
+    fixed = Frozen(generator)
+    with torch.enable_grad():  # callers may sit inside no_grad (e.g. a classifier's eval)
+        for _ in range(steps):
+            total = loss(fixed(z)).sum()
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            opt.step()
+    with torch.no_grad():
+        final = loss(generator(z)).view(n, restarts)
     best = final.argmin(dim=1) + torch.arange(n, device=device) * restarts
     return z.detach()[best]

@@ -35,7 +35,7 @@ from gankit.models.image2image import ResNetTranslator
 from gankit.options import AppTrainingConfig, option, seed_option
 from gankit.train.batches import BatchStream, batch_within
 from gankit.train.method_run import GeneratorVsDiscriminator, load_run_weights, train_run
-from gankit.train.speed import resolve, step_module
+from gankit.train.speed import critic_module, resolve, step_module
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,7 @@ class AdvGANMethod(GeneratorVsDiscriminator):
         self.attack_step = AdvGAN(step_module(self.G, where, device, self.speed), config.budget,
                                   config.target)
         self.D_step = step_module(self.D, where, device, self.speed)
+        self.D_critic = critic_module(self.D, device, self.speed)  # for G's update
         self.loss = LOSSES.get("least-squares")
         self.step = 0
 
@@ -135,7 +136,7 @@ class AdvGANMethod(GeneratorVsDiscriminator):
         margin = margin_loss(self.classifier(adversarial), labels, cfg.target,
                              cfg.confidence).mean()
         loss_g = (cfg.adv_weight * margin
-                  + cfg.gan_weight * self.loss.generator(self.D_step(adversarial))
+                  + cfg.gan_weight * self.loss.generator(self.D_critic(adversarial))
                   + cfg.hinge_weight * hinge)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()

@@ -32,7 +32,7 @@ from gankit.models.image2image import PatchDiscriminator, UNet
 from gankit.options import AppTrainingConfig, option, seed_option
 from gankit.train.batches import BatchStream
 from gankit.train.method_run import GeneratorVsDiscriminator, load_run_weights, train_run
-from gankit.train.speed import resolve, step_module
+from gankit.train.speed import critic_module, resolve, step_module
 
 
 class CompletionUNet(UNet):
@@ -94,11 +94,12 @@ class CompletionMethod(GeneratorVsDiscriminator):
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr, betas=(0.5, 0.999))
         self.speed = resolve(device, amp=config.amp, compile=config.compile)
         self.G_step = step_module(self.G, where, device, self.speed)
-        self.D = self.opt_d = self.D_step = None
+        self.D = self.opt_d = self.D_step = self.D_critic = None
         if config.adv_weight > 0:
             self.D = PatchDiscriminator(c + 1, config.width).to(device)  # sees the mask too
             self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr, betas=(0.5, 0.999))
             self.D_step = step_module(self.D, where, device, self.speed)
+            self.D_critic = critic_module(self.D, device, self.speed)  # for G's update
         self.batches = BatchStream(len(data), config.batch_size, config.seed, where.rank,
                                    where.world_size)
         # One mask stream for the global batch, each rank taking its share: a resumed run
@@ -117,7 +118,7 @@ class CompletionMethod(GeneratorVsDiscriminator):
                  if cfg.noise else None)
         filled = paste(masked, self.G_step(masked, mask, noise), mask)
         scalars = {}
-        adversarial = self.D_step is not None and self.step >= cfg.adv_warmup * cfg.steps
+        adversarial = self.D_critic is not None and self.step >= cfg.adv_warmup * cfg.steps
         if self.D_step is not None and self.opt_d is not None:
             loss_d = self.loss.discriminator(self.D_step(torch.cat([real, mask], dim=1)),
                                              self.D_step(torch.cat([filled.detach(), mask], 1)))
@@ -128,7 +129,7 @@ class CompletionMethod(GeneratorVsDiscriminator):
         l2 = ((filled - real) ** 2 * mask).sum() / mask.sum().clamp(min=1) / c
         loss_g = l2
         if adversarial:
-            fake_logits = self.D_step(torch.cat([filled, mask], dim=1))
+            fake_logits = self.D_critic(torch.cat([filled, mask], dim=1))
             loss_g = loss_g + cfg.adv_weight * self.loss.generator(fake_logits)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()

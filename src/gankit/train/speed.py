@@ -58,12 +58,39 @@ class Accelerated(nn.Module):
         return out.float() if self.speed.amp else out
 
 
+class Frozen(nn.Module):
+    """`module` called with its parameters' gradients off for the forward pass (their flags
+    restored after it): autograd then records no edge to the weights, so the backward of a
+    loss through a discriminator (a generator's update) or a fixed generator (a latent search)
+    computes the gradients of the input alone, not the weights' that would be thrown away.
+    Outside DDP on purpose: there are no weight gradients to all-reduce."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, *args: object, **kwargs: object) -> torch.Tensor:
+        flags = [p.requires_grad for p in self.module.parameters()]
+        self.module.requires_grad_(False)
+        try:
+            return self.module(*args, **kwargs)
+        finally:
+            for p, flag in zip(self.module.parameters(), flags, strict=True):
+                p.requires_grad_(flag)
+
+
 def step_module(module: nn.Module, where: Dist, device: torch.device,
                 speed: Speedups) -> nn.Module:
     """What an update calls: `module` through DDP when several processes train, compiled when
     asked, in bf16 autocast when on. `module` itself stays plain for saving and sampling."""
     stepped = wrap(module, where, device)
     return Accelerated(torch.compile(stepped) if speed.compile else stepped, speed, device)
+
+
+def critic_module(module: nn.Module, device: torch.device, speed: Speedups) -> nn.Module:
+    """What a generator's update calls a discriminator through: `Frozen`, compiled when asked,
+    in bf16 autocast when on."""
+    return Accelerated(Frozen(torch.compile(module) if speed.compile else module), speed, device)
 
 
 def _switch(value: str, default: bool) -> bool:

@@ -25,7 +25,7 @@ from gankit.train.logging import MetricsLog
 from gankit.train.loop import Budget, Recovery, run_loop
 from gankit.train.method_run import Checkpointed, read_checkpoint, restore_checkpoint
 from gankit.train.rundir import RunDir
-from gankit.train.speed import resolve
+from gankit.train.speed import critic_module, resolve
 
 # Options that may change when a run is resumed; everything else must match the checkpoint.
 RESUMABLE_OVERRIDES = ("steps", "epochs", "minutes", "log_every", "sample_every",
@@ -88,6 +88,7 @@ class GANTrainer:
         self.G_step, self.D_step = (wrap(m, self.dist, self.device) for m in (self.G, self.D))
         if self.speed.compile:
             self.G_step, self.D_step = torch.compile(self.G_step), torch.compile(self.D_step)
+        self.D_critic = critic_module(self.D, self.device, self.speed)  # for G's update
         self.ema = EMA(self.G, config.ema) if config.ema > 0 else None
         betas = (config.beta1, config.beta2)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=betas)
@@ -167,7 +168,7 @@ class GANTrainer:
             labels = None if labels is None else labels[:half].repeat(2)
         with self.speed.autocast(self.device):
             fake_g = G(z, labels)
-            fake_logits_g = D(self._augment(fake_g), labels)
+            fake_logits_g = self.D_critic(self._augment(fake_g), labels)
         fake_logits_g = fake_logits_g.float()
         paired = None if paired is None else paired[: len(fake_logits_g)]
         keep = self.top_k_kept(len(fake_logits_g))

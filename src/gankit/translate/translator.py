@@ -32,7 +32,7 @@ from gankit.options import AppTrainingConfig, option, seed_option
 from gankit.registry import Registry
 from gankit.train.batches import BatchStream, batch_within
 from gankit.train.method_run import load_run_weights, train_run
-from gankit.train.speed import resolve, step_module
+from gankit.train.speed import critic_module, resolve, step_module
 from gankit.translate.domains import load_pair
 
 METHODS: Registry[bool] = Registry("translation method")  # name -> needs paired data
@@ -131,6 +131,7 @@ class TranslatorMethod:
         self.speed = resolve(device, amp=config.amp, compile=config.compile)
         self.nets = [step_module(net, where, device, self.speed) for net in
                      (self.model.g_ab, self.model.g_ba, *self.discriminators) if net is not None]
+        self.critics = [critic_module(d, device, self.speed) for d in self.discriminators]
         self.loss = LOSSES.get("nonsaturating" if self.paired else "least-squares")
         self.step = 0
 
@@ -142,9 +143,9 @@ class TranslatorMethod:
         return self._pix2pix(a, b) if self.paired else self._cyclegan(a, b)
 
     def _cyclegan(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
-        cfg, (g_ab, g_ba, d_a, d_b) = self.config, self.nets
+        cfg, (g_ab, g_ba, d_a, d_b), (critic_a, critic_b) = self.config, self.nets, self.critics
         fake_b, fake_a = g_ab(a), g_ba(b)
-        loss_gan = self.loss.generator(d_b(fake_b)) + self.loss.generator(d_a(fake_a))
+        loss_gan = self.loss.generator(critic_b(fake_b)) + self.loss.generator(critic_a(fake_a))
         loss_cycle = cycle_loss(g_ab, g_ba, a, b, fake_b, fake_a)
         loss_g = loss_gan + cfg.cycle_weight * loss_cycle
         if cfg.identity_weight > 0:
@@ -157,13 +158,13 @@ class TranslatorMethod:
         return {"g": loss_g.detach(), "d": loss_d.detach(), "cycle": loss_cycle.detach()}
 
     def _pix2pix(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
-        g_ab, d = self.nets
+        (g_ab, d), (critic,) = self.nets, self.critics
         fake = g_ab(a)
         loss_d = self.loss.discriminator(d(torch.cat([a, b], dim=1)),
                                          d(torch.cat([a, fake.detach()], dim=1)))
         self._update(self.opt_d, loss_d)
         l1 = F.l1_loss(fake, b)
-        loss_g = (self.loss.generator(d(torch.cat([a, fake], dim=1)))
+        loss_g = (self.loss.generator(critic(torch.cat([a, fake], dim=1)))
                   + self.config.l1_weight * l1)
         self._update(self.opt_g, loss_g)
         return {"g": loss_g.detach(), "d": loss_d.detach(), "l1": l1.detach()}
