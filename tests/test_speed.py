@@ -85,3 +85,18 @@ def test_the_generators_update_computes_no_discriminator_weight_gradient(tmp_pat
         p.register_hook(lambda grad: computed.append(1))
     trainer.train_step()
     assert len(computed) == len(list(trainer.D.parameters()))  # the D step's, once each
+
+
+@pytest.mark.parametrize(("options", "passes"), [
+    ({"d_steps": 2}, 3), ({"d_steps": 2, "reuse_fakes": True}, 2),
+    ({"reuse_fakes": True, "mode_seeking": 1.0}, 2),  # mode seeking draws G's pairs itself
+])
+def test_reused_fakes_save_one_generator_pass_per_step(tmp_path, options, passes):
+    config = make_config({"data": "digits", "model": "dcgan", "width": 8, "batch_size": 16,
+                          "device": "cpu", **options})
+    trainer = GANTrainer(config, tmp_path / "run", progress=False, tensorboard=False)
+    seen = []
+    trainer.G.register_forward_hook(lambda module, inputs, output: seen.append(
+        torch.is_grad_enabled()))
+    trainer.train_step()
+    assert len(seen) == passes and seen[-1]  # G's update differentiates its last pass

@@ -25,7 +25,8 @@ def _centres() -> torch.Tensor:
 @pytest.mark.parametrize("objective", [
     {"loss": "nonsaturating"},
     {"loss": "relativistic", "r1": 0.05, "r2": 0.05},  # R3GAN's objective (Huang et al. 2024)
-], ids=["nonsaturating", "relativistic-r1-r2"])
+    {"loss": "nonsaturating", "reuse_fakes": True},  # G's update on the D update's batch
+], ids=["nonsaturating", "relativistic-r1-r2", "nonsaturating-reused-fakes"])
 def test_mlp_gan_covers_a_ring_of_eight_gaussians(tmp_path, objective):
     points, mode = _ring(20_000, torch.Generator().manual_seed(0))
     # Each 2-D point is a 1x1 "image" with two channels-worth of pixels: (N, 1, 1, 2).

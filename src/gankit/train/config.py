@@ -72,6 +72,11 @@ class TrainConfig:
     minutes: float | None = minutes_option()
     batch_size: int = option("images per batch", 64, low=1, high=8192)
     d_steps: int = option("discriminator updates per generator update", 1, low=1, high=100)
+    reuse_fakes: bool = option("the generator's update reuses the last discriminator update's "
+                               "generated batch (its latents and labels) instead of drawing a "
+                               "new one: one generator forward pass fewer per step (not with "
+                               "--mode-seeking, whose latent pairs G's update draws itself)",
+                               False)
     lr_g: float = option("generator Adam learning rate", 2e-4, above=0, high=1)
     lr_d: float = option("discriminator Adam learning rate", 2e-4, above=0, high=1)
     beta1: float = option("Adam beta1 for both networks", 0.5, low=0, below=1)

@@ -132,11 +132,17 @@ class GANTrainer:
     def train_step(self) -> dict[str, torch.Tensor]:
         """`d_steps` discriminator updates, then one generator update. Returns detached scalars."""
         cfg, G, D = self.config, self.G_step, self.D_step
+        reuse = cfg.reuse_fakes and not cfg.mode_seeking
         for d_step in range(cfg.d_steps):
             real, labels = self._real_batch()
             z = self._latents()
-            with torch.no_grad(), self.speed.autocast(self.device):
-                fake = G(z, labels)
+            if reuse and d_step == cfg.d_steps - 1:  # kept with its graph for G's update
+                with self.speed.autocast(self.device):
+                    fake_g = G(z, labels)
+                fake = fake_g.detach()
+            else:
+                with torch.no_grad(), self.speed.autocast(self.device):
+                    fake = G(z, labels)
             real, fake = self._augment(real), self._augment(fake.float())
             with self.speed.autocast(self.device):
                 real_logits, fake_logits = D(real, labels), D(fake, labels)
@@ -160,14 +166,16 @@ class GANTrainer:
         if self.loss.relativistic:  # the last real batch, for G's pairs (no gradient to D)
             with torch.no_grad(), self.speed.autocast(self.device):
                 paired = self.D(real, labels).float()
-        z = self._latents()
-        if cfg.mode_seeking:
-            # Pairs of latents with the same labels: the first half's, repeated.
-            half = z.shape[0] // 2
-            z = torch.cat([z[:half], z[half : 2 * half]])
-            labels = None if labels is None else labels[:half].repeat(2)
+        if not reuse:
+            z = self._latents()
+            if cfg.mode_seeking:
+                # Pairs of latents with the same labels: the first half's, repeated.
+                half = z.shape[0] // 2
+                z = torch.cat([z[:half], z[half : 2 * half]])
+                labels = None if labels is None else labels[:half].repeat(2)
+            with self.speed.autocast(self.device):
+                fake_g = G(z, labels)
         with self.speed.autocast(self.device):
-            fake_g = G(z, labels)
             fake_logits_g = self.D_critic(self._augment(fake_g), labels)
         fake_logits_g = fake_logits_g.float()
         paired = None if paired is None else paired[: len(fake_logits_g)]
