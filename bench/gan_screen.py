@@ -70,9 +70,12 @@ BOOKKEEPING = {"recipe", "minutes", "steps", "seed", "device", "log_every", "sam
 
 def differences(config: dict[str, Any], default: dict[str, Any]) -> str:
     """The settings in which a stored run's config differs from today's default recipe (the
-    table stays true when the default moves on)."""
+    table stays true when the default moves on). A field newer than the run counts at its
+    TrainConfig default, the behaviour every option is added with."""
+    plain = TrainConfig().to_dict()
+    ran = {k: config.get(k, plain[k]) for k in default}
     return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-                     for k, v in config.items()
+                     for k, v in ran.items()
                      if k not in BOOKKEEPING and v != default[k]) or "—"
 
 

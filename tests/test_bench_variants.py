@@ -42,3 +42,14 @@ def test_a_bad_variant_is_one_parser_error(argv, message, allowed, capsys):
     with pytest.raises(SystemExit):
         _parse(argv, config, allowed)
     assert message in capsys.readouterr().err
+
+
+def test_a_screen_row_names_what_differs_from_todays_default_new_fields_included():
+    from gan_screen import differences
+
+    from gankit.train import make_config
+
+    default = make_config({"recipe": "default"}).to_dict()
+    older = {k: v for k, v in default.items() if k != "reuse_fakes"}  # before the option
+    assert differences({**older, "amp": "on"}, default) == "reuse_fakes=False, amp=on"
+    assert differences({**default, "seed": 3, "minutes": 10.0}, default) == "—"

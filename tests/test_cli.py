@@ -145,6 +145,12 @@ def test_train_help_shows_the_default_recipes_values(capsys):
     for name, value in RECIPES.get("default").items():
         flag = "--" + name.replace("_", "-")
         assert getattr(config, name) == value
+        if isinstance(value, bool):  # a switch pair, its default named by the flag it means
+            switch = f"{flag}, --no-{flag[2:]} "
+            assert switch in text, flag
+            shown = text.split(switch, 1)[1].split("(default: ", 1)[1].split(")", 1)[0]
+            assert shown == (flag if value else f"--no-{flag[2:]}"), (flag, shown)
+            continue
         assert f"{flag} {flag[2:].upper()} " in text, flag
         shown = text.split(f"{flag} {flag[2:].upper()} ", 1)[1].split("--", 1)[0]
         assert f"default: {value}" in shown, (flag, shown)

@@ -88,7 +88,7 @@ def test_the_generators_update_computes_no_discriminator_weight_gradient(tmp_pat
 
 
 @pytest.mark.parametrize(("options", "passes"), [
-    ({"d_steps": 2}, 3), ({"d_steps": 2, "reuse_fakes": True}, 2),
+    ({"d_steps": 2, "reuse_fakes": False}, 3), ({"d_steps": 2, "reuse_fakes": True}, 2),
     ({"reuse_fakes": True, "mode_seeking": 1.0}, 2),  # mode seeking draws G's pairs itself
 ])
 def test_reused_fakes_save_one_generator_pass_per_step(tmp_path, options, passes):
