@@ -62,8 +62,7 @@ class Frozen(nn.Module):
     """`module` called with its parameters' gradients off for the forward pass (their flags
     restored after it): autograd then records no edge to the weights, so the backward of a
     loss through a discriminator (a generator's update) or a fixed generator (a latent search)
-    computes the gradients of the input alone, not the weights' that would be thrown away.
-    Outside DDP on purpose: there are no weight gradients to all-reduce."""
+    computes the gradients of the input alone, not the weights' that would be thrown away."""
 
     def __init__(self, module: nn.Module) -> None:
         super().__init__()
@@ -89,7 +88,8 @@ def step_module(module: nn.Module, where: Dist, device: torch.device,
 
 def critic_module(module: nn.Module, device: torch.device, speed: Speedups) -> nn.Module:
     """What a generator's update calls a discriminator through: `Frozen`, compiled when asked,
-    in bf16 autocast when on."""
+    in bf16 autocast when on. Never under DDP: with no weight gradients there is nothing of
+    the discriminator's to all-reduce."""
     return Accelerated(Frozen(torch.compile(module) if speed.compile else module), speed, device)
 
 
