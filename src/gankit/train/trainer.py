@@ -136,13 +136,11 @@ class GANTrainer:
         for d_step in range(cfg.d_steps):
             real, labels = self._real_batch()
             z = self._latents()
-            if reuse and d_step == cfg.d_steps - 1:  # kept with its graph for G's update
-                with self.speed.autocast(self.device):
-                    fake_g = G(z, labels)
-                fake = fake_g.detach()
-            else:
-                with torch.no_grad(), self.speed.autocast(self.device):
-                    fake = G(z, labels)
+            for_g = reuse and d_step == cfg.d_steps - 1  # its graph serves G's update
+            with torch.set_grad_enabled(for_g), self.speed.autocast(self.device):
+                fake = G(z, labels)
+            if for_g:
+                fake_g, fake = fake, fake.detach()
             real, fake = self._augment(real), self._augment(fake.float())
             with self.speed.autocast(self.device):
                 real_logits, fake_logits = D(real, labels), D(fake, labels)
@@ -176,8 +174,7 @@ class GANTrainer:
             with self.speed.autocast(self.device):
                 fake_g = G(z, labels)
         with self.speed.autocast(self.device):
-            fake_logits_g = self.D_critic(self._augment(fake_g), labels)
-        fake_logits_g = fake_logits_g.float()
+            fake_logits_g = self.D_critic(self._augment(fake_g), labels)  # fp32 logits
         paired = None if paired is None else paired[: len(fake_logits_g)]
         keep = self.top_k_kept(len(fake_logits_g))
         if keep < len(fake_logits_g):
